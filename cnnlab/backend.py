@@ -1,0 +1,55 @@
+"""The array namespace, the default dtype and the seeded random generator.
+
+cnnlab computes on NumPy arrays. An op finds its array module from the arrays
+it is given (`array_module(x)`), never from a global switch, so that a CuPy
+array would later flow through the same code. This module is the only place
+that knows which modules exist.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: The array namespace of the core. Ops should prefer ``array_module(x)``.
+xp = np
+
+_default_dtype = np.dtype(np.float32)
+_generator = np.random.default_rng()
+
+
+def array_module(*arrays):
+    """Return the array module (NumPy, or CuPy when its arrays are given)."""
+    for a in arrays:
+        mod = type(a).__module__
+        if mod.startswith("cupy"):
+            import cupy  # pragma: no cover - no GPU in CI
+
+            return cupy
+    return np
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating dtype of new tensors made from Python floats (float32)."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the default floating dtype: ``float32`` or ``float64``, as ``torch.set_default_dtype``."""
+    global _default_dtype
+    d = np.dtype(dtype)
+    if d not in (np.float32, np.float64):
+        raise TypeError(f"set_default_dtype: only float32 and float64 are supported, got {d}")
+    _default_dtype = d
+
+
+def manual_seed(seed: int):
+    """Seed cnnlab's random generator (init, dropout, shuffling), as ``torch.manual_seed``."""
+    global _generator
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
+    _generator = np.random.default_rng(int(seed))
+    return _generator
+
+
+def generator() -> np.random.Generator:
+    """The generator that every random op in cnnlab draws from."""
+    return _generator

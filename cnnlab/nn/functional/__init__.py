@@ -1,0 +1,16 @@
+"""The ops of cnnlab, as ``torch.nn.functional`` (and the tensor math of ``torch``).
+
+One family per file: `elementwise`, `reduction`, `shape`, `linear`. Each
+primitive is a `cnnlab.autograd.Function`; everything else is composed.
+"""
+from cnnlab.nn.functional.elementwise import (
+    abs, add, cast, clamp, clone, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
+    tanh, where,
+)
+from cnnlab.nn.functional.linear import linear, matmul
+from cnnlab.nn.functional.reduction import (
+    amax, amin, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var,
+)
+from cnnlab.nn.functional.shape import (
+    cat, chunk, expand, flatten, getitem, permute, reshape, split, squeeze, stack, transpose, unsqueeze,
+)

@@ -1,0 +1,79 @@
+"""Matrix products: `matmul` (NumPy's @ rules, batched and broadcast) and `linear` (x·Wᵀ + b).
+
+    C = A @ B        gA = g @ Bᵀ        gB = Aᵀ @ g     (then summed over broadcast batch dims)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab.autograd import Function, Tensor
+from cnnlab.nn.functional._util import unbroadcast
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.a, ctx.b
+        # 1-d operands act as a row (a) or a column (b) vector; give g those dims back
+        a2 = a[None, :] if a.ndim == 1 else a                      # (..., n, k)
+        b2 = b[:, None] if b.ndim == 1 else b                      # (..., k, m)
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)                            # (..., n, m)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def _check_matmul(a, b):
+    for name, x in (("input", a), ("other", b)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"matmul: {name} must be a Tensor, got {type(x).__name__}")
+        if x.ndim == 0:
+            raise ValueError(f"matmul: both arguments need at least 1 dimension, but {name} is 0-d")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul: both arguments must have the same dtype, got {a.dtype} and {b.dtype}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({k_a} != {k_b}: the last dim of input must equal the "
+                         f"{'only' if b.ndim == 1 else 'second-to-last'} dim of other)")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast") from None
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product with NumPy/PyTorch rules (1-d vectors, batched and broadcast), as ``torch.matmul``."""
+    _check_matmul(input, other)
+    return MatMul.apply(input, other)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x·Wᵀ + b, as ``torch.nn.functional.linear``.
+
+    Shape:
+        input (*, in_features), weight (out_features, in_features), bias (out_features,)
+        -> output (*, out_features)
+    """
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input has {input.shape[-1] if input.ndim else 0} features in its last dim "
+                         f"(shape {input.shape}), but weight expects in_features={weight.shape[1]}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    out = matmul(input, weight.T)  # (*, out_features)
+    return out if bias is None else out + bias
