@@ -22,11 +22,9 @@ class MatMul(Function):
         # 1-d operands act as a row (a) or a column (b) vector; give g those dims back
         a2 = a[None, :] if a.ndim == 1 else a                      # (..., n, k)
         b2 = b[:, None] if b.ndim == 1 else b                      # (..., k, m)
-        g2 = g
+        g2 = np.expand_dims(g, -1) if b.ndim == 1 else g
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)                            # (..., n, m)
+            g2 = np.expand_dims(g2, -2)                            # (..., n, m)
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)

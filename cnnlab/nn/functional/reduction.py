@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -45,7 +46,7 @@ class Mean(Function):
     def forward(ctx, x, dims=None, keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         out = np.asarray(x.mean(axis=dims, keepdims=keepdim))
-        ctx.count = x.size // max(out.size, 1) if x.size else 0
+        ctx.count = x.size // builtins.max(out.size, 1) if x.size else 0
         return out
 
     @staticmethod
@@ -135,7 +136,7 @@ def var(input: Tensor, dim=None, *, correction=1, keepdim: bool = False, unbiase
     dims = normalize_dims(dim, input.ndim, "var")
     n = input.data.size if dims is None else int(np.prod([input.shape[d] for d in dims]))
     d = input - mean(input, dim, keepdim=True)
-    return sum(d * d, dim, keepdim) / max(n - correction, 0)
+    return sum(d * d, dim, keepdim) / builtins.max(n - correction, 0)
 
 
 def std(input: Tensor, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:

@@ -1,0 +1,366 @@
+"""The arithmetic of the lecture: every size formula of cnnlab, in one place.
+
+Pure functions on Python ints; ops, layers, ``summary`` and ``explain`` all
+call these, so a formula is written exactly once. Each function checks its
+arguments first and raises ``ValueError``/``TypeError`` whose message names the
+op (the ``op`` keyword), the argument, the rule and what came.
+
+Notation (one spatial axis):
+    n  input size        k  kernel size      s  stride
+    p  padding           d  dilation         o  output size
+    d(k-1)+1 is the dilated ("effective") kernel size.
+
+Example:
+    >>> conv_output_size(32, 5, stride=1, padding=2)
+    32
+    >>> pool_output_size(5, 2, 2, ceil_mode=True)
+    3
+"""
+from __future__ import annotations
+
+import operator
+from collections import namedtuple
+
+__all__ = ["ntuple", "check_positive", "check_nonnegative", "conv_output_size",
+           "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
+           "same_padding_torch", "same_padding_tf", "valid_output_size_tf", "adaptive_bins",
+           "RFInfo", "receptive_field", "effective_stride_and_padding"]
+
+
+# ---------------------------------------------------------------- validation
+
+def _is_int(value) -> bool:
+    """True for ints and int-like scalars (``operator.index``), never for bools."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _int(value, *, op, arg) -> int:
+    if not _is_int(value):
+        raise TypeError(f"{op}: {arg} must be an int, got {arg}={value!r} ({type(value).__name__})")
+    return operator.index(value)
+
+
+def _positive(value, *, op, arg) -> int:
+    value = _int(value, op=op, arg=arg)
+    if value <= 0:
+        raise ValueError(f"{op}: {arg} must be positive, got {arg}={value}")
+    return value
+
+
+def _nonnegative(value, *, op, arg) -> int:
+    value = _int(value, op=op, arg=arg)
+    if value < 0:
+        raise ValueError(f"{op}: {arg} must be non-negative, got {arg}={value}")
+    return value
+
+
+def _padding_pair(padding, *, op, arg="padding") -> tuple[int, int]:
+    """An int (both sides) or a (before, after) pair -> (before, after), both >= 0."""
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2 or not all(_is_int(v) for v in padding):
+            raise TypeError(f"{op}: {arg} must be an int or a (before, after) pair of ints, "
+                            f"got {arg}={padding!r}")
+        pair = tuple(operator.index(v) for v in padding)
+    else:
+        pair = (_int(padding, op=op, arg=arg),) * 2
+    if min(pair) < 0:
+        raise ValueError(f"{op}: {arg} must be non-negative, got {arg}={padding!r}")
+    return pair
+
+
+def ntuple(value, n, *, op, arg) -> tuple[int, ...]:
+    """Normalise an int or a length-n tuple/list of ints to an n-tuple of ints.
+
+    The one helper every op and layer uses for ``kernel_size``, ``stride``,
+    ``padding`` and ``dilation`` (no private ``_pair`` copies).
+
+    Example:
+        >>> ntuple(3, 2, op="conv2d", arg="kernel_size")
+        (3, 3)
+        >>> ntuple([1, 2], 2, op="conv2d", arg="stride")
+        (1, 2)
+    """
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(items) != n or not all(_is_int(v) for v in items):
+        error = ValueError if len(items) != n else TypeError
+        raise error(f"{op}: {arg} must be an int or a tuple of {n} int{'s' * (n != 1)}, "
+                    f"got {value!r}")
+    return tuple(operator.index(v) for v in items)
+
+
+def _check_all(values, rule, ok, *, op, arg):
+    items = tuple(values) if isinstance(values, (tuple, list)) else (values,)
+    for v in items:
+        _int(v, op=op, arg=arg)
+    if not all(ok(v) for v in items):
+        raise ValueError(f"{op}: {arg} must be {rule}, got {arg}={values!r}")
+    return values
+
+
+def check_positive(values, *, op, arg):
+    """Raise ValueError unless every entry of an int or tuple is > 0; return ``values``.
+
+    Example:
+        >>> check_positive((2, 1), op="max_pool2d", arg="stride")
+        (2, 1)
+    """
+    return _check_all(values, "positive", lambda v: v > 0, op=op, arg=arg)
+
+
+def check_nonnegative(values, *, op, arg):
+    """Raise ValueError unless every entry of an int or tuple is >= 0; return ``values``.
+
+    Example:
+        >>> check_nonnegative((0, 1), op="conv2d", arg="padding")
+        (0, 1)
+    """
+    return _check_all(values, "non-negative", lambda v: v >= 0, op=op, arg=arg)
+
+
+# ------------------------------------------------------------- output sizes
+
+def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1, *, op="conv"):
+    """Output size of a (dilated) convolution along one axis, as PyTorch's conv.
+
+    o = floor((n + p_before + p_after - d(k-1) - 1) / s) + 1, where ``padding``
+    is p (both sides) or a (p_before, p_after) pair. The dilated kernel
+    d(k-1)+1 must fit in the padded input n + p_before + p_after.
+
+    Example:
+        >>> conv_output_size(7, 3, stride=2, padding=1)
+        4
+        >>> conv_output_size(10, 3, dilation=2)   # effective kernel 5
+        6
+    """
+    n = _positive(n, op=op, arg="input_size")
+    k = _positive(kernel_size, op=op, arg="kernel_size")
+    s = _positive(stride, op=op, arg="stride")
+    d = _positive(dilation, op=op, arg="dilation")
+    before, after = _padding_pair(padding, op=op)
+    span, padded = d * (k - 1) + 1, n + before + after
+    if span > padded:
+        raise ValueError(f"{op}: kernel size (after dilation) {span} is larger than the padded "
+                         f"input size {padded} (input_size={n}, padding={padding!r}, "
+                         f"kernel_size={k}, dilation={d})")
+    return (padded - span) // s + 1
+
+
+def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+                     op="pool"):
+    """Output size of max/avg pooling along one axis: PyTorch's rule exactly.
+
+    o = floor((n + 2p - d(k-1) - 1 + (s-1 if ceil_mode else 0)) / s) + 1, and in
+    ceil mode the last window must start inside the input or the left padding:
+    if (o-1)s >= n + p then o = o - 1. Rules (as PyTorch): p <= k // 2 and o >= 1.
+    ``stride=None`` means s = k (PyTorch's default). ``padding`` may also be a
+    (before, after) pair; the rules then hold for each side.
+
+    Example:
+        >>> pool_output_size(5, 2, 2)                  # floor
+        2
+        >>> pool_output_size(5, 2, 2, ceil_mode=True)  # last window is [4, 6)
+        3
+    """
+    n = _positive(n, op=op, arg="input_size")
+    k = _positive(kernel_size, op=op, arg="kernel_size")
+    s = k if stride is None else _positive(stride, op=op, arg="stride")
+    d = _positive(dilation, op=op, arg="dilation")
+    before, after = _padding_pair(padding, op=op)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"{op}: ceil_mode must be a bool, got ceil_mode={ceil_mode!r}")
+    if max(before, after) > k // 2:
+        raise ValueError(f"{op}: padding should be at most half of kernel size, but got "
+                         f"padding={padding!r} and kernel_size={k}")
+    o = (n + before + after - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= n + before:
+        o -= 1  # the last window would start in the right padding: drop it
+    if o < 1:
+        raise ValueError(f"{op}: given input size {n}, calculated output size {o}; output size "
+                         f"is too small (kernel_size={k}, stride={s}, padding={padding!r}, "
+                         f"dilation={d}, ceil_mode={ceil_mode})")
+    return o
+
+
+def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0,
+                               dilation=1, *, op="conv_transpose"):
+    """Output size of a transposed convolution along one axis, as PyTorch's.
+
+    o = (n-1)s - 2p + d(k-1) + output_padding + 1. Rules (as PyTorch):
+    output_padding < s or output_padding < d, and o >= 1.
+
+    Example:
+        >>> conv_transpose_output_size(4, 3, stride=2, padding=1, output_padding=1)
+        8
+    """
+    n = _positive(n, op=op, arg="input_size")
+    k = _positive(kernel_size, op=op, arg="kernel_size")
+    s = _positive(stride, op=op, arg="stride")
+    p = _nonnegative(padding, op=op, arg="padding")
+    op_ = _nonnegative(output_padding, op=op, arg="output_padding")
+    d = _positive(dilation, op=op, arg="dilation")
+    if not (op_ < s or op_ < d):
+        raise ValueError(f"{op}: output padding must be smaller than either stride or dilation, "
+                         f"got output_padding={op_}, stride={s}, dilation={d}")
+    o = (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
+    if o < 1:
+        raise ValueError(f"{op}: given input size {n}, calculated output size {o}; output size "
+                         f"is too small (kernel_size={k}, stride={s}, padding={p}, "
+                         f"output_padding={op_}, dilation={d})")
+    return o
+
+
+def unpool_output_size(n, kernel_size, stride=None, padding=0, *, op="max_unpool"):
+    """Default output size of max unpooling along one axis (PyTorch's ``max_unpool``).
+
+    o = (n-1)s - 2p + k, the size of the input of the max pool that is undone
+    (in floor mode without dilation). ``stride=None`` means s = k. Rule: o >= 1.
+
+    Example:
+        >>> unpool_output_size(2, 2, 2)
+        4
+    """
+    n = _positive(n, op=op, arg="input_size")
+    k = _positive(kernel_size, op=op, arg="kernel_size")
+    s = k if stride is None else _positive(stride, op=op, arg="stride")
+    p = _nonnegative(padding, op=op, arg="padding")
+    o = (n - 1) * s - 2 * p + k
+    if o < 1:
+        raise ValueError(f"{op}: given input size {n}, calculated output size {o}; output size "
+                         f"is too small (kernel_size={k}, stride={s}, padding={p})")
+    return o
+
+
+# ------------------------------------------------------------ 'same' padding
+
+def same_padding_torch(kernel_size, dilation=1, *, op="conv"):
+    """PyTorch's ``padding='same'`` split (stride 1 only in PyTorch) -> (before, after).
+
+    total = d(k-1); before = total // 2; after = total - before, so the odd
+    pixel goes to the right/bottom.
+
+    Example:
+        >>> same_padding_torch(4)
+        (1, 2)
+    """
+    k = _positive(kernel_size, op=op, arg="kernel_size")
+    d = _positive(dilation, op=op, arg="dilation")
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def same_padding_tf(n, kernel_size, stride=1, dilation=1, *, op="conv"):
+    """TensorFlow/Keras ``padding='same'`` for any stride -> (o, before, after).
+
+    o = ceil(n / s); total = max((o-1)s + d(k-1) + 1 - n, 0);
+    before = total // 2; after = total - before (the odd pixel on the right).
+
+    Example:
+        >>> same_padding_tf(96, 7, stride=2)
+        (48, 2, 3)
+        >>> same_padding_tf(6, 3, stride=2)
+        (3, 0, 1)
+    """
+    n = _positive(n, op=op, arg="input_size")
+    k = _positive(kernel_size, op=op, arg="kernel_size")
+    s = _positive(stride, op=op, arg="stride")
+    d = _positive(dilation, op=op, arg="dilation")
+    o = -(-n // s)
+    total = max((o - 1) * s + d * (k - 1) + 1 - n, 0)
+    return o, total // 2, total - total // 2
+
+
+def valid_output_size_tf(n, kernel_size, stride=1, dilation=1, *, op="conv"):
+    """TensorFlow/Keras ``padding='valid'`` output size.
+
+    o = ceil((n - d(k-1)) / s), the same number as ``conv_output_size`` with p = 0
+    (which is what this calls).
+
+    Example:
+        >>> valid_output_size_tf(7, 3, stride=2)
+        3
+    """
+    return conv_output_size(n, kernel_size, stride, 0, dilation, op=op)
+
+
+def adaptive_bins(n, out, *, op="adaptive_pool"):
+    """The windows of PyTorch's adaptive pooling: a list of ``out`` (start, end) pairs.
+
+    start_i = floor(i n / o), end_i = ceil((i+1) n / o), for i = 0 .. o-1.
+    Windows may overlap, and when o > n some input cells repeat.
+
+    Example:
+        >>> adaptive_bins(5, 3)
+        [(0, 2), (1, 4), (3, 5)]
+    """
+    n = _positive(n, op=op, arg="input_size")
+    o = _positive(out, op=op, arg="output_size")
+    return [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
+
+
+# --------------------------------------------------------- receptive fields
+
+RFInfo = namedtuple("RFInfo", ["size", "jump", "start"])
+RFInfo.__doc__ = """Receptive field after one layer, in input pixels: its size r, the jump j
+(distance in the input between neighbouring outputs) and the start (center of
+the first output's receptive field, input pixel i covering [i, i+1))."""
+
+
+def _layer(layer, i, *, op):
+    """(k, s, p[, d]) -> validated (k, s, p_before, d); p may be a (before, after) pair."""
+    if not isinstance(layer, (tuple, list)) or len(layer) not in (3, 4):
+        raise TypeError(f"{op}: layer {i} must be (kernel_size, stride, padding[, dilation]), "
+                        f"got {layer!r}")
+    k, s, p, d = (*layer, 1) if len(layer) == 3 else layer
+    k = _positive(k, op=op, arg=f"layer {i} kernel_size")
+    s = _positive(s, op=op, arg=f"layer {i} stride")
+    before, _ = _padding_pair(p, op=op, arg=f"layer {i} padding")
+    d = _positive(d, op=op, arg=f"layer {i} dilation")
+    return k, s, before, d
+
+
+def receptive_field(layers, *, op="receptive_field"):
+    """Receptive field of each layer of a stack along one axis -> list of ``RFInfo``.
+
+    ``layers`` is an iterable of (k, s, p, d) (d may be left out; p may be a
+    (before, after) pair, of which only `before` matters). The recurrences of
+    Dang Ha The Hien, "A guide to receptive field arithmetic for CNNs" (2017),
+    with the dilated kernel d(k-1)+1 in place of k, starting from the input
+    (r_0 = 1, j_0 = 1, start_0 = 0.5, the center of pixel 0):
+        r_l = r_{l-1} + d(k-1) j_{l-1}
+        j_l = j_{l-1} s
+        start_l = start_{l-1} + (d(k-1)/2 - p) j_{l-1}
+
+    Example:
+        >>> receptive_field([(3, 1, 1, 1), (2, 2, 0, 1)])
+        [RFInfo(size=3, jump=1, start=0.5), RFInfo(size=4, jump=2, start=1.0)]
+    """
+    r, j, start, out = 1, 1, 0.5, []
+    for i, layer in enumerate(layers):
+        k, s, p, d = _layer(layer, i, op=op)
+        r, j, start = r + d * (k - 1) * j, j * s, start + (d * (k - 1) / 2 - p) * j
+        out.append(RFInfo(r, j, start))
+    return out
+
+
+def effective_stride_and_padding(layers, *, op="effective_stride_and_padding"):
+    """Effective stride S and padding P of a whole stack along one axis.
+
+    The stack acts on the input like one conv with kernel r (its receptive
+    field), stride S and padding P:
+        S = s_1 s_2 ... s_L,   P_l = P_{l-1} + p_l j_{l-1}  (P_0 = 0, j_0 = 1)
+
+    Example:
+        >>> effective_stride_and_padding([(3, 1, 1, 1), (2, 2, 0, 1), (3, 1, 1, 1)])
+        (2, 3)
+    """
+    j, P = 1, 0
+    for i, layer in enumerate(layers):
+        k, s, p, d = _layer(layer, i, op=op)
+        P, j = P + p * j, j * s
+    return j, P
