@@ -1,0 +1,18 @@
+"""Reading and writing files: checkpoints, safetensors weights, atomic writes.
+
+- :func:`save` / :func:`load` — ``cnnlab.save(obj, path)`` and
+  ``cnnlab.load(path)``: state dicts and nested checkpoints as safetensors
+  files, written atomically, never unpickled (:mod:`cnnlab.io.checkpoint`).
+- :mod:`cnnlab.io.safetensors` — the safetensors format itself:
+  ``encode``/``decode`` bytes, ``save_file``/``load_file`` for arrays.
+- :func:`atomic_write_bytes`, :func:`atomic_write_text`,
+  :func:`atomic_writer` — every file cnnlab writes goes through these
+  (:mod:`cnnlab.io.files`).
+"""
+
+from cnnlab.io import safetensors
+from cnnlab.io.checkpoint import load, save
+from cnnlab.io.files import atomic_write_bytes, atomic_write_text, atomic_writer
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_writer", "load", "safetensors",
+           "save"]
