@@ -227,3 +227,44 @@ def test_composite_graph_with_fan_out(torch):
 
     compare(torch, net, net, [rng.standard_normal((6, 4)), rng.standard_normal((4, 5)),
                               rng.standard_normal((5, 3))], np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_losses(torch, dtype):
+    rng = np.random.default_rng(10)
+    tf = torch.nn.functional
+    for shape in ((6, 4), (3, 4, 2, 3), (5,)):
+        C = shape[1] if len(shape) > 1 else shape[0]
+        tshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+        target = rng.integers(0, C, size=tshape)
+        if target.ndim:
+            target.reshape(-1)[0] = -100
+        w = rng.uniform(0.5, 2, size=C)
+        for kwargs in ({}, {"reduction": "sum"}, {"reduction": "none"}, {"ignore_index": 1}):
+            tgt = np.where(target == -100, kwargs.get("ignore_index", -100), target)
+            for wt in (None, w):
+                def ours(x):
+                    return F.cross_entropy(x, cnnlab.tensor(tgt), weight=None if wt is None else
+                                           cnnlab.tensor(wt.astype(dtype)), **kwargs)
+
+                def theirs(x):
+                    return tf.cross_entropy(x, torch.tensor(tgt), weight=None if wt is None else
+                                            torch.tensor(wt.astype(dtype)), **kwargs)
+
+                compare(torch, ours, theirs, [rng.standard_normal(shape)], dtype)
+        compare(torch, lambda x: F.nll_loss(x.log_softmax(-1 if len(shape) == 1 else 1), cnnlab.tensor(target)),
+                lambda x: tf.nll_loss(x.log_softmax(-1 if len(shape) == 1 else 1), torch.tensor(target)),
+                [rng.standard_normal(shape)], dtype)
+
+
+def test_loss_errors():
+    x = cnnlab.randn(4, 3)
+    with pytest.raises(ValueError, match=r"nll_loss: target 3 is out of bounds: targets must be in \[0, 3\)"):
+        F.cross_entropy(x, cnnlab.tensor([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"nll_loss: target has shape \(4, 1\), but input of shape \(4, 3\) "
+                                         r"needs a target of shape \(4,\)"):
+        F.cross_entropy(x, cnnlab.tensor([[0], [1], [2], [0]]))
+    with pytest.raises(TypeError, match="nll_loss: target must hold integer class indices, got dtype float32"):
+        F.cross_entropy(x, cnnlab.tensor([0.0, 1.0, 2.0, 0.0]))
+    with pytest.raises(ValueError, match="nll_loss: reduction must be one of"):
+        F.cross_entropy(x, cnnlab.tensor([0, 1, 2, 0]), reduction="avg")

@@ -1,6 +1,6 @@
 """The ops of cnnlab, as ``torch.nn.functional`` (and the tensor math of ``torch``).
 
-One family per file: `elementwise`, `reduction`, `shape`, `linear`. Each
+One family per file: `elementwise`, `reduction`, `shape`, `linear`, `loss`. Each
 primitive is a `cnnlab.autograd.Function`; everything else is composed.
 """
 from cnnlab.nn.functional.elementwise import (
@@ -8,6 +8,7 @@ from cnnlab.nn.functional.elementwise import (
     tanh, where,
 )
 from cnnlab.nn.functional.linear import linear, matmul
+from cnnlab.nn.functional.loss import cross_entropy, nll_loss
 from cnnlab.nn.functional.reduction import (
     amax, amin, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var,
 )
