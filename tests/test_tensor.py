@@ -137,3 +137,11 @@ def test_errors_are_clear_and_early():
         F.where(a, a, a)
     with pytest.raises(ValueError, match=r"zeros: size must be non-negative ints, got \(-1,\)"):
         cnnlab.zeros(-1)
+
+
+def test_linear_errors_name_linear():
+    w = cnnlab.ones(2, 3)
+    with pytest.raises(TypeError, match="linear: input has dtype float64, but weight has dtype float32"):
+        F.linear(cnnlab.ones(4, 3, dtype=cnnlab.float64), w)
+    with pytest.raises(TypeError, match="linear: input must be a Tensor, got ndarray"):
+        F.linear(np.ones((4, 3)), w)

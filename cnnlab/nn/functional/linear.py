@@ -66,6 +66,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         input (*, in_features), weight (out_features, in_features), bias (out_features,)
         -> output (*, out_features)
     """
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"linear: {name} must be a Tensor, got {type(t).__name__}")
+    if input.dtype != weight.dtype:
+        raise TypeError(f"linear: input has dtype {input.dtype}, but weight has dtype {weight.dtype} "
+                        "(convert one with .to(), e.g. model.double() or x.float())")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:

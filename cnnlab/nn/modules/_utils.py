@@ -1,0 +1,97 @@
+"""Small helpers of the layers: constructor-argument checks (one message style, naming the layer and
+the rule), type names for messages, repr indentation, hook handles, and load_state_dict's result."""
+from __future__ import annotations
+
+import itertools
+from collections import namedtuple
+
+import numpy as np
+
+from cnnlab import backend
+
+
+def positive_int(value, name: str, layer: str) -> int:
+    """`value` as an int >= 1, or ValueError/TypeError: ``Linear: in_features must be a positive int, got 0``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {name} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+def boolean(value, name: str, layer: str) -> bool:
+    """`value` as a bool (Python or NumPy), or TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{layer}: {name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def float_dtype(dtype, layer: str) -> np.dtype:
+    """A floating dtype for new parameters: `dtype`, or the default (float32) when None."""
+    if dtype is None:
+        return backend.get_default_dtype()
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{layer}: dtype must be a floating point dtype such as cnnlab.float32, "
+                        f"got {repr(dtype) if dt is None else dt}")
+    return dt
+
+
+def int_dim(value, name: str, layer: str) -> int:
+    """`value` as an int (a dim, possibly negative), or TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {name} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def _typename(value) -> str:
+    """``int``, ``numpy.ndarray``, ``cnnlab.autograd.Tensor``: the type of `value` for messages."""
+    t = type(value)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _addindent(s: str, num_spaces: int) -> str:
+    """Indent every line but the first (PyTorch's helper for nested reprs)."""
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join((num_spaces * " ") + line if line.strip() else "" for line in lines[1:])
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What `load_state_dict` returns: ``(missing_keys, unexpected_keys)``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook`` and friends; ``handle.remove()`` unregisters the hook.
+
+    Also a context manager: the hook is removed when the ``with`` block ends.
+    """
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
