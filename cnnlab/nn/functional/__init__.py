@@ -7,6 +7,9 @@ from cnnlab.nn.functional.elementwise import (
     abs, add, cast, clamp, clone, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
     tanh, where,
 )
+from cnnlab.nn.functional.conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+)
 from cnnlab.nn.functional.linear import linear, matmul
 from cnnlab.nn.functional.loss import cross_entropy, nll_loss
 from cnnlab.nn.functional.reduction import (

@@ -1,0 +1,133 @@
+"""Time cnnlab against PyTorch on the CPU, the same shapes in the same process, and print ratios.
+
+Run by hand (never in the test suite):
+
+    python benchmarks/run.py                 # every case
+    python benchmarks/run.py conv            # the cases whose name contains 'conv'
+    python benchmarks/run.py --native-blas   # let OpenBLAS pick its kernel for this CPU
+
+By default the machine's OPENBLAS_CORETYPE (e.g. Haswell, an older kernel) is
+left in place; --native-blas re-runs this script with OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset, for this process only. The BLAS kernel that ran is
+printed either way (through threadpoolctl). Each figure is the minimum over
+--repeat runs after one warm-up; "fwd+bwd" is forward, then backward of the
+sum of the output times a fixed random gradient.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def conv_case(D, N, C, O, size, k, stride=1, padding=0, dilation=1, groups=1):
+    def make(lib, F, dtype):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((N, C) + (size,) * D).astype(np.float32)
+        w = (rng.standard_normal((O, C // groups) + (k,) * D) * 0.1).astype(np.float32)
+        b = rng.standard_normal(O).astype(np.float32)
+        fn = getattr(F, f"conv{D}d")
+        return [x, w, b], lambda x_, w_, b_: fn(x_, w_, b_, stride=stride, padding=padding, dilation=dilation,
+                                                groups=groups)
+    return make
+
+
+CASES = {
+    "conv2d N=64 1->6 32x32 k5 (LeNet C1)": conv_case(2, 64, 1, 6, 32, 5),
+    "conv2d N=64 6->16 14x14 k5 (LeNet C3)": conv_case(2, 64, 6, 16, 14, 5),
+    "conv2d N=64 64->64 32x32 k3 p1": conv_case(2, 64, 64, 64, 32, 3, padding=1),
+    "conv2d N=64 128->128 16x16 k3 p1": conv_case(2, 64, 128, 128, 16, 3, padding=1),
+    "conv2d N=8 3->96 227x227 k11 s4 (AlexNet conv1)": conv_case(2, 8, 3, 96, 227, 11, stride=4),
+    "conv2d N=64 depthwise 64 32x32 k3 p1": conv_case(2, 64, 64, 64, 32, 3, padding=1, groups=64),
+    "conv2d N=16 32->32 64x64 k3 d2 p2": conv_case(2, 16, 32, 32, 64, 3, padding=2, dilation=2),
+    "conv1d N=64 64->128 L=1024 k5 p2": conv_case(1, 64, 64, 128, 1024, 5, padding=2),
+    "conv3d N=8 16->32 16x16x16 k3 p1": conv_case(3, 8, 16, 32, 16, 3, padding=1),
+}
+
+
+def best_time(fn, repeat):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def run_case(make, repeat):
+    import torch
+
+    import cnnlab
+    import cnnlab.nn.functional as CF
+
+    arrays, ours = make(cnnlab, CF, np.float32)
+    _, theirs = make(torch, torch.nn.functional, np.float32)
+    grad = np.random.default_rng(1).standard_normal(ours(*[cnnlab.Tensor(a) for a in arrays]).shape).astype(np.float32)
+
+    def fwd_ours():
+        with cnnlab.no_grad():
+            ours(*[cnnlab.Tensor(a) for a in arrays])
+
+    def fwd_theirs():
+        with torch.no_grad():
+            theirs(*[torch.from_numpy(a) for a in arrays])
+
+    def both_ours():
+        ts = [cnnlab.Tensor(a, requires_grad=True) for a in arrays]
+        ours(*ts).backward(cnnlab.Tensor(grad))
+
+    g_t = torch.from_numpy(grad)
+
+    def both_theirs():
+        ts = [torch.from_numpy(a).requires_grad_() for a in arrays]
+        theirs(*ts).backward(g_t)
+
+    return [best_time(f, repeat) for f in (fwd_ours, fwd_theirs, both_ours, both_theirs)]
+
+
+def blas_kernel():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl to see it)"
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+                     f"threads={i.get('num_threads')}" for i in infos) or "none found"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (default 5)")
+    parser.add_argument("--native-blas", action="store_true",
+                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
+    args = parser.parse_args()
+    if args.native_blas and ("OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ):
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+    import torch
+
+    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"BLAS: {blas_kernel()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    header = f"{'case':52s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
+    print(header)
+    ratios = []
+    for name, make in CASES.items():
+        if args.filter not in name:
+            continue
+        fo, ft, bo, bt = run_case(make, args.repeat)
+        ratios.append(bo / bt)
+        print(f"{name:52s} {1e3 * fo:8.2f} {1e3 * ft:8.2f} {fo / ft:6.2f} {1e3 * bo:8.2f} {1e3 * bt:8.2f} "
+              f"{bo / bt:6.2f}", flush=True)
+    if ratios:
+        print(f"geometric mean of fwd+bwd ratios: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Convolution and transposed convolution, 1-3d, against PyTorch over seeded random sweeps,
+a naive loop implementation, float64 finite differences, and the error messages."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import cnnlab
+import cnnlab.nn.functional as F
+from helpers import gradcheck
+
+TOL = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
+N_CONFIGS = 300  # per dimension count, as the issue asks
+
+
+def conv_config(rng, D):
+    """A random valid conv configuration with per-axis different kernel, stride, padding, dilation."""
+    groups = int(rng.choice([1, 1, 2, 3]))
+    depthwise = rng.random() < 0.15
+    Cg = 1 if depthwise else int(rng.integers(1, 4))
+    C, O = groups * Cg, groups * (int(rng.integers(1, 3)) if depthwise else int(rng.integers(1, 4)))
+    k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 4, size=D))
+    s = tuple(int(v) for v in rng.integers(1, 4, size=D))
+    d = tuple(int(v) for v in rng.integers(1, 4, size=D))
+    mode = rng.choice(["int", "tuple", "tuple", "same", "valid"])
+    if mode == "same":
+        s = (1,) * D
+        padding = "same"
+        pad = tuple((dd * (kk - 1) + 1) // 2 for kk, dd in zip(k, d))
+    elif mode == "valid":
+        padding, pad = "valid", (0,) * D
+    elif mode == "int":
+        padding = int(rng.integers(0, 4))
+        pad = (padding,) * D
+    else:
+        pad = tuple(int(v) for v in rng.integers(0, 4, size=D))
+        padding = pad
+    n = tuple(max(dd * (kk - 1) + 1 - 2 * pp, 1) + int(rng.integers(0, 5 if D < 3 else 3))
+              for kk, dd, pp in zip(k, d, pad))
+    batch = None if rng.random() < 0.2 else int(rng.integers(1, 3))
+    shape = ((C,) if batch is None else (batch, C)) + n
+    kwargs = dict(stride=s if rng.random() < 0.8 else s[0], padding=padding, dilation=d, groups=groups)
+    if all(v == s[0] for v in s):
+        kwargs["stride"] = s[0]
+    return shape, (O, Cg) + k, rng.random() < 0.7, kwargs
+
+
+def run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, seed):
+    arrays = [a.astype(dtype) for a in (x, w) + ((b,) if b is not None else ())]
+    mine = [cnnlab.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    ref = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = ours(*mine, **kwargs)
+    expected = theirs(*ref, **kwargs)
+    assert out.shape == tuple(expected.shape), (out.shape, tuple(expected.shape), kwargs)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), **TOL[dtype], err_msg=str(kwargs))
+    g = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
+    out.backward(cnnlab.Tensor(g))
+    expected.backward(torch.tensor(g))
+    for name, m, r in zip(("input", "weight", "bias"), mine, ref):
+        assert m.grad.dtype == dtype
+        np.testing.assert_allclose(m.grad.data, r.grad.numpy(), **TOL[dtype], err_msg=f"grad {name} {kwargs}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_conv_matches_torch_over_random_configs(torch, D, dtype):
+    rng = np.random.default_rng(100 + D)
+    ours, theirs = getattr(F, f"conv{D}d"), getattr(torch.nn.functional, f"conv{D}d")
+    for i in range(N_CONFIGS):
+        xs, ws, bias, kwargs = conv_config(rng, D)
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        b = rng.standard_normal(ws[0]) if bias else None
+        if kwargs["padding"] == "same":
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
+                run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, i)
+        else:
+            run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, i)
+
+
+def conv_transpose_config(rng, D):
+    groups = int(rng.choice([1, 1, 2, 3]))
+    Cin, Cout_g = groups * int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    while True:
+        k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 4, size=D))
+        s = tuple(int(v) for v in rng.integers(1, 4, size=D))
+        d = tuple(int(v) for v in rng.integers(1, 4, size=D))
+        p = tuple(int(v) for v in rng.integers(0, 3, size=D))
+        op = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
+        n = tuple(int(v) for v in rng.integers(1, 6 if D < 3 else 4, size=D))
+        out = [(nn - 1) * ss - 2 * pp + dd * (kk - 1) + oo + 1 for nn, kk, ss, pp, oo, dd in zip(n, k, s, p, op, d)]
+        if min(out) >= 1:
+            break
+    batch = None if rng.random() < 0.2 else int(rng.integers(1, 3))
+    shape = ((Cin,) if batch is None else (batch, Cin)) + n
+    kwargs = dict(stride=s, padding=p, output_padding=op, groups=groups, dilation=d)
+    return shape, (Cin, Cout_g) + k, rng.random() < 0.7, kwargs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_conv_transpose_matches_torch_over_random_configs(torch, D, dtype):
+    rng = np.random.default_rng(200 + D)
+    ours = getattr(F, f"conv_transpose{D}d")
+    theirs = getattr(torch.nn.functional, f"conv_transpose{D}d")
+    for i in range(N_CONFIGS):
+        xs, ws, bias, kwargs = conv_transpose_config(rng, D)
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        b = rng.standard_normal(ws[1] * kwargs["groups"]) if bias else None
+        run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, i)
+
+
+def naive_conv2d(x, w, b, stride, padding, dilation, groups):
+    """The lecture's definition, one output element at a time."""
+    N, C, H, W = x.shape
+    O, Cg, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
+    xp[:, :, ph:ph + H, pw:pw + W] = x
+    oh, ow = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((N, O, oh, ow))
+    Og = O // groups
+    for n, o, i, j in itertools.product(range(N), range(O), range(oh), range(ow)):
+        g = o // Og
+        total = 0.0 if b is None else b[o]
+        for c, m, q in itertools.product(range(Cg), range(kh), range(kw)):
+            total += xp[n, g * Cg + c, i * sh + m * dh, j * sw + q * dw] * w[o, c, m, q]
+        out[n, o, i, j] = total
+    return out
+
+
+@pytest.mark.parametrize("case", [
+    dict(x=(2, 2, 7, 6), w=(4, 2, 3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=1),
+    dict(x=(1, 4, 6, 6), w=(6, 2, 2, 3), stride=(1, 2), padding=(0, 1), dilation=(2, 1), groups=2),
+    dict(x=(1, 3, 5, 5), w=(3, 1, 3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=3),
+    dict(x=(1, 1, 32, 32), w=(6, 1, 5, 5), stride=(1, 1), padding=(2, 2), dilation=(1, 1), groups=1),
+])
+def test_conv2d_matches_naive_loops(case):
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal(case["x"]), rng.standard_normal(case["w"]), rng.standard_normal(case["w"][0])
+    got = F.conv2d(cnnlab.tensor(x), cnnlab.tensor(w), cnnlab.tensor(b), case["stride"], case["padding"],
+                   case["dilation"], case["groups"])
+    np.testing.assert_allclose(got.data, naive_conv2d(x, w, b, case["stride"], case["padding"], case["dilation"],
+                                                      case["groups"]), rtol=1e-12, atol=1e-12)
+
+
+def test_lecture_example_by_hand():
+    """S[i,j] = Σ_m Σ_n I[i+m, j+n]·K[m,n] on a 3×3 image and a 2×2 kernel."""
+    image = cnnlab.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]])
+    kernel = cnnlab.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])
+    assert F.conv2d(image, kernel).tolist() == [[[[1 - 5, 2 - 6], [4 - 8, 5 - 9]]]]
+
+
+@pytest.mark.parametrize("D,stride,padding,dilation,groups", [
+    (1, 2, 1, 2, 1), (2, (1, 2), (1, 0), (2, 1), 2), (2, 1, "same", (1, 2), 1), (3, (2, 1, 1), 1, 1, 2),
+    (2, 1, (2, 0), 1, 1), (2, 1, (3, 3), 1, 1),  # padding larger than the kernel reach (input-grad crops g)
+])
+def test_conv_finite_differences(D, stride, padding, dilation, groups):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 2 * groups) + (5,) * D)
+    w = rng.standard_normal((2 * groups, 2) + (2, 3, 2)[:D])
+    b = rng.standard_normal(2 * groups)
+    fn = getattr(F, f"conv{D}d")
+    gradcheck(lambda x_, w_, b_: fn(x_, w_, b_, stride, padding, dilation, groups), x, w, b)
+
+
+@pytest.mark.parametrize("D,stride,padding,output_padding,dilation,groups", [
+    (1, 2, 1, 1, 1, 1), (2, (2, 3), (1, 0), (1, 2), (1, 1), 2), (3, 2, 0, 1, (1, 2, 1), 1), (2, 1, 1, 0, 2, 1),
+])
+def test_conv_transpose_finite_differences(D, stride, padding, output_padding, dilation, groups):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 2 * groups) + (3,) * D)
+    w = rng.standard_normal((2 * groups, 2) + (2, 3, 2)[:D])
+    b = rng.standard_normal(2 * groups)
+    fn = getattr(F, f"conv_transpose{D}d")
+    gradcheck(lambda x_, w_, b_: fn(x_, w_, b_, stride, padding, output_padding, groups, dilation), x, w, b)
+
+
+def test_transposed_conv_is_the_gradient_of_conv():
+    rng = np.random.default_rng(6)
+    x = cnnlab.tensor(rng.standard_normal((1, 3, 7, 8)), requires_grad=True)
+    w = cnnlab.tensor(rng.standard_normal((4, 3, 3, 2)))
+    g = rng.standard_normal(F.conv2d(x, w, stride=2, padding=1).shape)
+    F.conv2d(x, w, stride=2, padding=1).backward(cnnlab.tensor(g))
+    y = F.conv_transpose2d(cnnlab.tensor(g), w, stride=2, padding=1)
+    np.testing.assert_allclose(y.data, x.grad.data, rtol=1e-12)
+
+
+def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch):
+    import cnnlab.nn.functional.conv as conv
+
+    monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1)  # one sample per chunk
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((5, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(stride=2, padding=1), 0)
+    run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(padding=1), 0)
+    run_pair(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, x, w.transpose(1, 0, 2, 3), None,
+             np.float64, dict(stride=2), 0)
+
+
+def test_float32_has_no_float64_temporaries():
+    x = cnnlab.randn(2, 3, 8, 8, requires_grad=True)
+    w = cnnlab.randn(4, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, stride=2, padding=1) + F.conv_transpose2d(F.conv2d(x, w), w, padding=0).sum()
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_conv_errors_name_the_rule():
+    x, w = cnnlab.ones(1, 3, 8, 8), cnnlab.ones(16, 16, 3, 3)
+    with pytest.raises(ValueError, match=r"conv2d: input has 3 channels, but weight expects 16 "
+                                         r"\(in_channels=16, groups=1"):
+        F.conv2d(x, w)
+    with pytest.raises(ValueError, match=r"conv2d: input has 3 channels, but weight expects 4 \(in_channels=4, groups=2"):
+        F.conv2d(x, cnnlab.ones(4, 2, 3, 3), groups=2)
+    with pytest.raises(ValueError, match=r"conv2d: out_channels=5 \(weight.shape\[0\]\) must be divisible by groups=3"):
+        F.conv2d(x, cnnlab.ones(5, 1, 3, 3), groups=3)
+    with pytest.raises(ValueError, match="conv2d: groups must be a positive int, got groups=0"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), groups=0)
+    with pytest.raises(ValueError, match=r"conv2d: kernel size \(after dilation\) 9 is larger than the padded input size 8"):
+        F.conv2d(x, cnnlab.ones(4, 3, 9, 3))
+    with pytest.raises(ValueError, match="conv2d: padding='same' is not supported for strided convolutions"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match="conv2d: padding must be non-negative"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), padding=-1)
+    with pytest.raises(ValueError, match="conv2d: stride must be positive"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), stride=(1, 0))
+    with pytest.raises(ValueError, match="conv2d: dilation must be positive"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), dilation=-1)
+    with pytest.raises(ValueError, match="conv2d: padding must be an int, a tuple of 2 ints, 'valid' or 'same'"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), padding="full")
+    with pytest.raises(ValueError, match=r"conv2d: kernel_size must be an int or a tuple of 2 ints|conv2d: stride must be"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), stride=(1, 1, 1))
+    with pytest.raises(ValueError, match=r"conv2d: expected a 3-d \(unbatched\) or 4-d \(batched\) input, got a 5-d"):
+        F.conv2d(cnnlab.ones(1, 1, 3, 8, 8), cnnlab.ones(4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: weight must be 4-d"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: bias must have shape \(4,\)"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3), cnnlab.ones(3))
+    with pytest.raises(TypeError, match="conv2d: input, weight and bias must have the same dtype"):
+        F.conv2d(x, cnnlab.ones(4, 3, 3, 3, dtype=cnnlab.float64))
+    with pytest.raises(TypeError, match="conv2d: input must be a floating point tensor, got dtype int64"):
+        F.conv2d(cnnlab.tensor(np.ones((1, 3, 8, 8), np.int64)), cnnlab.ones(4, 3, 3, 3))
+
+
+def test_conv_transpose_errors_name_the_rule():
+    x = cnnlab.ones(1, 4, 5, 5)
+    with pytest.raises(ValueError, match="conv_transpose2d: output padding must be smaller than either stride or dilation"):
+        F.conv_transpose2d(x, cnnlab.ones(4, 2, 3, 3), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: input has 4 channels, but weight expects 3"):
+        F.conv_transpose2d(x, cnnlab.ones(3, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"conv_transpose2d: in_channels=4 \(weight.shape\[0\]\) must be divisible by groups=3"):
+        F.conv_transpose2d(x, cnnlab.ones(4, 2, 3, 3), groups=3)
+    with pytest.raises(ValueError, match="conv_transpose1d: padding must be an int or a tuple of 1 ints"):
+        F.conv_transpose1d(cnnlab.ones(1, 4, 5), cnnlab.ones(4, 2, 3), padding="same")
+    with pytest.raises(ValueError, match="conv_transpose2d: padding must be non-negative"):
+        F.conv_transpose2d(x, cnnlab.ones(4, 2, 3, 3), padding=(-1, 0))
+    with pytest.raises(ValueError, match="conv_transpose1d: .*output size"):
+        F.conv_transpose1d(cnnlab.ones(1, 4, 1), cnnlab.ones(4, 2, 1), padding=1)
