@@ -1,5 +1,12 @@
-"""The layers, as ``torch.nn.modules``: one family per file (module, container, linear, activation, ...)."""
-from cnnlab.nn.modules.module import Module, RemovableHandle  # noqa: F401
-from cnnlab.nn.modules.container import ModuleDict, ModuleList, Sequential  # noqa: F401
-from cnnlab.nn.modules.linear import Flatten, Identity, Linear  # noqa: F401
-from cnnlab.nn.modules.activation import ReLU, Sigmoid, Tanh  # noqa: F401
+"""The layers, as ``torch.nn.modules``: one family per file (module, container, linear, activation, conv, ...)."""
+from cnnlab.nn.modules.module import Module, RemovableHandle
+from cnnlab.nn.modules.container import ModuleDict, ModuleList, Sequential
+from cnnlab.nn.modules.linear import Flatten, Identity, Linear
+from cnnlab.nn.modules.activation import ReLU, Sigmoid, Tanh
+from cnnlab.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+
+__all__ = [
+    "Module", "RemovableHandle", "ModuleDict", "ModuleList", "Sequential", "Flatten", "Identity", "Linear",
+    "ReLU", "Sigmoid", "Tanh", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+    "ConvTranspose3d",
+]
