@@ -12,6 +12,7 @@ from cnnlab.nn.functional.conv import (
 )
 from cnnlab.nn.functional.linear import linear, matmul
 from cnnlab.nn.functional.loss import cross_entropy, nll_loss
+from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.functional.reduction import (
     amax, amin, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var,
 )
