@@ -10,8 +10,10 @@ from cnnlab.nn.functional.elementwise import (
 from cnnlab.nn.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
+from cnnlab.nn.functional.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
 from cnnlab.nn.functional.linear import linear, matmul
 from cnnlab.nn.functional.loss import cross_entropy, nll_loss
+from cnnlab.nn.functional.normalization import batch_norm, group_norm, layer_norm, local_response_norm
 from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.functional.reduction import (
     amax, amin, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var,

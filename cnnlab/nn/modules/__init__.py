@@ -4,6 +4,9 @@ from cnnlab.nn.modules.container import ModuleDict, ModuleList, Sequential
 from cnnlab.nn.modules.linear import Flatten, Identity, Linear
 from cnnlab.nn.modules.activation import ReLU, Sigmoid, Tanh
 from cnnlab.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from cnnlab.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from cnnlab.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm
+from cnnlab.nn.modules.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from cnnlab.nn.modules.padding import (
     CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
     ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, ZeroPad1d, ZeroPad2d,
@@ -15,5 +18,7 @@ __all__ = [
     "ReLU", "Sigmoid", "Tanh", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
     "ConvTranspose3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
     "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
-    "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
+    "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "BatchNorm1d", "BatchNorm2d",
+    "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "AlphaDropout", "Dropout", "Dropout1d",
+    "Dropout2d", "Dropout3d",
 ]

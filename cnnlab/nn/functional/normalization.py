@@ -1,0 +1,349 @@
+"""Normalization ops: batch norm, group norm, layer norm and local response norm.
+
+Notation: x (N, C, *) the input, m the number of values each statistic is taken
+over, μ the mean, σ² the biased variance Σ(x − μ)²/m, x̂ = (x − μ)/√(σ² + ε),
+γ (weight) and β (bias) per channel.
+
+One primitive, `BatchNorm`, normalises each channel of an (N, C, *) array with
+statistics it is given, and knows whether they came from the batch:
+
+    y = γ·x̂ + β                     gβ = Σ g      gγ = Σ g·x̂        (sums over N and *)
+    batch statistics (training):    gx = (1/m)·γ/√(σ²+ε)·(m·g − Σ g − x̂·Σ g·x̂)
+    running statistics (eval):      gx = g·γ/√(σ²+ε)                  (μ, σ² are constants)
+
+group_norm and layer_norm are the same primitive on a reshaped view (1, rows, m),
+followed by their affine map composed from mul and add; local_response_norm is
+composed from mul, cat, slices, add, div and pow.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnlab.autograd import Function, Tensor, no_grad
+from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional.elementwise import add, mul
+from cnnlab.nn.functional.shape import cat, reshape
+
+
+class BatchNorm(Function):
+    """y = γ·(x − μ)/√(σ² + ε) + β for each channel of x (N, C, *), with μ, σ² (C,) given.
+
+    `batch_stats=True` means μ and σ² are the statistics of this very x (training):
+    the backward then includes their dependence on x. With False they are constants
+    (evaluation with running statistics). weight and bias may be None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5, batch_stats=True):
+        N, C = x.shape[:2]
+        inv_std = 1 / np.sqrt(var + eps)                                 # (C,)
+        y = x.reshape(N, C, -1) - mean[:, None]                          # (N, C, L), L = ∏ spatial
+        y *= inv_std[:, None]                                            # x̂
+        if weight is not None:
+            y *= weight[:, None]
+        if bias is not None:
+            y += bias[:, None]
+        ctx.x, ctx.weight, ctx.mean, ctx.inv_std, ctx.batch_stats = x, weight, mean, inv_std, batch_stats
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, inv_std = ctx.x, ctx.weight, ctx.inv_std
+        N, C = x.shape[:2]
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g3 = g.reshape(N, C, -1)                                         # (N, C, L)
+        m = g3.shape[0] * g3.shape[2]
+        sum_g = g3.sum(axis=2).sum(axis=0)                               # (C,)  Σ g
+        x_hat = sum_g_xhat = None
+        if need_w or (need_x and ctx.batch_stats):
+            x_hat = x.reshape(N, C, -1) - ctx.mean[:, None]              # (N, C, L): recomputed, not stored
+            x_hat *= inv_std[:, None]
+            sum_g_xhat = (g3 * x_hat).sum(axis=2).sum(axis=0)            # (C,)  Σ g·x̂
+        gx = None
+        if need_x:
+            gamma_inv_std = inv_std if weight is None else weight * inv_std   # (C,)
+            if ctx.batch_stats:
+                gx = g3 - (sum_g / m)[:, None]                           # g − Σg/m
+                x_hat *= (sum_g_xhat / m)[:, None]
+                gx -= x_hat                                              # − x̂·Σ(g·x̂)/m
+                gx *= gamma_inv_std[:, None]
+            else:
+                gx = g3 * gamma_inv_std[:, None]
+            gx = gx.reshape(x.shape)
+        return gx, (sum_g_xhat if need_w else None), (sum_g if need_b else None)
+
+
+# ---------------------------------------------------------------- checks and statistics
+def _check_input(op, input, min_dims):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    check_float(input.data, op)
+    if input.ndim < min_dims:
+        raise ValueError(f"{op}: expected an input with at least {min_dims} dims (N, C, *), "
+                         f"got shape {input.shape}")
+
+
+def _check_same_dtype(op, input, **tensors):
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
+        if t.dtype != input.dtype:
+            raise TypeError(f"{op}: {name} has dtype {t.dtype}, but input has dtype {input.dtype} "
+                            "(they must match; convert the layer with .to(input.dtype))")
+
+
+def _check_eps(op, eps, positive):
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{op}: eps must be a number, got {type(eps).__name__}")
+    if eps < 0 or (positive and eps == 0):
+        rule = "positive during training" if positive else "non-negative"
+        raise ValueError(f"{op}: eps must be {rule}, but got {eps}")
+
+
+def _batch_stats(x3: np.ndarray):
+    """Mean and Σ(x − μ)² of each channel of x3 (N, C, L), two-pass, in x3's dtype."""
+    m = x3.shape[0] * x3.shape[2]
+    mean = x3.sum(axis=2).sum(axis=0) / m                                # (C,)
+    d = x3 - mean[:, None]                                               # (N, C, L)
+    np.square(d, out=d)
+    return mean, d.sum(axis=2).sum(axis=0)                               # (C,), (C,)
+
+
+def _normalize_rows(input: Tensor, rows: int, eps: float) -> Tensor:
+    """(x − μ)/√(σ² + ε) over each of `rows` equal slices of the flattened input (same shape out)."""
+    x3 = reshape(input, (1, rows, -1))                                   # (1, rows, m)
+    mean, var_sum = _batch_stats(x3.data)
+    var = var_sum / x3.shape[2]
+    return reshape(BatchNorm.apply(x3, None, None, mean=mean, var=var, eps=eps, batch_stats=True), input.shape)
+
+
+# ---------------------------------------------------------------- batch norm
+def _check_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps) -> None:
+    """Every check of `batch_norm`, callable on its own (the layers run it before they touch their counters)."""
+    op = "batch_norm"
+    _check_input(op, input, 2)
+    _check_same_dtype(op, input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"{op}: training must be True or False, got {type(training).__name__}")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{op}: momentum must be a number, got {type(momentum).__name__} "
+                        "(the BatchNorm layers turn momentum=None into a cumulative average)")
+    C = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (C,):
+            raise ValueError(f"{op}: expected {t.data.size} features (channels), got {C} in input of shape "
+                             f"{input.shape} ({name} has shape {t.shape})")
+    if training:
+        values = math.prod(input.shape) // C
+        if values == 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input size "
+                             f"{input.shape}")
+    _check_eps(op, eps, positive=bool(training))
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: running_mean and running_var must be given together or both be None")
+    if not training and running_mean is None:
+        raise ValueError(f"{op}: running_mean and running_var must be given when training=False "
+                         "(evaluation normalises with the running statistics)")
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalization over each channel, as ``torch.nn.functional.batch_norm``.
+
+    y = γ·(x − μ)/√(σ² + ε) + β per channel c, where (training) μ and σ² are the
+    mean and the biased variance of channel c over the batch and all positions,
+    or (evaluation) the running statistics. In training, the running statistics
+    are updated in place when given:
+
+        running_mean ← (1 − momentum)·running_mean + momentum·μ
+        running_var  ← (1 − momentum)·running_var  + momentum·σ²·m/(m − 1)   (unbiased)
+
+    Args:
+        input: (N, C, *).
+        running_mean, running_var: (C,) Tensors, or None (then nothing is tracked;
+            evaluation needs them).
+        weight, bias: γ and β, (C,) Tensors or None (1 and 0).
+        training: use the batch statistics (and update the running ones). Default: False.
+        momentum: weight of the new batch in the running statistics (a number; the
+            layers turn ``momentum=None`` into 1/num_batches_tracked). Default: 0.1.
+        eps: ε added to the variance. Default: 1e-5.
+
+    Shape:
+        - Input: (N, C, *); m = N·∏* values per channel.
+        - Output: (N, C, *), the same shape.
+
+    Example:
+        >>> x = cnnlab.randn(8, 3, 5, 5)
+        >>> rm, rv = cnnlab.zeros(3), cnnlab.ones(3)
+        >>> F.batch_norm(x, rm, rv, training=True).shape   # rm, rv now moved towards the batch's stats
+        (8, 3, 5, 5)
+    """
+    _check_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    eps = float(eps)  # a NumPy float64 scalar would promote float32 arrays to float64
+    if not training:
+        return BatchNorm.apply(input, weight, bias, mean=running_mean.data.copy(), var=running_var.data.copy(),
+                               eps=eps, batch_stats=False)
+    N, C = input.shape[:2]
+    x3 = input.data.reshape(N, C, -1)                                    # (N, C, L)
+    m = N * x3.shape[2]
+    mean, var_sum = _batch_stats(x3)
+    if running_mean is not None:
+        mom = np.asarray(momentum, dtype=running_mean.dtype)             # keep float32 arithmetic float32
+        with no_grad():
+            running_mean.mul_(1 - mom).add_(mom * mean)
+            running_var.mul_(1 - mom).add_(mom * (var_sum / (m - 1)))
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var_sum / m, eps=eps, batch_stats=True)
+
+
+# ---------------------------------------------------------------- group norm and layer norm
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Group normalization, as ``torch.nn.functional.group_norm``.
+
+    The C channels are split into num_groups groups of C/G consecutive channels;
+    each sample's group is normalised with its own mean and biased variance (over
+    its C/G channels and all positions), then y = γ_c·x̂ + β_c per channel.
+    G = 1 is layer norm over (C, *); G = C is instance norm.
+
+    Args:
+        input: (N, C, *) with C divisible by num_groups.
+        num_groups: G, the number of groups.
+        weight, bias: γ and β, (C,) Tensors or None.
+        eps: ε added to the variance. Default: 1e-5.
+
+    Shape:
+        - Input: (N, C, *); m = (C/G)·∏* values per group.
+        - Output: (N, C, *), the same shape.
+    """
+    op = "group_norm"
+    _check_input(op, input, 2)
+    _check_same_dtype(op, input, weight=weight, bias=bias)
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups < 1:
+        raise ValueError(f"{op}: num_groups must be a positive int, got {num_groups!r}")
+    N, C, spatial = input.shape[0], input.shape[1], input.shape[2:]
+    if C % num_groups:
+        raise ValueError(f"{op}: expected number of channels in input to be divisible by num_groups, "
+                         f"but got input of shape {input.shape} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (C,):
+            raise ValueError(f"{op}: expected {name} to be a vector of size equal to the number of channels in "
+                             f"input, but got {name} of shape {t.shape} and input of shape {input.shape}")
+    size = [N * C // num_groups, num_groups, *spatial]  # PyTorch's own (odd) check, kept as it is
+    if math.prod(size[:1] + size[2:]) == 1:
+        raise ValueError(f"{op}: expected more than 1 value per channel when training, got input size {size}")
+    _check_eps(op, eps, positive=False)
+    if input.data.size == 0:
+        return input
+    y = _normalize_rows(input, N * num_groups, float(eps))              # (N, C, *)
+    affine_shape = (C,) + (1,) * len(spatial)                            # broadcasts over (N, C, *)
+    if weight is not None:
+        y = mul(y, reshape(weight, affine_shape))
+    if bias is not None:
+        y = add(y, reshape(bias, affine_shape))
+    return y
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Layer normalization over the last dims, as ``torch.nn.functional.layer_norm``.
+
+    Each slice input[i, ...] over the trailing `normalized_shape` dims is normalised
+    with its own mean and biased variance, then y = γ·x̂ + β elementwise, where γ
+    and β have shape normalized_shape.
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: an int or a tuple of ints, the trailing shape of input.
+        weight, bias: γ and β of shape normalized_shape, or None.
+        eps: ε added to the variance. Default: 1e-5.
+
+    Shape:
+        - Input: (*, *normalized_shape); m = ∏ normalized_shape values per slice.
+        - Output: the same shape.
+    """
+    op = "layer_norm"
+    _check_input(op, input, 0)
+    _check_same_dtype(op, input, weight=weight, bias=bias)
+    shape = _normalized_shape(op, normalized_shape)
+    k = len(shape)
+    if input.shape[input.ndim - k:] != shape or input.ndim < k:
+        raise ValueError(f"{op}: given normalized_shape={shape}, expected input with shape (*, "
+                         f"{', '.join(map(str, shape))}), but got input of size {input.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"{op}: expected {name} to be of same shape as normalized_shape, but got {name} "
+                             f"of shape {t.shape} and normalized_shape = {shape}")
+    _check_eps(op, eps, positive=False)
+    if input.data.size == 0:
+        return input
+    y = _normalize_rows(input, math.prod(input.shape[:input.ndim - k]), float(eps))
+    if weight is not None:
+        y = mul(y, weight)
+    if bias is not None:
+        y = add(y, bias)
+    return y
+
+
+def _normalized_shape(op, normalized_shape) -> tuple:
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{op}: normalized_shape must be an int or a tuple of ints, "
+                        f"got {type(normalized_shape).__name__}") from None
+    if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
+        raise ValueError(f"{op}: normalized_shape must be a positive int or a non-empty tuple of positive ints, "
+                         f"got {normalized_shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+# ---------------------------------------------------------------- local response norm
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Local response normalization across channels (AlexNet), as ``torch.nn.functional.local_response_norm``.
+
+        b_c = a_c / (k + α/n · Σ_{c'} a_{c'}²)^β
+
+    where the sum runs over the window of n = `size` channels c − ⌊n/2⌋ .. c + ⌊(n−1)/2⌋,
+    channels outside [0, C) counting as zeros (PyTorch pads ⌊n/2⌋ in front and
+    ⌊(n−1)/2⌋ behind, average-pools with kernel n, stride 1, and multiplies by α).
+    Composed from existing ops, so its gradient is right by construction.
+
+    Args:
+        input: (N, C, *) with at least one spatial dim (3-d or more).
+        size: n, the number of neighbouring channels in the window.
+        alpha: α, the multiplicative factor. Default: 1e-4.
+        beta: β, the exponent. Default: 0.75.
+        k: the additive constant. Default: 1.0.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: (N, C, *), the same shape.
+    """
+    op = "local_response_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    check_float(input.data, op)
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected 3D or higher dimensionality input (N, C, *), got {input.ndim} dimensions")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"{op}: size must be a positive int, got {size!r}")
+    for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
+    alpha, beta, k = float(alpha), float(beta), float(k)  # Python floats: float32 stays float32
+    if input.data.size == 0:
+        return input
+    N, C, rest = input.shape[0], input.shape[1], input.shape[2:]
+    front, back = size // 2, (size - 1) // 2
+    square = input * input                                               # (N, C, *)
+    zeros = [Tensor(np.zeros((N, n) + rest, dtype=input.dtype)) for n in (front, back)]
+    padded = cat([t for t in (zeros[0], square, zeros[1]) if t.shape[1]], dim=1)   # (N, C + n − 1, *)
+    window_sum = padded[:, 0:C]
+    for t in range(1, size):                                             # one slice per window tap
+        window_sum = window_sum + padded[:, t:t + C]                     # (N, C, *)
+    return input / ((window_sum / size * alpha + k) ** beta)
