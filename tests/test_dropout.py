@@ -10,7 +10,7 @@ import pytest
 from helpers import gradcheck
 
 import cnnlab
-import cnnlab.nn.functional.dropout as D
+import cnnlab.nn.functional as D
 from cnnlab.nn.modules.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 
 DTYPES = [np.float64, np.float32]
