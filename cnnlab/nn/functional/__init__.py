@@ -7,13 +7,16 @@ from cnnlab.nn.functional.elementwise import (
     abs, add, cast, clamp, clone, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
     tanh, where,
 )
+from cnnlab.nn.functional.activation import elu, gelu, hardswish, leaky_relu, relu6, silu
 from cnnlab.nn.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
 from cnnlab.nn.functional.deform_conv import deform_conv2d
 from cnnlab.nn.functional.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
 from cnnlab.nn.functional.linear import linear, matmul
-from cnnlab.nn.functional.loss import cross_entropy, nll_loss
+from cnnlab.nn.functional.loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
+)
 from cnnlab.nn.functional.normalization import batch_norm, group_norm, layer_norm, local_response_norm
 from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.functional.reduction import (

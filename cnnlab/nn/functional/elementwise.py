@@ -237,11 +237,16 @@ class Tanh(Function):
         return g * (1 - ctx.out * ctx.out)
 
 
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) on an array, from e^(−|x|) so that it never overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(-np.abs(x))  # never overflows
-        ctx.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        ctx.out = stable_sigmoid(x)
         return ctx.out
 
     @staticmethod

@@ -2,7 +2,10 @@
 from cnnlab.nn.modules.module import Module, RemovableHandle
 from cnnlab.nn.modules.container import ModuleDict, ModuleList, Sequential
 from cnnlab.nn.modules.linear import Flatten, Identity, Linear
-from cnnlab.nn.modules.activation import ReLU, Sigmoid, Tanh
+from cnnlab.nn.modules.activation import (
+    ELU, GELU, Hardswish, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh,
+)
+from cnnlab.nn.modules.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from cnnlab.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from cnnlab.nn.modules.deform_conv import DeformConv2d
 from cnnlab.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
@@ -21,5 +24,7 @@ __all__ = [
     "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "BatchNorm1d", "BatchNorm2d",
     "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "AlphaDropout", "Dropout", "Dropout1d",
-    "Dropout2d", "Dropout3d", "DeformConv2d",
+    "Dropout2d", "Dropout3d", "DeformConv2d", "ELU", "GELU", "Hardswish", "LeakyReLU", "LogSoftmax", "ReLU6",
+    "SiLU", "Softmax", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss",
+    "SmoothL1Loss",
 ]

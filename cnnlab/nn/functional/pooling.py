@@ -1,0 +1,556 @@
+"""Max, average and power-average pooling and max unpooling in 1, 2 and 3 dimensions, through one
+N-d implementation each, as ``torch.nn.functional``.
+
+Notation, per spatial axis: n input size, k kernel size, s stride, p padding, d dilation, o output
+size. Output i reads the input at i·s − p + t·d for the taps t = 0..k−1 (a D-dim index over the
+k₁ × … × k_D taps), and
+
+    o = ⌊(n + 2p − d(k−1) − 1 + (s−1 if ceil_mode else 0)) / s⌋ + 1
+
+(`shapes.pool_output_size`, with PyTorch's rule that in ceil mode the last window must start inside
+the input or the left padding).
+
+    max_pool    y[i] = max_t x[i·s − p + t·d]      padding and the ceil-mode overhang act as −∞
+    avg_pool    y[i] = Σ_t x_pad[i·s − p + t] / divisor[i]    (no dilation in PyTorch)
+    lp_pool     y[i] = (Σ_t x^p)^(1/p), composed from avg_pool exactly as PyTorch composes it
+    max_unpool  y.flat[index[j]] = x[j] in a zero plane (per (N, C) plane)
+
+Gradients: max pooling is "gather at the argmax" (`TakeFlat`), so its gradient is a scatter-add of g
+to the argmax (np.add.at); max unpooling is the adjoint "put at the index" (`PutFlat`), whose gradient
+gathers g at the index. The window sum of avg pooling (`WindowSum`) is separable — a box sum is a
+sum along each axis in turn — and its adjoint adds g back into strided slices, axis by axis.
+
+How the argmax is found (no loop over positions): the maximum is a running ``np.maximum`` over the
+k₁…k_D taps of a read-only window view (`_windows.windows`) of the −∞-padded input; then one pass
+per tap marks where the tap equals the maximum and keeps the first such tap (ties: the first
+maximum in row-major window order wins, as PyTorch). A NaN in a window is its maximum and the
+*last* NaN is its argmax, and a window whose real elements are all −∞ points at its first real
+element: both exactly as PyTorch's CPU kernel. Indices are flat within each (N, C) plane of the
+unpadded input, int64, as PyTorch's ``return_indices``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnlab import shapes
+from cnnlab.autograd import Function, Tensor, is_grad_enabled
+from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._windows import tap_slices, windows
+from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
+from cnnlab.nn.functional.shape import reshape
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+
+
+# ---------------------------------------------------------------- primitives on (N, C) planes
+def _global(index, shape):
+    """Positions in the flattened (N, C, *plane) array `shape` of per-plane flat indices (N, C, *o)."""
+    planes, size = index.shape[0] * index.shape[1], math.prod(shape[2:])
+    offsets = np.arange(planes, dtype=np.int64)[:, None] * size                 # (N·C, 1)
+    return (index.reshape(planes, -1) + offsets).reshape(-1)
+
+
+class TakeFlat(Function):
+    """y[n, c, j] = x[n, c].flat[index[n, c, j]]; gx = g scatter-added back to those elements."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        return x.reshape(-1)[_global(index, x.shape)].reshape(index.shape)         # (N, C, *o)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = np.zeros(math.prod(ctx.shape), dtype=g.dtype)
+        np.add.at(gx, _global(ctx.index, ctx.shape), g.reshape(-1))               # repeats add up
+        return gx.reshape(ctx.shape), None
+
+
+class PutFlat(Function):
+    """y[n, c].flat[index[n, c, j]] = x[n, c, j] in zeros of `shape` (on repeats the last write wins,
+    as PyTorch's CPU kernel); gx = g gathered at the index."""
+
+    @staticmethod
+    def forward(ctx, x, index, shape=()):
+        ctx.index = index
+        y = np.zeros(math.prod(shape), dtype=x.dtype)
+        y[_global(index, shape)] = x.reshape(-1)
+        return y.reshape(shape)                                                   # (N, C, *size)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(-1)[_global(ctx.index, g.shape)].reshape(ctx.index.shape), None
+
+
+class WindowSum(Function):
+    """y[i] = Σ_t x_pad[i·s + t] over each pooling window of the zero-padded input (no dilation).
+
+    Computed separably, one axis at a time (k passes per axis instead of k₁·…·k_D); the adjoint adds
+    g back into the same strided slices, axis by axis in reverse, and crops the padding.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel=(), stride=(), pads=(), out=()):
+        ctx.args = (x.shape, kernel, stride, pads, out)
+        y = _pad(x, pads, 0)
+        for a, (k, s, o) in enumerate(zip(kernel, stride, out)):
+            y = _sum_taps(y, 2 + a, k, s, o)                                   # axis 2+a: n -> o
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, kernel, stride, pads, out = ctx.args
+        padded = [n + a + b for n, (a, b) in zip(shape[2:], pads)]
+        for a in reversed(range(len(kernel))):
+            g = _sum_taps_adjoint(g, 2 + a, kernel[a], stride[a], padded[a])   # axis 2+a: o -> n_pad
+        crop = tuple(slice(a, a + n) for n, (a, _) in zip(shape[2:], pads))
+        return np.ascontiguousarray(g[(slice(None), slice(None)) + crop])
+
+
+def _along(axis, index):
+    return (slice(None),) * axis + (index,)
+
+
+def _sum_taps(x, axis, k, s, o):
+    """Σ_{t<k} x[.., i·s + t, ..] along one axis, for i < o."""
+    y = None
+    for t in range(k):
+        tap = x[_along(axis, tap_slices((t,), (s,), (1,), (o,))[0])]
+        y = tap.copy() if y is None else np.add(y, tap, out=y)
+    return y
+
+
+def _sum_taps_adjoint(g, axis, k, s, n):
+    gx = np.zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], dtype=g.dtype)
+    for t in range(k):
+        gx[_along(axis, tap_slices((t,), (s,), (1,), (g.shape[axis],))[0])] += g
+    return gx
+
+
+def _pad(x, pads, value):
+    """x with (before, after) pads of `value` on each spatial axis; x itself when there is nothing to pad."""
+    if not any(a or b for a, b in pads):
+        return x
+    xp = np.full(x.shape[:2] + tuple(n + a + b for n, (a, b) in zip(x.shape[2:], pads)), value, dtype=x.dtype)
+    xp[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in zip(x.shape[2:], pads))] = x
+    return xp
+
+
+# ---------------------------------------------------------------- the argmax search
+def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index):
+    """Window maxima of x (N, C, *n) and, if asked, their flat plane indices (PyTorch's choice).
+
+    Returns (values, index, empty): `empty` is None, or a bool mask (broadcastable to the output)
+    of windows that hold no input element at all (possible with dilation), whose value is −∞.
+    """
+    w = windows(_pad(x, pads, -np.inf), kernel, stride, dilation, out)          # (N, C, *k, *o) view
+    taps = list(np.ndindex(*kernel))
+    lead = (slice(None), slice(None))
+    best = w[lead + taps[0]].copy()                                              # (N, C, *o)
+    for tap in taps[1:]:
+        np.maximum(best, w[lead + tap], out=best)                               # NaN propagates
+    if not want_index:
+        return best, None, None
+    # first tap equal to the maximum: keep the largest priority K − i over the taps i that match
+    K = len(taps)
+    code_t = np.int8 if K < 128 else np.int16 if K < 2**15 else np.int32
+    priority = np.zeros(best.shape, dtype=code_t)
+    hit, tmp = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=code_t)
+    for i, tap in enumerate(taps):
+        np.equal(w[lead + tap], best, out=hit)
+        np.maximum(priority, np.multiply(hit, code_t(K - i), out=tmp), out=priority)
+    first = K - priority.astype(np.int64)                                        # K where nothing matched (NaN)
+    if np.isnan(best).any():
+        for i, tap in enumerate(taps):                                           # the last NaN wins, as PyTorch
+            np.copyto(first, i, where=np.isnan(w[lead + tap]))
+    # flat index = Σ_a (i_a·s_a − p_a + t_a·d_a)·plane_stride_a
+    n = x.shape[2:]
+    plane_strides = [math.prod(n[a + 1:]) for a in range(len(n))]
+    starts = [np.arange(o) * s - p for o, s, p in zip(out, stride, padding)]    # i·s − p per axis
+    base = _outer_sum([st * ps for st, ps in zip(starts, plane_strides)])         # (*o)
+    tap_offset = np.array([sum(t * d * ps for t, d, ps in zip(tap, dilation, plane_strides)) for tap in taps],
+                          dtype=np.int64)
+    index = base + tap_offset[first]
+    # windows whose real elements are all −∞ (or that have none): PyTorch's first real element
+    first_real = [st + -(-np.maximum(-st, 0) // d) * d for st, d in zip(starts, dilation)]
+    neg_inf = best == -np.inf
+    if neg_inf.any():
+        index = np.where(neg_inf, _outer_sum([c * ps for c, ps in zip(first_real, plane_strides)]), index)
+    empty = [(c >= m) | (c > st + d * (k - 1))
+             for c, st, m, k, d in zip(first_real, starts, n, kernel, dilation)]
+    empty = _outer_any(empty) if any(e.any() for e in empty) else None
+    return best, index, empty
+
+
+def _outer_sum(parts):
+    """a[i₁, …, i_D] = parts[0][i₁] + … + parts[D−1][i_D] (int64)."""
+    total = np.zeros((), dtype=np.int64)
+    for a, v in enumerate(parts):
+        total = total + v.reshape((-1,) + (1,) * (len(parts) - a - 1)).astype(np.int64)
+    return total
+
+
+def _outer_any(parts):
+    total = np.zeros((), dtype=bool)
+    for a, v in enumerate(parts):
+        total = total | v.reshape((-1,) + (1,) * (len(parts) - a - 1))
+    return total
+
+
+# ---------------------------------------------------------------- argument checks
+def _check_input(op, D, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    check_float(input.data, op)
+    if input.ndim not in (D + 1, D + 2):
+        raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
+                         f"got a {input.ndim}-d input of shape {input.shape}")
+
+
+def _flag(op, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _window_args(op, D, kernel_size, stride, padding, dilation=1):
+    """(kernel, stride, padding, dilation) as D-tuples of ints, checked; stride None (or ()) means kernel."""
+    def ints(value, arg, check):
+        items = shapes.ntuple(value, D, op=op, arg=arg)
+        check(value, op=op, arg=arg)  # the message shows the value as it came
+        return items
+
+    k = ints(kernel_size, "kernel_size", shapes.check_positive)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        ints(stride, "stride", shapes.check_positive)
+    return k, s, ints(padding, "padding", shapes.check_nonnegative), ints(dilation, "dilation", shapes.check_positive)
+
+
+def _pool_geometry(op, spatial, k, s, p, d, ceil_mode):
+    """Output sizes (shapes.pool_output_size) and the (before, after) pads that make every window fit:
+    p on the left, p plus the ceil-mode overhang on the right."""
+    out = []
+    for a, args in enumerate(zip(spatial, k, s, p, d)):
+        try:
+            out.append(shapes.pool_output_size(*args, ceil_mode, op=op))
+        except ValueError as e:
+            if len(spatial) == 1:
+                raise
+            raise ValueError(f"{e} [along spatial dim {a} of {tuple(spatial)}]") from None
+    pads = tuple((pp, max(pp, (o - 1) * ss + dd * (kk - 1) + 1 - n - pp))
+                 for n, kk, ss, pp, dd, o in zip(spatial, k, s, p, d, out))
+    return tuple(out), pads
+
+
+def _batched(input, D):
+    """(input with a batch dim, whether one was added)."""
+    return (input.unsqueeze(0), True) if input.ndim == D + 1 else (input, False)
+
+
+# ---------------------------------------------------------------- max pooling
+def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    _check_input(op, D, input)
+    k, s, p, d = _window_args(op, D, kernel_size, stride, padding, dilation)
+    ceil_mode, return_indices = _flag(op, "ceil_mode", ceil_mode), _flag(op, "return_indices", return_indices)
+    out, pads = _pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
+    x, added = _batched(input, D)
+    needs_grad = x.requires_grad and is_grad_enabled()
+    best, index, empty = _max_and_argmax(x.data, k, s, p, d, out, pads, needs_grad or return_indices)
+    if needs_grad:
+        y = TakeFlat.apply(x, index if empty is None else np.where(empty, 0, index))
+        if empty is not None:                              # windows with no input element stay −∞
+            y = where(np.broadcast_to(empty, y.shape), Tensor(np.full((), -np.inf, dtype=best.dtype)), y)
+    else:
+        y = Tensor(best)
+    if added:
+        y, index = y.squeeze(0), None if index is None else index[0]
+    return (y, Tensor(index)) if return_indices else y
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-d max pooling over (N, C, n) or (C, n), as ``torch.nn.functional.max_pool1d``.
+
+    y[i] = max_{t<k} x[i·s − p + t·d], padding acting as −∞.
+
+    Args:
+        input: (N, C, n) or unbatched (C, n), floating point.
+        kernel_size: k, an int or a 1-tuple.
+        stride: s. Default: None (= kernel_size).
+        padding: p ≤ k // 2 on both sides. Default: 0.
+        dilation: d, the spacing between taps. Default: 1.
+        ceil_mode: round the output size up (the last window may overhang; it must start inside
+            the input or the left padding). Default: False.
+        return_indices: also return the argmax of every window as flat indices into each (N, C)
+            plane of the input (int64; the first maximum on ties), for `max_unpool1d`. Default: False.
+
+    Shape:
+        output (N, C, o), o = ⌊(n + 2p − d(k−1) − 1 [+ s − 1 if ceil_mode]) / s⌋ + 1.
+
+    Example:
+        >>> max_pool1d(cnnlab.tensor([[[1., 2, 3, 4, 5]]]), 2, 2, padding=1, ceil_mode=True)
+        tensor([[[1., 3., 5.]]])
+    """
+    return _max_pool_nd("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-d max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``.
+
+    y[i, j] = max_{m<k_H, l<k_W} x[i·s_H − p_H + m·d_H, j·s_W − p_W + l·d_W], padding acting as −∞.
+    Arguments as `max_pool1d`, each an int or an (h, w) pair.
+
+    Shape:
+        output (N, C, oH, oW), per axis o = ⌊(n + 2p − d(k−1) − 1 [+ s − 1 if ceil_mode]) / s⌋ + 1.
+
+    Example:
+        >>> max_pool2d(cnnlab.randn(8, 3, 32, 32), 2).shape
+        (8, 3, 16, 16)
+    """
+    return _max_pool_nd("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3-d max pooling over (N, C, D, H, W) or (C, D, H, W), as ``torch.nn.functional.max_pool3d``.
+
+    Arguments as `max_pool1d`, each an int or a 3-tuple.
+
+    Shape:
+        output (N, C, oD, oH, oW), per axis o = ⌊(n + 2p − d(k−1) − 1 [+ s − 1 if ceil_mode]) / s⌋ + 1.
+    """
+    return _max_pool_nd("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+# ---------------------------------------------------------------- average pooling
+def _divisor(n, k, s, p, o, count_include_pad):
+    """Per-axis number of elements a window is divided by, PyTorch's rule: with count_include_pad
+    the padding counts but not the ceil-mode overhang past it; without, only input elements."""
+    start = np.arange(o) * s - p
+    if count_include_pad:
+        return np.minimum(start + k, n + p) - start
+    return np.minimum(start + k, n) - np.maximum(start, 0)
+
+
+def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    _check_input(op, D, input)
+    k, s, p, d = _window_args(op, D, kernel_size, stride, padding)
+    ceil_mode = _flag(op, "ceil_mode", ceil_mode)
+    count_include_pad = _flag(op, "count_include_pad", count_include_pad)
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)):
+            raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise ValueError(f"{op}: divisor_override must not be zero")
+    spatial = input.shape[-D:]
+    out, pads = _pool_geometry(op, spatial, k, s, p, d, ceil_mode)
+    x, added = _batched(input, D)
+    total = WindowSum.apply(x, kernel=k, stride=s, pads=pads, out=out)            # (N, C, *o)
+    if divisor_override is not None:
+        y = total / int(divisor_override)
+    else:
+        per_axis = [_divisor(*args, count_include_pad) for args in zip(spatial, k, s, p, out)]
+        divisor = np.ones((), dtype=x.dtype)
+        for a, v in enumerate(per_axis):
+            divisor = divisor * v.reshape((-1,) + (1,) * (D - a - 1)).astype(x.dtype)
+        y = total / divisor
+    return y.squeeze(0) if added else y
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-d average pooling over (N, C, n) or (C, n), as ``torch.nn.functional.avg_pool1d``.
+
+    y[i] = Σ_{t<k} x_pad[i·s − p + t] / divisor[i], with x_pad zero outside the input.
+
+    Args:
+        input: (N, C, n) or unbatched (C, n), floating point.
+        kernel_size: k. stride: s (Default: None = kernel_size). padding: p ≤ k // 2 (Default: 0).
+        ceil_mode: round the output size up (see `max_pool1d`). Default: False.
+        count_include_pad: divide by the window size counting the padding (but never the
+            ceil-mode overhang past it); if False, by the number of input elements. Default: True.
+
+    Shape:
+        output (N, C, o), o = ⌊(n + 2p − k [+ s − 1 if ceil_mode]) / s⌋ + 1.
+
+    Example:
+        >>> avg_pool1d(cnnlab.tensor([[[1., 2, 3, 4, 5]]]), 2, 2, ceil_mode=True)
+        tensor([[[1.5, 3.5, 5. ]]])
+    """
+    return _avg_pool_nd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-d average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``.
+
+    Arguments as `avg_pool1d` (each an int or an (h, w) pair), and
+    divisor_override: if given, every window sum is divided by it instead. Default: None.
+
+    Shape:
+        output (N, C, oH, oW), per axis o = ⌊(n + 2p − k [+ s − 1 if ceil_mode]) / s⌋ + 1.
+    """
+    return _avg_pool_nd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3-d average pooling over (N, C, D, H, W) or (C, D, H, W), as ``torch.nn.functional.avg_pool3d``.
+
+    Arguments as `avg_pool2d`, each an int or a 3-tuple.
+
+    Shape:
+        output (N, C, oD, oH, oW), per axis o = ⌊(n + 2p − k [+ s − 1 if ceil_mode]) / s⌋ + 1.
+    """
+    return _avg_pool_nd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override)
+
+
+# ---------------------------------------------------------------- power-average pooling
+def _lp_pool_nd(op, D, input, norm_type, kernel_size, stride, ceil_mode):
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: norm_type must be a number, got {norm_type!r}")
+    _check_input(op, D, input)
+    k, s, p, d = _window_args(op, D, kernel_size, stride, 0)
+    _pool_geometry(op, input.shape[-D:], k, s, p, d, _flag(op, "ceil_mode", ceil_mode))
+    if norm_type == math.inf:
+        return _MAX_POOL[D](_abs(input), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return neg(_MAX_POOL[D](neg(_abs(input)), kernel_size, stride, 0, 1, ceil_mode))
+    out = _AVG_POOL[D](_pow(input, norm_type), kernel_size, stride, 0, ceil_mode)
+    # PyTorch: t = sign(out)·relu(|out|)·Πk, then t^(1/p); sign has no gradient. Where t = 0 the
+    # power is taken of 1 and the result set to 0: the same values and gradients as PyTorch (whose
+    # relu backward zeroes the inf·0 there), without computing 0^(1/p − 1) = inf on the way.
+    t = mul(mul(Tensor(np.sign(out.data)), relu(_abs(out))), math.prod(k))
+    zero = t.data == 0
+    one = Tensor(np.ones((), dtype=t.dtype))
+    return where(zero, Tensor(np.zeros((), dtype=t.dtype)), _pow(where(zero, one, t), 1.0 / norm_type))
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """1-d power-average pooling, as ``torch.nn.functional.lp_pool1d``: y = (Σ_window x^p)^(1/p).
+
+    Computed as PyTorch does, so that values and gradients agree (also for negative inputs):
+    avg_pool1d(x^p) · k, then sign · relu(|·|), then ^(1/p); p = ∞ is max pooling of |x|. No
+    padding; in ceil mode a window that overhangs the input is averaged over its own length and
+    multiplied by k, exactly as PyTorch.
+
+    Args:
+        input: (N, C, n) or (C, n). norm_type: p. kernel_size: k.
+        stride: s. Default: None (= kernel_size). ceil_mode: see `max_pool1d`. Default: False.
+
+    Shape:
+        output (N, C, o), o = ⌊(n − k [+ s − 1 if ceil_mode]) / s⌋ + 1.
+    """
+    return _lp_pool_nd("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """2-d power-average pooling, as ``torch.nn.functional.lp_pool2d``: y = (Σ_window x^p)^(1/p).
+
+    As `lp_pool1d`, with avg_pool2d(x^p) · k_H·k_W.
+
+    Shape:
+        output (N, C, oH, oW), per axis o = ⌊(n − k [+ s − 1 if ceil_mode]) / s⌋ + 1.
+    """
+    return _lp_pool_nd("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """3-d power-average pooling, as ``torch.nn.functional.lp_pool3d``: y = (Σ_window x^p)^(1/p).
+
+    Shape:
+        output (N, C, oD, oH, oW), per axis o = ⌊(n − k [+ s − 1 if ceil_mode]) / s⌋ + 1.
+    """
+    return _lp_pool_nd("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+_MAX_POOL = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}
+_AVG_POOL = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}
+
+
+# ---------------------------------------------------------------- max unpooling
+def _unpool_size(op, D, spatial, k, s, p, output_size):
+    """PyTorch's rule: the default (n−1)s − 2p + k, or output_size (D sizes, or N, C and D sizes),
+    each strictly between default − s and default + s."""
+    default = tuple(shapes.unpool_output_size(n, kk, ss, pp, op=op) for n, kk, ss, pp in zip(spatial, k, s, p))
+    if output_size is None:
+        return default
+    if not isinstance(output_size, (tuple, list)) or len(output_size) not in (D, D + 2):
+        raise ValueError(f"{op}: output_size should be a sequence containing {D} or {D + 2} elements "
+                         f"((*spatial) or (N, C, *spatial)), got {output_size!r}")
+    size = shapes.ntuple(tuple(output_size)[-D:], D, op=op, arg="output_size")
+    for a, (o, dflt, ss) in enumerate(zip(size, default, s)):
+        if not dflt - ss < o < dflt + ss:
+            raise ValueError(f"{op}: invalid output_size {output_size!r} (dim {a} must be between "
+                             f"{dflt - ss} and {dflt + ss}, exclusive; the default is {dflt})")
+    return size
+
+
+def _max_unpool_nd(op, D, input, indices, kernel_size, stride, padding, output_size):
+    _check_input(op, D, input)
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"{op}: indices must be a Tensor, got {type(indices).__name__}")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor (int64, from max_pool with "
+                        f"return_indices=True), got dtype {indices.dtype}")
+    if indices.shape != input.shape:
+        raise ValueError(f"{op}: indices must have the shape of the input {input.shape}, "
+                         f"got indices of shape {indices.shape}")
+    k, s, p, _ = _window_args(op, D, kernel_size, stride, padding)
+    size = _unpool_size(op, D, input.shape[-D:], k, s, p, output_size)
+    plane = math.prod(size)
+    if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= plane):
+        bad = indices.data.min() if indices.data.min() < 0 else indices.data.max()
+        raise ValueError(f"{op}: found an invalid max index {bad} (output planes have size "
+                         f"{'x'.join(map(str, size))} = {plane} elements)")
+    x, added = _batched(input, D)
+    index = indices.data.astype(np.int64, copy=False)
+    index = index[None] if added else index
+    y = PutFlat.apply(x, index, shape=x.shape[:2] + size)
+    return y.squeeze(0) if added else y
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of `max_pool1d`, as ``torch.nn.functional.max_unpool1d``: each value goes back
+    to the position its index names, in a plane of zeros.
+
+    Args:
+        input: (N, C, n) or (C, n), the pooled values. indices: the same shape, int, from
+            ``max_pool1d(..., return_indices=True)``.
+        kernel_size, stride (Default: None = kernel_size), padding (Default: 0): those of the pool.
+        output_size: the size to restore (pooling may have dropped elements): (o,) or (N, C, o),
+            strictly between default − s and default + s. Default: None (the default below).
+
+    Shape:
+        output (N, C, o), default o = (n − 1)·s − 2p + k.
+
+    Gradient: the output gradient gathered at the indices.
+    """
+    return _max_unpool_nd("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of `max_pool2d`, as ``torch.nn.functional.max_unpool2d``.
+
+    Arguments as `max_unpool1d`, each an int or an (h, w) pair; output_size is (oH, oW) or (N, C, oH, oW).
+
+    Shape:
+        output (N, C, oH, oW), default per axis o = (n − 1)·s − 2p + k.
+
+    Example:
+        >>> x = cnnlab.randn(1, 1, 4, 4)
+        >>> y, i = max_pool2d(x, 2, return_indices=True)
+        >>> max_unpool2d(y, i, 2).shape
+        (1, 1, 4, 4)
+    """
+    return _max_unpool_nd("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of `max_pool3d`, as ``torch.nn.functional.max_unpool3d``.
+
+    Shape:
+        output (N, C, oD, oH, oW), default per axis o = (n − 1)·s − 2p + k.
+    """
+    return _max_unpool_nd("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)
