@@ -14,6 +14,7 @@ from cnnlab.creation import (
 from cnnlab import nn  # noqa: E402
 from cnnlab.io import load, save  # noqa: E402
 from cnnlab import optim  # noqa: E402
+from cnnlab import keras  # noqa: E402  (Keras/TensorFlow conventions: cnnlab.keras.layers)
 from cnnlab.nn.functional import (  # the tensor math of `torch.*`
     abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, clone, div, exp, flatten, log, log_softmax, matmul,
     max, maximum, mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid, softmax, split, sqrt,

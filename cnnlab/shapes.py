@@ -23,7 +23,7 @@ from collections import namedtuple
 
 __all__ = ["ntuple", "check_positive", "check_nonnegative", "conv_output_size",
            "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
-           "same_padding_torch", "same_padding_tf", "valid_output_size_tf", "adaptive_bins",
+           "same_padding_torch", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
            "RFInfo", "receptive_field", "effective_stride_and_padding"]
 
 
@@ -286,6 +286,48 @@ def valid_output_size_tf(n, kernel_size, stride=1, dilation=1, *, op="conv"):
         3
     """
     return conv_output_size(n, kernel_size, stride, 0, dilation, op=op)
+
+
+def conv_transpose_padding_tf(n, kernel_size, stride=1, dilation=1, padding="valid", output_padding=None,
+                              *, op="conv_transpose"):
+    """Keras' transposed-conv output size along one axis, and where it sits in the full output.
+
+    The full transposed output (PyTorch's with padding 0) has (n−1)s + k' elements, k' = d(k−1)+1.
+    Keras keeps o of them starting at `crop_before`; a negative `crop_after` means zeros are
+    appended (then the bias is added everywhere). This is Keras 3's rule for every backend
+    (``keras/src/backend/common/backend_utils.py``): the JAX padding (left, right) of the
+    lhs-dilated form, crop = k' − 1 − pad:
+
+        'valid'  left = k'−1, right = k'−1 + p, p = output_padding or max(k', s) − k'
+        'same'   L = s + k' − 2 (no output_padding) or k' + (k' mod 2) − 2 + p;
+                 left = min(⌈L/2⌉, k'−1), right = L − left
+
+    Returns:
+        (o, crop_before, crop_after) with o = (n−1)s + k' − crop_before − crop_after.
+
+    Example:
+        >>> conv_transpose_padding_tf(8, 2, 3, 1, "same", 2)      # Keras' test: 8 -> 23
+        (23, 0, 0)
+        >>> conv_transpose_padding_tf(4, 3, 2, 1, "same")         # o = n·s
+        (8, 0, 1)
+    """
+    n, k, s, d = (check_positive(v, op=op, arg=arg) for v, arg in
+                  ((n, "input_size"), (kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
+    ke = d * (k - 1) + 1
+    if padding == "valid":
+        p = max(ke, s) - ke if output_padding is None else output_padding
+        left, right = ke - 1, ke - 1 + p
+    else:
+        total = s + ke - 2 if output_padding is None else ke + ke % 2 - 2 + output_padding
+        left = min(total // 2 + total % 2, ke - 1)
+        right = total - left
+    before, after = ke - 1 - left, ke - 1 - right
+    o = (n - 1) * s + ke - before - after
+    if o < 1:
+        raise ValueError(f"{op}: Computed output size would be zero or negative: input size {n}, kernel_size={k}, "
+                         f"strides={s}, dilation_rate={d}, padding={padding}, output_padding={output_padding} "
+                         f"give {o}")
+    return o, before, after
 
 
 def adaptive_bins(n, out, *, op="adaptive_pool"):

@@ -1,0 +1,14 @@
+"""Keras-style layers: Keras 3's names, defaults, weight layout (HWIO kernels) and channels_last images."""
+from cnnlab.keras.layers.base import InputSpec, Layer
+from cnnlab.keras.layers.conv import (
+    Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, DepthwiseConv1D,
+    DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+)
+from cnnlab.keras.layers.core import Activation, Dense, Dropout, Flatten
+from cnnlab.keras.layers.padding import ZeroPadding1D, ZeroPadding2D, ZeroPadding3D
+
+__all__ = [
+    "InputSpec", "Layer", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "Activation", "Dense", "Dropout",
+    "Flatten", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+]
