@@ -241,3 +241,22 @@ def test_cast_is_differentiable_and_keeps_each_dtype():
     assert x.grad.dtype == np.float64
     np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
     assert not x.long().requires_grad  # an integer copy leaves the graph, as in PyTorch
+
+
+def test_relu_and_clamp_pass_zero_gradient_where_inactive_even_for_inf():
+    x = cnnlab.tensor([-1.0, 2.0], requires_grad=True)
+    F.relu(x).backward(cnnlab.tensor([np.inf, 1.0]))
+    assert x.grad.tolist() == [0.0, 1.0]
+    y = cnnlab.tensor([-1.0, 0.5], requires_grad=True)
+    y.clamp(0, 1).backward(cnnlab.tensor([np.nan, 2.0]))
+    assert y.grad.tolist() == [0.0, 2.0]
+
+
+def test_pow_at_zero_gives_inf_gradient_without_warning():
+    import warnings
+
+    x = cnnlab.tensor([0.0, 4.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x ** 0.5).sum().backward()
+    assert x.grad.tolist() == [np.inf, 0.25]

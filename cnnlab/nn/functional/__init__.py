@@ -7,6 +7,10 @@ from cnnlab.nn.functional.elementwise import (
     abs, add, cast, clamp, clone, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
     tanh, where,
 )
+from cnnlab.nn.functional.adaptive_pooling import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d, adaptive_max_pool2d,
+    adaptive_max_pool3d, global_avg_pool, global_max_pool,
+)
 from cnnlab.nn.functional.activation import elu, gelu, hardswish, leaky_relu, relu6, silu
 from cnnlab.nn.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
@@ -19,6 +23,10 @@ from cnnlab.nn.functional.loss import (
 )
 from cnnlab.nn.functional.normalization import batch_norm, group_norm, layer_norm, local_response_norm
 from cnnlab.nn.functional.padding import pad
+from cnnlab.nn.functional.pooling import (
+    avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d,
+    max_unpool1d, max_unpool2d, max_unpool3d,
+)
 from cnnlab.nn.functional.reduction import (
     amax, amin, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var,
 )

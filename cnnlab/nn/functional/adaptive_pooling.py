@@ -9,19 +9,24 @@ by one and may overlap; when o > n some inputs repeat.
     adaptive_max_pool   y[i] = max of x over the box i; ties: the first maximum in row-major order
                         (a NaN is the maximum, and the last NaN its argmax, as PyTorch's kernel)
 
-How they are computed, without a loop over positions or bins:
+How they are computed, without a loop over positions or bins (Python loops run over the ≤ L
+offsets t inside a bin, L the longest bin, like kernel taps):
 
 - The mean over a box is separable, so adaptive_avg_pool averages one axis at a time. When o
-  divides n the bins are a plain reshape (…, o, n/o, …) and a mean. Otherwise the axis is gathered
-  with a padded index array (o, L), L the longest bin, whose padding entries point at one zero
-  appended to the axis: a sum over L and a division by the bin lengths give the means. The pad
-  points at a zero instead of being multiplied by a 0/1 mask (or a dense averaging matrix) so that
-  an inf in one bin does not become inf·0 = NaN in the others. It is composed from cat, getitem,
-  sum and div, so its gradient needs no code of its own.
-- adaptive_max_pool gathers every box at once into (N, C, *o, ΠL) with one padded index array per
-  axis (here the padding repeats the bin's last element, which can never be the first maximum),
-  takes the argmax, and picks the values with `TakeFlat`, whose gradient scatters g back to the
-  argmax. When o divides n the boxes are a reshape of the input, with no gather.
+  divides n the bins are a plain reshape (…, o, n/o, …) and a mean. Otherwise `BinSum` adds, for
+  each offset t, the gathered column x[start + t] into the bins at least t+1 long (a padded index
+  array (o, L) taken one column at a time, the padding masked by leaving those bins out), and the
+  sums are divided by the bin lengths. Measured against gathering the whole (…, o, L, …) block
+  through `getitem` (whose backward is an np.add.at over it): 32 → 5 on (64, 64, 32, 32) float32,
+  forward + backward 82 ms before, 17 ms now. Masking by selection rather than by multiplying
+  with a 0/1 mask (or by a dense averaging matrix) keeps an inf in its own bins instead of making
+  inf·0 = NaN in the others.
+- The maximum over a box is separable too, and so is PyTorch's choice of argmax (the first maximum
+  in row-major order is the first row holding the maximum and, in it, the first column; the last
+  NaN likewise). adaptive_max_pool reduces the last axis first: per offset t it gathers the
+  column, and `pooling.max_and_first_tap` gives the maximum and the first offset reaching it; the
+  chosen input positions are carried as flat plane indices from axis to axis. The values are then
+  picked with `TakeFlat`, whose gradient scatters g back to the argmax.
 
 Global pooling reduces all spatial dims: global_avg_pool is a mean, global_max_pool is
 adaptive_max_pool to size 1 (the gradient goes to the first maximum, as ``AdaptiveMaxPool2d(1)``).
@@ -33,10 +38,10 @@ import math
 import numpy as np
 
 from cnnlab import shapes
-from cnnlab.autograd import Tensor, is_grad_enabled
-from cnnlab.nn.functional.pooling import TakeFlat, _batched, _check_input, _flag
-from cnnlab.nn.functional.reduction import mean, sum as _sum
-from cnnlab.nn.functional.shape import cat, getitem, reshape
+from cnnlab.autograd import Function, Tensor, is_grad_enabled
+from cnnlab.nn.functional.pooling import TakeFlat, _along, _batched, _check_input, _flag, max_and_first_tap
+from cnnlab.nn.functional.reduction import mean
+from cnnlab.nn.functional.shape import reshape
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "adaptive_max_pool3d", "global_avg_pool", "global_max_pool"]
@@ -64,19 +69,48 @@ def _bins(n, o, op):
 
 
 # ---------------------------------------------------------------- adaptive average pooling
+class BinSum(Function):
+    """y[.., i, ..] = Σ_{t < length_i} x[.., start_i + t, ..] along one axis: the sums over adaptive bins.
+
+    Forward and adjoint loop over the offsets t < L; offset t touches the bins at least t+1 long.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=0, start=None, length=None):
+        ctx.args = (x.shape[axis], axis, start, length)
+        y = x.take(start, axis=axis)                                      # t = 0: every bin is non-empty
+        for t in range(1, int(length.max())):
+            bins = np.flatnonzero(length > t)
+            part = x.take(start[bins] + t, axis=axis)
+            if bins.size == start.size:
+                y += part
+            else:
+                y[_along(axis, bins)] += part                             # bins are distinct: no repeats
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        n, axis, start, length = ctx.args
+        gx = np.zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], dtype=g.dtype)
+        distinct = bool(np.all(np.diff(start) > 0))                       # starts repeat only when o > n
+        for t in range(int(length.max())):
+            bins = np.flatnonzero(length > t)
+            part = g if bins.size == start.size else g.take(bins, axis=axis)
+            if distinct:
+                gx[_along(axis, start[bins] + t)] += part
+            else:
+                np.add.at(gx, _along(axis, start[bins] + t), part)        # repeated positions add up
+        return gx
+
+
 def _adaptive_avg_axis(x, axis, o, op):
     """Mean over the adaptive bins along one axis of the Tensor x: n -> o."""
     n = x.shape[axis]
     if n % o == 0:                                                        # equal bins: a reshape
         return mean(reshape(x, x.shape[:axis] + (o, n // o) + x.shape[axis + 1:]), dim=axis + 1)
     start, length = _bins(n, o, op)
-    L = int(length.max())
-    index = start[:, None] + np.arange(L)                                # (o, L)
-    index = np.where(np.arange(L) < length[:, None], index, n)           # past the bin: the zero at n
-    zero = Tensor(np.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype))
-    picked = getitem(cat([x, zero], dim=axis), (slice(None),) * axis + (index,))   # (.., o, L, ..)
     count = length.astype(x.dtype).reshape((o,) + (1,) * (x.ndim - axis - 1))
-    return _sum(picked, dim=axis + 1) / count
+    return BinSum.apply(x, axis=axis, start=start, length=length) / count
 
 
 def _adaptive_avg_nd(op, D, input, output_size):
@@ -144,30 +178,25 @@ def _argmax_last(box):
     return am
 
 
-def _adaptive_max(x, size, op):
-    """Values and flat plane indices (int64) of the adaptive max pool of x (N, C, *n) to `size`."""
-    N, C, *n = x.shape
-    D = len(n)
-    plane_strides = [math.prod(n[a + 1:]) for a in range(D)]
-    cells = []                                                             # per axis: (o, L) input positions
-    for m, o in zip(n, size):
-        start, length = _bins(m, o, op)
-        cells.append(np.minimum(start[:, None] + np.arange(int(length.max())), (start + length - 1)[:, None]))
-    if all(m % o == 0 for m, o in zip(n, size)):
-        box = x.reshape((N, C) + tuple(v for c in cells for v in c.shape))  # (N, C, o₁, L₁, …): a view
-    else:
-        grids = [c.reshape((1,) * (2 * a) + c.shape + (1,) * (2 * (D - a - 1))) for a, c in enumerate(cells)]
-        box = x[(slice(None), slice(None)) + tuple(grids)]                # (N, C, o₁, L₁, …, o_D, L_D)
-    order = (0, 1) + tuple(range(2, 2 + 2 * D, 2)) + tuple(range(3, 3 + 2 * D, 2))
-    box = box.transpose(order).reshape((N, C) + tuple(size) + (-1,))      # (N, C, *o, ΠL)
-    am = _argmax_last(box)                                                # (N, C, *o)
-    # flat plane index of every box cell: Σ_a cell_a·plane_stride_a, laid out as (Πo, ΠL)
-    flat = np.zeros((), dtype=np.int64)
-    for a, c in enumerate(cells):
-        flat = flat + (c * plane_strides[a]).reshape((1,) * (2 * a) + c.shape + (1,) * (2 * (D - a - 1)))
-    flat = flat.transpose(tuple(range(0, 2 * D, 2)) + tuple(range(1, 2 * D, 2))).reshape(math.prod(size), -1)
-    index = flat[np.arange(math.prod(size)).reshape(size), am]            # (N, C, *o)
-    values = np.take_along_axis(box, am[..., None], axis=-1)[..., 0]
+def _adaptive_max(x, size, op, want_index):
+    """Values and (if asked) flat plane indices (int64) of the adaptive max pool of x (N, C, *n).
+
+    One axis at a time, the last first: `values` has the axes after `a` reduced, and `index` holds,
+    for each of its elements, the flat plane offset Σ_{b > a} position_b·plane_stride_b of its argmax.
+    """
+    n = x.shape[2:]
+    plane_strides = [math.prod(n[a + 1:]) for a in range(len(n))]
+    values, index = x, None
+    for a in reversed(range(len(n))):
+        axis, o = 2 + a, size[a]
+        start, length = _bins(n[a], o, op)
+        cells = np.minimum(start[:, None] + np.arange(int(length.max())), (start + length - 1)[:, None])  # (o, L)
+        best, first = max_and_first_tap(lambda t: values.take(cells[:, t], axis=axis), cells.shape[1], want_index)
+        if want_index:  # the chosen input position along this axis, and the offsets found along later axes
+            pos = cells[np.arange(o).reshape((o,) + (1,) * (len(n) - a - 1)), first]   # (N, C, .., o, ..)
+            inner = 0 if index is None else np.take_along_axis(index, pos, axis=axis)
+            index = pos * plane_strides[a] + inner
+        values = best
     return values, index
 
 
@@ -176,8 +205,14 @@ def _adaptive_max_nd(op, D, input, output_size, return_indices):
     return_indices = _flag(op, "return_indices", return_indices)
     size = _output_size(op, D, input.shape[-D:], output_size)
     x, added = _batched(input, D)
-    values, index = _adaptive_max(x.data, size, op)
-    y = TakeFlat.apply(x, index) if x.requires_grad and is_grad_enabled() else Tensor(values)
+    needs_grad = x.requires_grad and is_grad_enabled()
+    if all(o == 1 for o in size):       # global: one argmax over each contiguous plane
+        flat = x.data.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))
+        index = _argmax_last(flat).reshape(x.shape[:2] + size)
+        values = np.take_along_axis(flat, index.reshape(x.shape[:2] + (1,)), axis=-1).reshape(index.shape)
+    else:
+        values, index = _adaptive_max(x.data, size, op, needs_grad or return_indices)
+    y = TakeFlat.apply(x, index) if needs_grad else Tensor(values)
     if added:
         y, index = y.squeeze(0), index[0]
     return (y, Tensor(index)) if return_indices else y

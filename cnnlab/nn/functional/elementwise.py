@@ -112,7 +112,8 @@ class Pow(_Binary):
         ga = gb = None
         if ctx.needs_input_grad[0]:
             # b·a^(b-1); PyTorch defines the derivative of a^0 as 0 everywhere (also at a = 0)
-            ga = unbroadcast(np.where(np.equal(b, 0), 0, g * b * np.power(a, np.subtract(b, 1))), _shape(a))
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative = inf, as PyTorch
+                ga = unbroadcast(np.where(np.equal(b, 0), 0, g * b * np.power(a, np.subtract(b, 1))), _shape(a))
         if ctx.needs_input_grad[1]:
             # a^b·log a; 0 where a = 0 and b >= 0, as PyTorch does
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -262,7 +263,7 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.mask
+        return np.where(ctx.mask, g, np.zeros((), g.dtype))  # 0 where inactive, even for an inf/nan g
 
 
 class Clamp(Function):
@@ -277,7 +278,7 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.pass_through
+        return np.where(ctx.pass_through, g, np.zeros((), g.dtype))
 
 
 class Cast(Function):

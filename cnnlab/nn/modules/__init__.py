@@ -8,6 +8,11 @@ from cnnlab.nn.modules.activation import (
 from cnnlab.nn.modules.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from cnnlab.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from cnnlab.nn.modules.deform_conv import DeformConv2d
+from cnnlab.nn.modules.pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d,
+    AvgPool1d, AvgPool2d, AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+    MaxUnpool2d, MaxUnpool3d,
+)
 from cnnlab.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from cnnlab.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm
 from cnnlab.nn.modules.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -26,5 +31,7 @@ __all__ = [
     "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "AlphaDropout", "Dropout", "Dropout1d",
     "Dropout2d", "Dropout3d", "DeformConv2d", "ELU", "GELU", "Hardswish", "LeakyReLU", "LogSoftmax", "ReLU6",
     "SiLU", "Softmax", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss",
-    "SmoothL1Loss",
+    "SmoothL1Loss", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "LPPool1d", "LPPool2d",
+    "LPPool3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
 ]
