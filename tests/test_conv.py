@@ -20,6 +20,8 @@ def conv_config(rng, D):
     groups = int(rng.choice([1, 1, 2, 3]))
     depthwise = rng.random() < 0.15
     Cg = 1 if depthwise else int(rng.integers(1, 4))
+    if groups == 1 and rng.random() < 0.4:
+        Cg = int(rng.integers(8, 12))  # enough channels for the channels-last kernels
     C, O = groups * Cg, groups * (int(rng.integers(1, 3)) if depthwise else int(rng.integers(1, 4)))
     k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 4, size=D))
     s = tuple(int(v) for v in rng.integers(1, 4, size=D))
@@ -85,6 +87,8 @@ def test_conv_matches_torch_over_random_configs(torch, D, dtype):
 def conv_transpose_config(rng, D):
     groups = int(rng.choice([1, 1, 2, 3]))
     Cin, Cout_g = groups * int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    if groups == 1 and rng.random() < 0.4:  # enough channels for the channels-last kernels
+        Cin, Cout_g = int(rng.integers(8, 12)), int(rng.integers(8, 12))
     while True:
         k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 4, size=D))
         s = tuple(int(v) for v in rng.integers(1, 4, size=D))
@@ -161,8 +165,9 @@ def test_lecture_example_by_hand():
 ])
 def test_conv_finite_differences(D, stride, padding, dilation, groups):
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 2 * groups) + (5,) * D)
-    w = rng.standard_normal((2 * groups, 2) + (2, 3, 2)[:D])
+    C = 8 if groups == 1 and D < 3 else 2  # groups=1 with 8 channels runs the channels-last kernels
+    x = rng.standard_normal((2, C * groups) + (5,) * D)
+    w = rng.standard_normal((2 * groups, C) + (2, 3, 2)[:D])
     b = rng.standard_normal(2 * groups)
     fn = getattr(F, f"conv{D}d")
     gradcheck(lambda x_, w_, b_: fn(x_, w_, b_, stride, padding, dilation, groups), x, w, b)
@@ -195,11 +200,12 @@ def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch):
 
     monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1)  # one sample per chunk
     rng = np.random.default_rng(7)
-    x, w = rng.standard_normal((5, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
-    run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(stride=2, padding=1), 0)
-    run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(padding=1), 0)
-    run_pair(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, x, w.transpose(1, 0, 2, 3), None,
-             np.float64, dict(stride=2), 0)
+    for C in (3, 9):  # the channels-first and the channels-last kernels
+        x, w = rng.standard_normal((5, C, 6, 6)), rng.standard_normal((C, C, 3, 3))
+        run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(stride=2, padding=1), 0)
+        run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(padding=1), 0)
+        run_pair(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, x, w, None, np.float64,
+                 dict(stride=2), 0)
 
 
 def test_float32_has_no_float64_temporaries():

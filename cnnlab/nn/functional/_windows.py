@@ -5,9 +5,10 @@ k kernel size, s stride, d dilation, o output size = ⌊(n − d(k−1) − 1)/s
 
 `windows(x, k, s, d)` returns a view of x (N, C, n₁..n_D) with shape
 (N, C, k₁..k_D, o₁..o_D) whose element [.., t₁..t_D, i₁..i_D] is
-x[.., i₁s₁ + t₁d₁, ..]: no data is copied. `scatter_add_windows` is its
-adjoint: it adds window-shaped values back into an (N, C, n₁..n_D) array, one
-strided slice per kernel tap (so Python loops run over taps only).
+x[.., i₁s₁ + t₁d₁, ..]: no data is copied, whatever x's memory layout (an
+NCHW-shaped view of channels-last memory works too). `scatter_add_windows` is
+its adjoint: it adds window-shaped values back into an (N, C, n₁..n_D) array,
+one strided slice per kernel tap (so Python loops run over taps only).
 """
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def tap_slices(tap, stride, dilation, out):
     return tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, s, d, o in zip(tap, stride, dilation, out))
 
 
-def scatter_add_windows(cols: np.ndarray, shape, kernel, stride, dilation) -> np.ndarray:
-    """Adjoint of `windows`: sum values laid out as (N, C, *kernel, *out) into a zero (N, C, *spatial) array."""
-    result = np.zeros(shape, dtype=cols.dtype)
+def scatter_add_windows(cols: np.ndarray, result: np.ndarray, kernel, stride, dilation) -> np.ndarray:
+    """Adjoint of `windows`: add values laid out as (N, C, *kernel, *out) into result (N, C, *spatial), in place.
+
+    Both arrays may have any memory layout (e.g. channels-last memory behind an NCHW-shaped view).
+    """
     D = len(kernel)
     out = cols.shape[2 + D:]
     for tap in itertools.product(*(range(k) for k in kernel)):
