@@ -1,4 +1,4 @@
-"""Time cnnlab against PyTorch on the CPU, the same shapes in the same process, and print ratios.
+"""Time cnnlab against PyTorch on the CPU (conv, pooling, batch norm, softmax, cross-entropy), the same shapes in the same process, and print ratios.
 
 Run by hand (never in the test suite):
 
@@ -36,6 +36,27 @@ def conv_case(D, N, C, O, size, k, stride=1, padding=0, dilation=1, groups=1):
     return make
 
 
+def op_case(shape, call, n_inputs=1, seed=0):
+    """A case timing `call(F, lib, *tensors)` on random float32 inputs of `shape`."""
+    def make(lib, F, dtype):
+        rng = np.random.default_rng(seed)
+        arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(n_inputs)]
+        return arrays, lambda *ts: call(F, lib, *ts)
+    return make
+
+
+def batch_norm_call(F, lib, x):
+    C = x.shape[1]
+    zeros, ones = np.zeros(C, np.float32), np.ones(C, np.float32)
+    tensor = lib.tensor
+    return F.batch_norm(x, tensor(zeros), tensor(ones), tensor(ones), tensor(zeros), training=True)
+
+
+def cross_entropy_call(F, lib, x):
+    target = lib.tensor(np.random.default_rng(1).integers(0, x.shape[1], size=x.shape[0]))
+    return F.cross_entropy(x, target)
+
+
 CASES = {
     "conv2d N=64 1->6 32x32 k5 (LeNet C1)": conv_case(2, 64, 1, 6, 32, 5),
     "conv2d N=64 6->16 14x14 k5 (LeNet C3)": conv_case(2, 64, 6, 16, 14, 5),
@@ -46,6 +67,15 @@ CASES = {
     "conv2d N=16 32->32 64x64 k3 d2 p2": conv_case(2, 16, 32, 32, 64, 3, padding=2, dilation=2),
     "conv1d N=64 64->128 L=1024 k5 p2": conv_case(1, 64, 64, 128, 1024, 5, padding=2),
     "conv3d N=8 16->32 16x16x16 k3 p1": conv_case(3, 8, 16, 32, 16, 3, padding=1),
+    "max_pool2d N=64 64x32x32 k2 s2": op_case((64, 64, 32, 32), lambda F, lib, x: F.max_pool2d(x, 2, 2)),
+    "max_pool2d N=64 64x32x32 k3 s2": op_case((64, 64, 32, 32), lambda F, lib, x: F.max_pool2d(x, 3, 2)),
+    "avg_pool2d N=64 64x32x32 k2 s2": op_case((64, 64, 32, 32), lambda F, lib, x: F.avg_pool2d(x, 2, 2)),
+    "avg_pool2d N=64 64x32x32 k3 s2 p1": op_case((64, 64, 32, 32), lambda F, lib, x: F.avg_pool2d(x, 3, 2, 1)),
+    "adaptive_avg_pool2d N=64 64x32x32 -> 1x1": op_case((64, 64, 32, 32),
+                                                        lambda F, lib, x: F.adaptive_avg_pool2d(x, 1)),
+    "batch_norm2d (training) N=64 64x32x32": op_case((64, 64, 32, 32), batch_norm_call),
+    "softmax N=256 x 1000": op_case((256, 1000), lambda F, lib, x: F.softmax(x, 1)),
+    "cross_entropy N=256 x 1000": op_case((256, 1000), cross_entropy_call),
 }
 
 
