@@ -26,6 +26,7 @@ from cnnlab import backend
 from cnnlab.autograd import Tensor, no_grad
 
 __all__ = [
+    "default_layer_init_",
     "calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_", "trunc_normal_", "constant_",
     "ones_", "zeros_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
 ]
@@ -232,3 +233,16 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
     if std is None:
         return tensor
     return normal_(tensor, 0.0, std, generator)
+
+
+def default_layer_init_(weight: Tensor, bias: Tensor | None = None) -> None:
+    """PyTorch's default init of Linear and Conv layers, in one place.
+
+    weight: ``kaiming_uniform_(a=√5)``, i.e. U(−1/√fan_in, 1/√fan_in);
+    bias: U(−1/√fan_in, 1/√fan_in) with the weight's fan_in (0 when fan_in is 0).
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

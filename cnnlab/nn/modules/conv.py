@@ -5,7 +5,6 @@ One `_ConvNd` base holds the arguments, the checks and the parameters; the
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -75,11 +74,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default init: kaiming_uniform_(a=√5), i.e. U(−1/√fan_in, 1/√fan_in), for weight and bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def _explicit_padding(self):
         """The pad tuple of F.pad (last axis first) for a non-zeros padding_mode."""

@@ -1,7 +1,6 @@
 """Deformable convolution layer: `DeformConv2d`, which predicts its own offsets (and masks)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -105,11 +104,7 @@ class DeformConv2d(Module):
 
     def reset_parameters(self) -> None:
         """weight and bias as Conv2d (kaiming_uniform_(a=√5)); conv_offset to zeros (offsets 0, masks 0.5)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
         init.zeros_(self.conv_offset.weight)
         init.zeros_(self.conv_offset.bias)
 

@@ -1,7 +1,6 @@
 """Fully connected and shape layers: `Identity`, `Linear`, `Flatten`."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -76,11 +75,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Draw new weights with PyTorch's default init (see Attributes)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
