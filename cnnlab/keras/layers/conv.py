@@ -21,7 +21,6 @@ Output size per axis (n input, k kernel, s stride, d dilation, k' = d(k−1)+1):
 """
 from __future__ import annotations
 
-from cnnlab import shapes
 from cnnlab.shapes import conv_transpose_padding_tf
 from cnnlab.nn import functional as F
 from cnnlab.keras.layers.base import (
