@@ -8,6 +8,7 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional.adaptive_pooling as A
 import cnnlab.nn.functional.pooling as P
+import cnnlab.nn.functional.unpooling as U
 import cnnlab.nn.modules.pooling as L
 
 LAYERS = [
@@ -110,7 +111,7 @@ def test_docstring_examples():
 OPS = [
     lambda t: P.max_pool2d(t, 3, 2, 1), lambda t: P.avg_pool2d(t, 3, 2, 1), lambda t: P.lp_pool2d(t, 2, 2),
     lambda t: A.adaptive_max_pool2d(t, (3, 4)), lambda t: A.adaptive_avg_pool2d(t, (3, 4)), A.global_max_pool,
-    A.global_avg_pool, lambda t: P.max_unpool2d(*P.max_pool2d(t, 2, return_indices=True), 2, output_size=(7, 6)),
+    A.global_avg_pool, lambda t: U.max_unpool2d(*P.max_pool2d(t, 2, return_indices=True), 2, output_size=(7, 6)),
 ]
 
 

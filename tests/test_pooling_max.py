@@ -8,6 +8,7 @@ import pytest
 
 import cnnlab
 import cnnlab.nn.functional.pooling as P
+import cnnlab.nn.functional.unpooling as U
 from cnnlab import shapes
 from helpers import gradcheck
 
@@ -215,7 +216,7 @@ def unpool_case(rng, torch, D):
 @pytest.mark.parametrize("D", [1, 2, 3])
 def test_max_unpool_matches_torch(torch, D, dtype):
     rng = np.random.default_rng(60 + D)
-    ours, theirs = getattr(P, f"max_unpool{D}d"), getattr(torch.nn.functional, f"max_unpool{D}d")
+    ours, theirs = getattr(U, f"max_unpool{D}d"), getattr(torch.nn.functional, f"max_unpool{D}d")
     for i in range(25):
         y, idx, kw = unpool_case(rng, torch, D)
         if rng.random() < 0.2:  # unbatched
@@ -237,7 +238,7 @@ def test_max_unpool_matches_torch(torch, D, dtype):
 def test_max_unpool_naive_and_repeats():
     # repeated indices: the last write wins (PyTorch's CPU kernel); the gradient gathers at each index
     x = cnnlab.Tensor(np.array([[[1.0, 2.0, 3.0]]]), requires_grad=True)
-    y = P.max_unpool1d(x, cnnlab.tensor([[[0, 0, 3]]]), 2, output_size=(6,))
+    y = U.max_unpool1d(x, cnnlab.tensor([[[0, 0, 3]]]), 2, output_size=(6,))
     np.testing.assert_array_equal(y.data, [[[2, 0, 0, 3, 0, 0]]])
     y.backward(cnnlab.Tensor(np.arange(6.0).reshape(1, 1, 6)))
     np.testing.assert_array_equal(x.grad.data, [[[0, 0, 3]]])
@@ -245,7 +246,7 @@ def test_max_unpool_naive_and_repeats():
     rng = np.random.default_rng(70)
     v = rng.standard_normal((2, 3, 2, 2))
     idx = np.stack([rng.choice(20, size=4, replace=False).reshape(2, 2) for _ in range(6)]).reshape(2, 3, 2, 2)
-    out = P.max_unpool2d(cnnlab.Tensor(v), cnnlab.Tensor(idx), 3, 2, output_size=(4, 5)).data
+    out = U.max_unpool2d(cnnlab.Tensor(v), cnnlab.Tensor(idx), 3, 2, output_size=(4, 5)).data
     ref = np.zeros((2, 3, 20))
     for n in range(2):
         for c in range(3):
@@ -257,13 +258,13 @@ def test_max_unpool_gradcheck():
     rng = np.random.default_rng(71)
     x = rng.standard_normal((1, 2, 3, 3))
     _, idx = P.max_pool2d(cnnlab.Tensor(rng.standard_normal((1, 2, 6, 7))), 2, return_indices=True)
-    gradcheck(lambda t: P.max_unpool2d(t, idx, 2, output_size=(6, 7)), x)
+    gradcheck(lambda t: U.max_unpool2d(t, idx, 2, output_size=(6, 7)), x)
 
 
 def test_pool_unpool_round_trip_keeps_the_maxima():
     x = cnnlab.rand(2, 3, 6, 6) + 0.1  # positive, so that the zeros of the unpooled plane never win
     y, idx = P.max_pool2d(x, 2, return_indices=True)
-    u = P.max_unpool2d(y, idx, 2)
+    u = U.max_unpool2d(y, idx, 2)
     np.testing.assert_array_equal(P.max_pool2d(u, 2).data, y.data)
 
 
@@ -309,26 +310,26 @@ def test_max_unpool_errors():
     y, idx = P.max_pool2d(cnnlab.randn(1, 1, 4, 4), 2, return_indices=True)
     with pytest.raises(ValueError, match=r'max_unpool2d: invalid output_size \(6, 5\) \(dim 0 must be between 2 '
                                          r'and 6, exclusive; the default is 4\)'):
-        P.max_unpool2d(y, idx, 2, output_size=(6, 5))
+        U.max_unpool2d(y, idx, 2, output_size=(6, 5))
     with pytest.raises(ValueError, match=r"max_unpool2d: invalid output_size \(2, 4\) \(dim 0 must be between 2"):
-        P.max_unpool2d(y, idx, 2, output_size=(2, 4))
+        U.max_unpool2d(y, idx, 2, output_size=(2, 4))
     with pytest.raises(ValueError, match=r"max_unpool2d: output_size should be a sequence containing 2 or 4 "
                                          r"elements"):
-        P.max_unpool2d(y, idx, 2, output_size=(5,))
+        U.max_unpool2d(y, idx, 2, output_size=(5,))
     with pytest.raises(ValueError, match=r"max_unpool2d: indices must have the shape of the input \(1, 1, 2, 2\), "
                                          r"got indices of shape \(1, 1, 2, 1\)"):
-        P.max_unpool2d(y, cnnlab.Tensor(idx.data[..., :1]), 2)
+        U.max_unpool2d(y, cnnlab.Tensor(idx.data[..., :1]), 2)
     with pytest.raises(TypeError, match=r"max_unpool2d: indices must be an integer tensor"):
-        P.max_unpool2d(y, cnnlab.Tensor(idx.data.astype(np.float32)), 2)
+        U.max_unpool2d(y, cnnlab.Tensor(idx.data.astype(np.float32)), 2)
     with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index 106 \(output planes have "
                                          r"size 4x4 = 16 elements\)"):
-        P.max_unpool2d(y, cnnlab.tensor([[[[0, 1], [106, 3]]]]), 2)
+        U.max_unpool2d(y, cnnlab.tensor([[[[0, 1], [106, 3]]]]), 2)
     with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index -1"):
-        P.max_unpool2d(y, cnnlab.tensor([[[[0, 1], [-1, 3]]]]), 2)
+        U.max_unpool2d(y, cnnlab.tensor([[[[0, 1], [-1, 3]]]]), 2)
     with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index 15 \(output planes have "
                                          r"size 3x5 = 15 elements\)"):
-        P.max_unpool2d(y, cnnlab.Tensor(np.full_like(idx.data, 15)), 2, output_size=(3, 5))
+        U.max_unpool2d(y, cnnlab.Tensor(np.full_like(idx.data, 15)), 2, output_size=(3, 5))
     with pytest.raises(ValueError, match=r"max_unpool2d: expected a 3-d \(unbatched\) or 4-d \(batched\) input"):
-        P.max_unpool2d(y[0, 0], idx[0, 0], 2)
+        U.max_unpool2d(y[0, 0], idx[0, 0], 2)
     with pytest.raises(ValueError, match=r"max_unpool2d: given input size 2, calculated output size -1"):
-        P.max_unpool2d(y, idx, 2, stride=1, padding=2)
+        U.max_unpool2d(y, idx, 2, stride=1, padding=2)

@@ -25,8 +25,8 @@ from cnnlab.nn.functional.normalization import batch_norm, group_norm, layer_nor
 from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.functional.pooling import (
     avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d,
-    max_unpool1d, max_unpool2d, max_unpool3d,
 )
+from cnnlab.nn.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
 from cnnlab.nn.functional.reduction import (
     amax, amin, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var,
 )

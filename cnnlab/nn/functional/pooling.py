@@ -1,5 +1,5 @@
-"""Max, average and power-average pooling and max unpooling in 1, 2 and 3 dimensions, through one
-N-d implementation each, as ``torch.nn.functional``.
+"""Max, average and power-average pooling in 1, 2 and 3 dimensions, through one N-d implementation
+each, as ``torch.nn.functional`` (max unpooling, which reuses `PutFlat`, is in `unpooling.py`).
 
 Notation, per spatial axis: n input size, k kernel size, s stride, p padding, d dilation, o output
 size. Output i reads the input at i·s − p + t·d for the taps t = 0..k−1 (a D-dim index over the
@@ -40,7 +40,7 @@ from cnnlab.nn.functional._windows import tap_slices, windows
 from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+           "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 # ---------------------------------------------------------------- primitives on (N, C) planes
@@ -467,90 +467,3 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
 _MAX_POOL = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}
 _AVG_POOL = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}
-
-
-# ---------------------------------------------------------------- max unpooling
-def _unpool_size(op, D, spatial, k, s, p, output_size):
-    """PyTorch's rule: the default (n−1)s − 2p + k, or output_size (D sizes, or N, C and D sizes),
-    each strictly between default − s and default + s."""
-    default = tuple(shapes.unpool_output_size(n, kk, ss, pp, op=op) for n, kk, ss, pp in zip(spatial, k, s, p))
-    if output_size is None:
-        return default
-    if not isinstance(output_size, (tuple, list)) or len(output_size) not in (D, D + 2):
-        raise ValueError(f"{op}: output_size should be a sequence containing {D} or {D + 2} elements "
-                         f"((*spatial) or (N, C, *spatial)), got {output_size!r}")
-    size = shapes.ntuple(tuple(output_size)[-D:], D, op=op, arg="output_size")
-    for a, (o, dflt, ss) in enumerate(zip(size, default, s)):
-        if not dflt - ss < o < dflt + ss:
-            raise ValueError(f"{op}: invalid output_size {output_size!r} (dim {a} must be between "
-                             f"{dflt - ss} and {dflt + ss}, exclusive; the default is {dflt})")
-    return size
-
-
-def _max_unpool_nd(op, D, input, indices, kernel_size, stride, padding, output_size):
-    _check_input(op, D, input)
-    if not isinstance(indices, Tensor):
-        raise TypeError(f"{op}: indices must be a Tensor, got {type(indices).__name__}")
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be an integer tensor (int64, from max_pool with "
-                        f"return_indices=True), got dtype {indices.dtype}")
-    if indices.shape != input.shape:
-        raise ValueError(f"{op}: indices must have the shape of the input {input.shape}, "
-                         f"got indices of shape {indices.shape}")
-    k, s, p, _ = _window_args(op, D, kernel_size, stride, padding)
-    size = _unpool_size(op, D, input.shape[-D:], k, s, p, output_size)
-    plane = math.prod(size)
-    if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= plane):
-        bad = indices.data.min() if indices.data.min() < 0 else indices.data.max()
-        raise ValueError(f"{op}: found an invalid max index {bad} (output planes have size "
-                         f"{'x'.join(map(str, size))} = {plane} elements)")
-    x, added = _batched(input, D)
-    index = indices.data.astype(np.int64, copy=False)
-    index = index[None] if added else index
-    y = PutFlat.apply(x, index, shape=x.shape[:2] + size)
-    return y.squeeze(0) if added else y
-
-
-def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """Partial inverse of `max_pool1d`, as ``torch.nn.functional.max_unpool1d``: each value goes back
-    to the position its index names, in a plane of zeros.
-
-    Args:
-        input: (N, C, n) or (C, n), the pooled values. indices: the same shape, int, from
-            ``max_pool1d(..., return_indices=True)``.
-        kernel_size, stride (Default: None = kernel_size), padding (Default: 0): those of the pool.
-        output_size: the size to restore (pooling may have dropped elements): (o,) or (N, C, o),
-            strictly between default − s and default + s. Default: None (the default below).
-
-    Shape:
-        output (N, C, o), default o = (n − 1)·s − 2p + k.
-
-    Gradient: the output gradient gathered at the indices.
-    """
-    return _max_unpool_nd("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
-
-
-def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """Partial inverse of `max_pool2d`, as ``torch.nn.functional.max_unpool2d``.
-
-    Arguments as `max_unpool1d`, each an int or an (h, w) pair; output_size is (oH, oW) or (N, C, oH, oW).
-
-    Shape:
-        output (N, C, oH, oW), default per axis o = (n − 1)·s − 2p + k.
-
-    Example:
-        >>> x = cnnlab.randn(1, 1, 4, 4)
-        >>> y, i = max_pool2d(x, 2, return_indices=True)
-        >>> max_unpool2d(y, i, 2).shape
-        (1, 1, 4, 4)
-    """
-    return _max_unpool_nd("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
-
-
-def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """Partial inverse of `max_pool3d`, as ``torch.nn.functional.max_unpool3d``.
-
-    Shape:
-        output (N, C, oD, oH, oW), default per axis o = (n − 1)·s − 2p + k.
-    """
-    return _max_unpool_nd("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)

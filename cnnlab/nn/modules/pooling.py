@@ -15,6 +15,7 @@ from cnnlab import shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional import adaptive_pooling as AP
 from cnnlab.nn.functional import pooling as P
+from cnnlab.nn.functional import unpooling as U
 from cnnlab.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
@@ -422,7 +423,7 @@ class MaxUnpool1d(_MaxUnpoolNd):
         tensor([[[0., 2., 0., 4., 0., 6., 0., 8.]]])
     """
 
-    _D, _fn = 1, staticmethod(P.max_unpool1d)
+    _D, _fn = 1, staticmethod(U.max_unpool1d)
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
@@ -433,7 +434,7 @@ class MaxUnpool2d(_MaxUnpoolNd):
         - Output: (N, C, oH, oW), per axis o = (n − 1)s − 2p + k, or ``output_size``.
     """
 
-    _D, _fn = 2, staticmethod(P.max_unpool2d)
+    _D, _fn = 2, staticmethod(U.max_unpool2d)
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
@@ -444,4 +445,4 @@ class MaxUnpool3d(_MaxUnpoolNd):
         - Output: (N, C, oD, oH, oW), per axis o = (n − 1)s − 2p + k, or ``output_size``.
     """
 
-    _D, _fn = 3, staticmethod(P.max_unpool3d)
+    _D, _fn = 3, staticmethod(U.max_unpool3d)
