@@ -128,6 +128,11 @@ def test_from_pattern_rejects_malformed_patterns(pattern, message):
         models.from_pattern(pattern, in_channels=1, input_size=32)
 
 
+def test_from_pattern_rejects_unknown_arguments():
+    with pytest.raises(ValueError, match=r"from_pattern: unexpected argument\(s\) widht: not a repeat count"):
+        models.from_pattern("INPUT -> [CONV]*N -> FC", N=1, widht=(8,))
+
+
 def test_from_pattern_checks_widths():
     with pytest.raises(ValueError, match=r"convs in stage 2 \(after 1 pools\), but widths=\(8,\) names only 1"):
         models.from_pattern("INPUT -> CONV -> POOL -> CONV -> FC", widths=(8,))

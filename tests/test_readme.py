@@ -20,7 +20,7 @@ def test_ci_runs_the_readme_test_command():
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line.strip() and not line.startswith(("#", "set ", "cd "))]
     assert ci_lines == [commands[1]]
-    assert commands[0].endswith("cnnlab demo")
+    assert commands[0].endswith("cnnlab train")  # the main job: train LeNet-5 on MNIST with the defaults
 
 
 def test_tour_runs_and_prints_what_its_comments_say(tmp_path, monkeypatch):

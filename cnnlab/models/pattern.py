@@ -52,6 +52,7 @@ class _Parser:
     def __init__(self, pattern: str, counts: dict):
         self.pattern, self.counts = pattern, {k.upper(): v for k, v in counts.items()}
         self.toks, self.i = _tokens(pattern), 0
+        self.used, self.names = set(), {k.upper(): k for k in counts}
 
     def error(self, expected):
         if self.i < len(self.toks):
@@ -103,6 +104,7 @@ class _Parser:
         if tok.upper() not in self.counts:
             raise PatternError(f"from_pattern: the repeat count {tok!r} at position {pos} has no value; "
                                f"pass it as a keyword argument, e.g. {tok}=2")
+        self.used.add(tok.upper())
         value = self.counts[tok.upper()]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PatternError(f"from_pattern: the repeat count {tok}={value!r} must be an int >= 0")
@@ -112,6 +114,10 @@ class _Parser:
         layers = self.sequence()
         if self.i != len(self.toks):
             raise self.error("'->' or the end of the pattern")
+        unused = [self.names[k] for k in self.counts if k not in self.used]
+        if unused:
+            raise PatternError(f"from_pattern: unexpected argument(s) {', '.join(sorted(unused))}: not a repeat count "
+                               f"of {self.pattern!r} (a misspelled argument?)")
         return layers
 
 

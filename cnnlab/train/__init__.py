@@ -1,0 +1,29 @@
+"""Training, from Python and from ``cnnlab train``: the loop, runs with checkpoints, evaluation and prediction.
+
+- `train_one_epoch`, `evaluate`, `fit`: the plain loop, for any model, loader and optimizer.
+- `TrainConfig` and `train`: a whole run from its settings, with a run folder
+  (checkpoint.safetensors, metrics.json, curves.png) written after every epoch, and resume.
+- `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint.
+- `confusion_matrix`, `format_confusion_matrix`, `load_image`, `predict`.
+
+Example:
+    >>> from cnnlab.train import TrainConfig, train
+    >>> history = train(TrainConfig(model="lenet5", epochs=10, out="runs/lenet5"))   # doctest: +SKIP
+"""
+from cnnlab.train.config import (
+    DATASETS, DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, DatasetInfo, TrainConfig, build_datasets,
+    build_model, build_optimizer, build_scheduler, parse_model_args,
+)
+from cnnlab.train.loop import confusion_matrix, evaluate, fit, format_confusion_matrix, train_one_epoch
+from cnnlab.train.inference import MissingExtraError, load_image, predict
+from cnnlab.train.run import (
+    CHECKPOINT, CURVES, METRICS, load_checkpoint, model_from_checkpoint, read_run_config, save_checkpoint, train,
+)
+
+__all__ = [
+    "CHECKPOINT", "CURVES", "DATASETS", "DEFAULT_PATTERN", "METRICS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES",
+    "DatasetInfo", "MissingExtraError", "TrainConfig", "build_datasets", "build_model", "build_optimizer",
+    "build_scheduler", "confusion_matrix", "evaluate", "fit", "format_confusion_matrix", "load_checkpoint",
+    "load_image", "model_from_checkpoint", "parse_model_args", "predict", "read_run_config", "save_checkpoint",
+    "train", "train_one_epoch",
+]

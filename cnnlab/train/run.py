@@ -1,0 +1,170 @@
+"""A training run with a folder: `train` builds everything from a `TrainConfig`, trains, and after every epoch writes
+
+    runs/NAME/checkpoint.safetensors   model, optimizer, scheduler, RNG state, epoch, metrics and the config
+    runs/NAME/metrics.json             one object per epoch (see `cnnlab.train.loop.fit`)
+    runs/NAME/curves.png               loss and accuracy curves (when matplotlib is installed)
+
+each written atomically, so a run stopped at any moment leaves the files of its
+last finished epoch. ``train(config, resume=True)`` continues from the checkpoint
+and computes exactly what the uninterrupted run would have: the model, the
+optimizer and the schedule come back from the checkpoint, the loader's shuffle
+and augmentation of epoch k depend only on (seed, k), and cnnlab's generator
+(dropout) is restored to its state at the end of the last epoch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from cnnlab import backend, manual_seed
+from cnnlab.data import DataLoader
+from cnnlab.io import atomic_write_text, load, save
+from cnnlab.train.config import DATASETS, TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
+from cnnlab.train.loop import fit
+
+__all__ = ["train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint", "read_run_config",
+           "CHECKPOINT", "METRICS", "CURVES", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.json", "curves.png"
+CHECKPOINT_FORMAT = "cnnlab.train/1"
+
+
+def save_checkpoint(path, model, optimizer, scheduler, config: TrainConfig, history: list) -> None:
+    """Write everything a resume needs to ``path`` atomically, as a safetensors file (`cnnlab.save`)."""
+    save({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "epoch": len(history),
+          "metrics": [dict(row) for row in history], "model": model.state_dict(),
+          "optimizer": optimizer.state_dict(), "scheduler": None if scheduler is None else scheduler.state_dict(),
+          "rng": backend.generator().bit_generator.state}, path)
+
+
+def load_checkpoint(path) -> dict:
+    """The dict that `save_checkpoint` wrote; ``path`` may also be the run folder.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: the file can't be read, is not a safetensors file, or is not a cnnlab training checkpoint.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        ckpt = load(path)
+    except OSError as e:
+        raise ValueError(f"can't read the checkpoint {path}: {e.strerror or e}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is a safetensors file but not a cnnlab training checkpoint "
+                         f"(one written by `cnnlab train`, format {CHECKPOINT_FORMAT!r})")
+    missing = [k for k in ("config", "epoch", "metrics", "model", "optimizer", "scheduler", "rng") if k not in ckpt]
+    if missing or not isinstance(ckpt["config"], dict):
+        raise ValueError(f"{path}: the checkpoint is incomplete (no {missing[0] if missing else 'config'!r})")
+    ckpt["config"] = TrainConfig.from_dict(ckpt["config"]).resolved()
+    ckpt["path"] = path
+    return ckpt
+
+
+def read_run_config(out) -> TrainConfig:
+    """The settings of the run whose folder (or checkpoint file) is ``out``."""
+    return load_checkpoint(out)["config"]
+
+
+def model_from_checkpoint(ckpt: dict):
+    """(model in eval mode with the checkpoint's weights, DatasetInfo of its training set)."""
+    config = ckpt["config"]
+    info = DATASETS[config.dataset]
+    model = build_model(config.model, info, config.model_args)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, TypeError) as e:
+        problem = " ".join(str(e).split())  # load_state_dict lists its problems on several lines
+        raise ValueError(f"{ckpt['path']}: the weights don't fit {config.model}: {problem}") from None
+    return model.eval(), info
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _check_resume(config: TrainConfig, saved: TrainConfig, path) -> None:
+    changed = [f.name for f in dataclasses.fields(TrainConfig)
+               if f.name not in TrainConfig.RESUMABLE_CHANGES and getattr(config, f.name) != getattr(saved, f.name)]
+    if changed:
+        name = changed[0]
+        raise ValueError(f"resume: {name} is {getattr(config, name)!r}, but the run in {path} was made with "
+                         f"{getattr(saved, name)!r}; a resumed run keeps its settings (only "
+                         f"{', '.join(TrainConfig.RESUMABLE_CHANGES)} may change)")
+
+
+def train(config: TrainConfig, resume: bool = False, log=print, progress: bool = True) -> list[dict]:
+    """Train ``config.model`` on ``config.dataset`` as the config says; return the metrics of every epoch.
+
+    Args:
+        config: the settings (see `TrainConfig`); with ``config.out`` set, the run folder is written.
+        resume: continue the run in ``config.out`` from its checkpoint. ``config`` must have the
+            run's settings (`read_run_config`); only where the files are may differ. Default: False.
+        log: where the lines of the run go; None for silence. Default: print.
+        progress: show a progress bar during each epoch. Default: True.
+
+    Example:
+        >>> history = train(TrainConfig(epochs=1, limit_train=512, limit_test=256), log=None)
+        >>> sorted(history[-1])
+        ['epoch', 'images_per_second', 'seconds', 'test_acc', 'test_loss', 'train_acc', 'train_loss']
+    """
+    config = config.resolved()
+    out = None if config.out is None else Path(config.out)
+    if resume and out is None:
+        raise ValueError("resume: give the run folder (out) to resume from")
+    ckpt = load_checkpoint(out / CHECKPOINT) if resume else None
+    if ckpt is not None:
+        _check_resume(config, ckpt["config"], out)
+
+    manual_seed(config.seed)  # the init draws from cnnlab's generator
+    train_set, test_set, info = build_datasets(config)
+    model = build_model(config.model, info, config.model_args)
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                              prefetch=config.prefetch)
+    test_loader = DataLoader(test_set, batch_size=config.eval_batch_size, prefetch=config.prefetch)
+    optimizer = build_optimizer(config, model.parameters())
+    scheduler, per_batch = build_scheduler(config, optimizer, len(train_loader))
+
+    history = []
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        backend.generator().bit_generator.state = ckpt["rng"]
+        history = [dict(row) for row in ckpt["metrics"]]
+        if log is not None:
+            log(f"resuming {out} after epoch {ckpt['epoch']} of {config.epochs}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    title = f"{config.model} on {config.dataset}"
+    notes = set()
+
+    def write_run_files(history):
+        save_checkpoint(out / CHECKPOINT, model, optimizer, scheduler, config, history)
+        atomic_write_text(out / METRICS, json.dumps(history, indent=1) + "\n")
+        try:
+            from cnnlab.viz.curves import plot_curves
+            plot_curves(history, out / CURVES, title)
+        except ModuleNotFoundError as e:
+            if (e.name or "").partition(".")[0] != "matplotlib":
+                raise
+            if log is not None and "curves" not in notes:
+                log(f"note: {CURVES} skipped: matplotlib is not installed (pip install 'cnnlab[train]')")
+            notes.add("curves")
+
+    if log is not None and len(history) < config.epochs:
+        log(f"training {title}: {len(train_set)} training and {len(test_set)} test images, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters, {_plural(config.epochs, 'epoch')}, "
+            f"{config.optimizer} lr {config.lr:g}, schedule {config.schedule}" + (f"; writing {out}" if out else ""))
+    fit(model, train_loader, test_loader, optimizer, config.epochs, scheduler, per_batch, start_epoch=len(history),
+        history=history, on_epoch_end=write_run_files if out is not None else None, progress=progress, log=log)
+    if log is not None:
+        last = history[-1]
+        log(f"test accuracy: {last['test_acc']:.2%} on the {len(test_set):,} {info.name} test images "
+            f"after {_plural(last['epoch'], 'epoch')}")
+    return history

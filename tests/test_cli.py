@@ -1,0 +1,249 @@
+"""The `cnnlab` command: train, eval, predict; user errors in one line, bugs with their traceback."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image  # the [test] extra installs Pillow, matplotlib and tqdm
+
+import cnnlab
+from cnnlab import cli
+from cnnlab.cli import main
+from cnnlab.data import MNIST
+from cnnlab.train import run
+
+QUICK = ["--epochs", "2", "--limit-train", "256", "--limit-test", "128", "--prefetch", "0", "--no-progress"]
+TIMING = ("seconds", "images_per_second")
+
+
+def numbers(history):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One quick LeNet-5 run made by the command line: (its folder, what it printed)."""
+    out = tmp_path_factory.mktemp("cli") / "lenet"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", *QUICK, "--out", str(out)])
+    capture = printed.getvalue().splitlines()
+    assert code == 0
+    return out, capture
+
+
+def one_error_line(capsys, code, command):
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith(f"cnnlab {command}: error: ") and "Traceback" not in err, err
+    return err.strip()
+
+
+def test_train_writes_the_run_folder_and_prints_the_test_accuracy(trained):
+    out, lines = trained
+    assert lines[0].startswith("training lenet5 on mnist: 256 training and 128 test images")
+    assert re.fullmatch(r"test accuracy: \d+\.\d\d% on the 128 mnist test images after 2 epochs", lines[-1])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics] == [1, 2]
+    assert set(metrics[0]) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
+                               "images_per_second"}
+    assert f"{metrics[-1]['test_acc']:.2%}" in lines[-1]
+    ckpt = run.load_checkpoint(out / "checkpoint.safetensors")
+    assert ckpt["epoch"] == 2 and ckpt["config"].model == "lenet5" and ckpt["config"].limit_train == 256
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_with_the_same_seed_gives_the_same_numbers_and_resume_continues_exactly(trained, tmp_path, capsys):
+    out, _ = trained
+    assert main(["train", *QUICK, "--out", str(tmp_path / "again")]) == 0
+    first = json.loads((out / "metrics.json").read_text())
+    assert numbers(json.loads((tmp_path / "again" / "metrics.json").read_text())) == numbers(first)
+    # a run stopped after epoch 1: its folder as it was then, from a one-epoch twin
+    stopped = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        run.train(cnnlab.train.TrainConfig(epochs=2, limit_train=256, limit_test=128, prefetch=0, out=str(stopped)),
+                  log=lambda line: (_ for _ in ()).throw(KeyboardInterrupt) if line.startswith("epoch 2/") else None,
+                  progress=False)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(stopped), "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith(f"resuming {stopped} after epoch 1 of 2\n")
+    assert numbers(json.loads((stopped / "metrics.json").read_text())) == numbers(first)
+
+
+def test_train_picks_a_fresh_default_folder_and_never_overwrites_a_run(trained, tmp_path, monkeypatch, capsys):
+    out, _ = trained
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "lenet5-mnist").mkdir(parents=True)
+    shutil.copy(out / "checkpoint.safetensors", tmp_path / "runs" / "lenet5-mnist")
+    assert main(["train", *QUICK[:-5], "--epochs", "1", "--no-progress", "--limit-test", "64"]) == 0
+    assert (tmp_path / "runs" / "lenet5-mnist-2" / "checkpoint.safetensors").is_file()
+    capsys.readouterr()
+    err = one_error_line(capsys, main(["train", "--out", "runs/lenet5-mnist"]), "train")
+    assert err == ("cnnlab train: error: runs/lenet5-mnist holds a run already (checkpoint.safetensors); "
+                   "pass --resume to continue it, or choose another --out")
+
+
+def test_train_help_explains_every_flag_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    flags = ["--model", "--model-args", "--dataset", "--data-dir", "--download", "--augment", "--limit-train",
+             "--limit-test", "--epochs", "--batch-size", "--optimizer", "--lr", "--momentum", "--weight-decay",
+             "--schedule", "--seed", "--out", "--resume", "--prefetch", "--no-progress"]
+    for flag in flags:
+        assert re.search(rf"{flag}\b", text), flag
+    assert text.count("(default:") >= len(flags)
+    for default in ("(default: lenet5)", "(default: mnist)", "(default: 10)", "(default: 64)", "(default: adamw)",
+                    "(default: onecycle)", "(default: 0)", "(default: 2)"):
+        assert default in text, default
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "lenet6"], "argument --model: invalid choice: 'lenet6'"),
+    (["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
+    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+])
+def test_train_argument_errors_are_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *args])
+    err = one_error_line(capsys, exit_info.value.code, "train")
+    assert message in err and err.endswith("(see 'cnnlab train --help')")
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda p: ["--data-dir", str(p / "nowhere")], "cnnlab train: error: data directory {p}/nowhere does not exist"),
+    (lambda p: ["--dataset", "fashion-mnist"], "cnnlab train: error: fashion-mnist is not bundled with cnnlab"),
+    (lambda p: ["--data-dir", str(p)], "cnnlab train: error: MNIST: no such file: {p}/MNIST/raw/train-images"),
+    (lambda p: ["--resume"],
+     "cnnlab train: error: --resume: there is no checkpoint to resume from at {p}/o/checkpoint.safetensors"),
+    (lambda p: ["--model-args", "width=3"], "cnnlab train: error: model lenet5 has no argument 'width'"),
+    (lambda p: ["--model-args", "widths"], "cnnlab train: error: --model-args takes KEY=VALUE items"),
+    (lambda p: ["--model", "alexnet"], "cnnlab train: error: model alexnet can't take mnist's 1×28×28 images"),
+    (lambda p: ["--epochs", "0"], "cnnlab train: error: epochs must be an int >= 1, got 0"),
+    (lambda p: ["--lr", "-1"], "cnnlab train: error: lr must be a finite number >= 0, got -1.0"),
+])
+def test_train_user_errors_are_one_line(make_args, message, tmp_path, capsys):
+    err = one_error_line(capsys, main(["train", *make_args(tmp_path), "--out", str(tmp_path / "o")]), "train")
+    assert err.startswith(message.format(p=tmp_path)), err
+
+
+def test_resume_with_other_settings_is_refused(trained, tmp_path, capsys):
+    out, _ = trained
+    shutil.copytree(out, tmp_path / "r")
+    err = one_error_line(capsys, main(["train", "--resume", "--out", str(tmp_path / "r"), "--lr", "0.1"]), "train")
+    assert err.startswith("cnnlab train: error: resume: lr is 0.1, but the run in ")
+
+
+def test_bugs_keep_their_traceback(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(run, "build_model", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["train", *QUICK, "--out", str(tmp_path / "o")])
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):  # --traceback: the user asked for it
+        main(["--traceback", "train", "--epochs", "0", "--out", str(tmp_path / "o")])
+
+
+def test_eval_prints_loss_accuracy_and_the_confusion_matrix(trained, capsys):
+    out, _ = trained
+    assert main(["eval", "--checkpoint", str(out), "--limit-test", "128"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    last = json.loads((out / "metrics.json").read_text())[-1]
+    assert lines[0] == f"{out / 'checkpoint.safetensors'}: lenet5 trained on mnist for 2 epochs"
+    assert lines[1] == (f"test loss {last['test_loss']:.4f}  test accuracy {last['test_acc']:.2%} "
+                        f"({round(128 * last['test_acc'])}/128 mnist test images)")
+    assert lines[2] == "confusion matrix (rows: true class, columns: predicted class):"
+    assert lines[3].split() == ["true", "\\", "predicted", *map(str, range(10)), "recall"]
+    rows = [line.split() for line in lines[4:]]
+    assert len(rows) == 10 and rows[7][:3] == ["7", "-", "seven"]
+    counts = np.array([[int(v) for v in row[3:13]] for row in rows])
+    assert counts.sum() == 128 and counts.trace() == round(128 * last["test_acc"])
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda p: ["--checkpoint", str(p / "none.safetensors")], "no checkpoint at {p}/none.safetensors"),
+    (lambda p: ["--checkpoint", str(p)], "no checkpoint at {p}/checkpoint.safetensors"),
+    (lambda p: ["--checkpoint", str(p / "junk.bin")], "cnnlab.load: {p}/junk.bin is not a safetensors file"),
+    (lambda p: ["--checkpoint", str(p / "weights.safetensors")],
+     "{p}/weights.safetensors is a safetensors file but not a cnnlab training checkpoint"),
+])
+def test_eval_user_errors_are_one_line(make_args, message, tmp_path, capsys):
+    (tmp_path / "junk.bin").write_bytes(b"\x00" * 3)
+    cnnlab.save({"weight": cnnlab.zeros(2)}, tmp_path / "weights.safetensors")
+    err = one_error_line(capsys, main(["eval", *make_args(tmp_path)]), "eval")
+    assert err.startswith("cnnlab eval: error: " + message.format(p=tmp_path)), err
+
+
+def test_eval_refuses_a_dataset_of_another_shape(trained, capsys):
+    out, _ = trained
+    err = one_error_line(capsys, main(["eval", "--checkpoint", str(out), "--dataset", "cifar10"]), "eval")
+    assert "the model was trained on mnist (1×28×28, 10 classes) and can't be tested on cifar10" in err
+
+
+def test_predict_prints_the_top_k_classes(trained, tmp_path, capsys):
+    out, _ = trained
+    test_set = MNIST(train=False)
+    for i in range(2):
+        Image.fromarray(test_set.data[i]).save(tmp_path / f"digit{i}.png")
+    Image.fromarray(255 - test_set.data[0]).convert("RGB").save(tmp_path / "paper.jpg")
+    paths = [str(tmp_path / "digit0.png"), str(tmp_path / "digit1.png")]
+    assert main(["predict", "--checkpoint", str(out), *paths, "--top-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == paths[0] and lines[4] == paths[1] and len(lines) == 8
+    ranked = [re.fullmatch(r"  (\d)\. (\d) - \w+ +(\d+\.\d\d)%", line) for line in lines[1:4]]
+    assert all(ranked) and [m.group(1) for m in ranked] == ["1", "2", "3"]
+    probs = [float(m.group(3)) for m in ranked]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 100.01
+    # the top class is the model's answer on the very image the test set holds
+    model, info = run.model_from_checkpoint(run.load_checkpoint(out))
+    from cnnlab.train.config import DATASETS, _transforms
+    x = _transforms(DATASETS["mnist"], augment=False)(test_set.data[0])
+    assert ranked[0].group(2) == str(int(model(x.unsqueeze(0)).argmax(dim=1).item()))
+    assert main(["predict", "--checkpoint", str(out), "--invert", "--top-k", "1", str(tmp_path / "paper.jpg")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"  1. {ranked[0].group(2)} - ")
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda p, ck: ["--checkpoint", ck, str(p / "nope.png")], "no such image file: {p}/nope.png"),
+    (lambda p, ck: ["--checkpoint", ck, str(p / "bad.png")], "can't read {p}/bad.png as an image"),
+    (lambda p, ck: ["--checkpoint", ck, "--top-k", "11", str(p / "bad.png")],
+     "--top-k must be in [1, 10] (the number of classes), got 11"),
+    (lambda p, ck: ["--checkpoint", str(p / "bad.png"), str(p / "bad.png")], "cnnlab.load: "),
+])
+def test_predict_user_errors_are_one_line(trained, make_args, message, tmp_path, capsys):
+    (tmp_path / "bad.png").write_text("not an image")
+    err = one_error_line(capsys, main(["predict", *make_args(tmp_path, str(trained[0]))]), "predict")
+    assert err.startswith("cnnlab predict: error: " + message.format(p=tmp_path)), err
+
+
+def test_predict_without_pillow_says_which_extra_to_install(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "PIL", None)
+    (tmp_path / "x.png").write_bytes(b"")
+    err = one_error_line(capsys, main(["predict", "--checkpoint", str(trained[0]), str(tmp_path / "x.png")]),
+                         "predict")
+    assert err == "cnnlab predict: error: reading images needs Pillow: pip install 'cnnlab[train]'"
+
+
+def test_the_user_errors_are_the_documented_ones():
+    assert set(cli.USER_ERRORS) == {ValueError, FileNotFoundError, cnnlab.data.DownloadError,
+                                    cnnlab.train.MissingExtraError}
+
+
+def test_an_interrupted_train_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnnlab.train, "train", interrupted)
+    assert main(["train", "--out", str(tmp_path / "o")]) == 130
+    err = capsys.readouterr().err
+    assert f"continue with cnnlab train --resume --out {tmp_path / 'o'}" in err
