@@ -116,6 +116,14 @@ def _adaptive_avg_axis(x, axis, o, op):
 def _adaptive_avg_nd(op, D, input, output_size):
     _check_input(op, D, input)
     size = _output_size(op, D, input.shape[-D:], output_size)
+    spatial = input.shape[-D:]
+    if all(n % o == 0 for n, o in zip(spatial, size)):
+        # equal bins on every axis: one reshape (…, o₁, n₁/o₁, …) and one mean over the bin axes,
+        # a single pass (reducing axis by axis reads the input D times, along strided axes)
+        lead = input.ndim - D
+        split = tuple(v for n, o in zip(spatial, size) for v in (o, n // o))
+        bins = tuple(lead + 2 * a + 1 for a in range(D))
+        return mean(reshape(input, input.shape[:lead] + split), dim=bins)
     y = input
     for a in range(D):
         y = _adaptive_avg_axis(y, input.ndim - D + a, size[a], op)
