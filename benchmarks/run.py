@@ -97,7 +97,9 @@ def run_case(make, repeat):
 
     arrays, ours = make(cnnlab, CF, np.float32)
     _, theirs = make(torch, torch.nn.functional, np.float32)
-    grad = np.random.default_rng(1).standard_normal(ours(*[cnnlab.Tensor(a) for a in arrays]).shape).astype(np.float32)
+    with cnnlab.no_grad():
+        shape = ours(*[cnnlab.Tensor(a) for a in arrays]).shape
+    grad = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
 
     def fwd_ours():
         with cnnlab.no_grad():
@@ -117,7 +119,13 @@ def run_case(make, repeat):
         ts = [torch.from_numpy(a).requires_grad_() for a in arrays]
         theirs(*ts).backward(g_t)
 
-    return [best_time(f, repeat) for f in (fwd_ours, fwd_theirs, both_ours, both_theirs)]
+    # cnnlab's figures first, then torch's, with a pause between: torch's OpenMP threads keep spinning
+    # for a while after its ops and would otherwise take a core from whatever runs next
+    time.sleep(0.3)
+    fo, bo = best_time(fwd_ours, repeat), best_time(both_ours, repeat)
+    time.sleep(0.3)
+    ft, bt = best_time(fwd_theirs, repeat), best_time(both_theirs, repeat)
+    return fo, ft, bo, bt
 
 
 def blas_kernel():

@@ -37,7 +37,7 @@ from cnnlab.nn.functional._windows import scatter_add_windows, windows
 #: chunks mean few, large GEMM calls: OpenBLAS's threads pay a wake-up each time a GEMM follows
 #: single-threaded NumPy work, which made 4 MB chunks up to 2.5× slower (measured). A chunk
 #: holds at least one sample.
-COLUMN_BUFFER_BYTES = 64 * 2**20
+COLUMN_BUFFER_BYTES = 8 * 2**20
 
 
 def _batch_chunk(per_sample_bytes: int) -> int:
