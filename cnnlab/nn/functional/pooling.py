@@ -36,7 +36,7 @@ import numpy as np
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
 from cnnlab.nn.functional._util import check_float
-from cnnlab.nn.functional._windows import tap_slices, windows
+from cnnlab.nn.functional._windows import windows
 from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -85,45 +85,53 @@ class PutFlat(Function):
 class WindowSum(Function):
     """y[i] = Σ_t x_pad[i·s + t] over each pooling window of the zero-padded input (no dilation).
 
-    Computed separably, one axis at a time (k passes per axis instead of k₁·…·k_D); the adjoint adds
-    g back into the same strided slices, axis by axis in reverse, and crops the padding.
+    Computed separably, one axis at a time (k passes per axis instead of k₁·…·k_D), and without
+    materialising the padding: each tap adds only the input slice that falls inside the input (the
+    zeros of the padding add nothing). The adjoint adds g back into the same slices, axis by axis.
     """
 
     @staticmethod
     def forward(ctx, x, kernel=(), stride=(), pads=(), out=()):
-        ctx.args = (x.shape, kernel, stride, pads, out)
-        y = _pad(x, pads, 0)
-        for a, (k, s, o) in enumerate(zip(kernel, stride, out)):
-            y = _sum_taps(y, 2 + a, k, s, o)                                   # axis 2+a: n -> o
+        ctx.args = (x.shape, kernel, stride, pads)
+        y = x
+        for a, (k, s, p, o) in enumerate(zip(kernel, stride, pads, out)):
+            y = _sum_taps(y, 2 + a, k, s, p[0], o)                             # axis 2+a: n -> o
         return y
 
     @staticmethod
     def backward(ctx, g):
-        shape, kernel, stride, pads, out = ctx.args
-        padded = [n + a + b for n, (a, b) in zip(shape[2:], pads)]
+        shape, kernel, stride, pads = ctx.args
         for a in reversed(range(len(kernel))):
-            g = _sum_taps_adjoint(g, 2 + a, kernel[a], stride[a], padded[a])   # axis 2+a: o -> n_pad
-        crop = tuple(slice(a, a + n) for n, (a, _) in zip(shape[2:], pads))
-        return np.ascontiguousarray(g[(slice(None), slice(None)) + crop])
+            g = _sum_taps_adjoint(g, 2 + a, kernel[a], stride[a], pads[a][0], shape[2 + a])  # o -> n
+        return g
 
 
 def _along(axis, index):
     return (slice(None),) * axis + (index,)
 
 
-def _sum_taps(x, axis, k, s, o):
-    """Σ_{t<k} x[.., i·s + t, ..] along one axis, for i < o."""
-    y = None
+def _tap_ranges(k, s, p, n, o):
+    """For each tap t, the outputs i whose input i·s + t − p lies in [0, n), and that input slice."""
     for t in range(k):
-        tap = x[_along(axis, tap_slices((t,), (s,), (1,), (o,))[0])]
-        y = tap.copy() if y is None else np.add(y, tap, out=y)
+        first = max(-(-(p - t) // s), 0)                  # ⌈(p − t)/s⌉, at least 0
+        last = min((n - 1 + p - t) // s, o - 1)
+        if first <= last:
+            start = first * s + t - p
+            yield slice(first, last + 1), slice(start, start + (last - first) * s + 1, s)
+
+
+def _sum_taps(x, axis, k, s, p, o):
+    """Σ_{t<k} x[.., i·s + t − p, ..] along one axis for i < o, positions outside [0, n) counting as 0."""
+    y = np.zeros(x.shape[:axis] + (o,) + x.shape[axis + 1:], dtype=x.dtype)
+    for out_slice, in_slice in _tap_ranges(k, s, p, x.shape[axis], o):
+        y[_along(axis, out_slice)] += x[_along(axis, in_slice)]
     return y
 
 
-def _sum_taps_adjoint(g, axis, k, s, n):
+def _sum_taps_adjoint(g, axis, k, s, p, n):
     gx = np.zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], dtype=g.dtype)
-    for t in range(k):
-        gx[_along(axis, tap_slices((t,), (s,), (1,), (g.shape[axis],))[0])] += g
+    for out_slice, in_slice in _tap_ranges(k, s, p, n, g.shape[axis]):
+        gx[_along(axis, in_slice)] += g[_along(axis, out_slice)]
     return gx
 
 
