@@ -36,10 +36,12 @@ class BatchNorm(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5, batch_stats=True):
+    def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5, batch_stats=True, centered=None):
+        # `centered`, if given, is a scratch (N, C, L) array holding x − μ (from computing the statistics);
+        # the output is written into it, which saves one pass and one allocation
         N, C = x.shape[:2]
         inv_std = 1 / np.sqrt(var + eps)                                 # (C,)
-        y = x.reshape(N, C, -1) - mean[:, None]                          # (N, C, L), L = ∏ spatial
+        y = x.reshape(N, C, -1) - mean[:, None] if centered is None else centered   # (N, C, L), L = ∏ spatial
         y *= (inv_std if weight is None else weight * inv_std)[:, None]  # γ·x̂, one pass
         if bias is not None:
             y += bias[:, None]
@@ -100,11 +102,11 @@ def _check_eps(op, eps, positive):
 
 
 def _batch_stats(x3: np.ndarray):
-    """Mean and Σ(x − μ)² of each channel of x3 (N, C, L), two-pass, in x3's dtype."""
+    """Mean, Σ(x − μ)² and x − μ of each channel of x3 (N, C, L), two-pass, in x3's dtype."""
     m = x3.shape[0] * x3.shape[2]
     mean = x3.sum(axis=2).sum(axis=0) / m                                # (C,)
     d = x3 - mean[:, None]                                               # (N, C, L)
-    return mean, channel_dot(d, d)                                       # (C,), (C,)
+    return mean, channel_dot(d, d), d                                    # (C,), (C,), (N, C, L)
 
 
 def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -116,9 +118,10 @@ def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _normalize_rows(input: Tensor, rows: int, eps: float) -> Tensor:
     """(x − μ)/√(σ² + ε) over each of `rows` equal slices of the flattened input (same shape out)."""
     x3 = reshape(input, (1, rows, -1))                                   # (1, rows, m)
-    mean, var_sum = _batch_stats(x3.data)
+    mean, var_sum, centered = _batch_stats(x3.data)
     var = var_sum / x3.shape[2]
-    return reshape(BatchNorm.apply(x3, None, None, mean=mean, var=var, eps=eps, batch_stats=True), input.shape)
+    return reshape(BatchNorm.apply(x3, None, None, mean=mean, var=var, eps=eps, batch_stats=True,
+                                   centered=centered), input.shape)
 
 
 # ---------------------------------------------------------------- batch norm
@@ -191,13 +194,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     N, C = input.shape[:2]
     x3 = input.data.reshape(N, C, -1)                                    # (N, C, L)
     m = N * x3.shape[2]
-    mean, var_sum = _batch_stats(x3)
+    mean, var_sum, centered = _batch_stats(x3)
     if running_mean is not None:
         mom = np.asarray(momentum, dtype=running_mean.dtype)             # keep float32 arithmetic float32
         with no_grad():
             running_mean.mul_(1 - mom).add_(mom * mean)
             running_var.mul_(1 - mom).add_(mom * (var_sum / (m - 1)))
-    return BatchNorm.apply(input, weight, bias, mean=mean, var=var_sum / m, eps=eps, batch_stats=True)
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var_sum / m, eps=eps, batch_stats=True,
+                           centered=centered)
 
 
 # ---------------------------------------------------------------- group norm and layer norm
