@@ -9,7 +9,7 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional.adaptive_pooling as A
 from cnnlab import shapes
-from helpers import gradcheck
+from helpers import compare_one_input, gradcheck
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 DTYPES = [np.float64, np.float32]
@@ -30,21 +30,8 @@ def adaptive_config(rng, D):
 
 
 def run_pair(torch, ours, theirs, x, dtype, args, seed, indices=False):
-    x = x.astype(dtype)
-    a, b = cnnlab.Tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, ref = ours(a, *args), theirs(b, *args)
-    if indices:
-        (out, idx), (ref, ref_idx) = out, ref
-        assert idx.dtype == np.int64
-        np.testing.assert_array_equal(idx.data, ref_idx.numpy(), err_msg=f"indices {x.shape} {args}")
-    assert out.shape == tuple(ref.shape), (out.shape, tuple(ref.shape), args)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **TOL[dtype], err_msg=f"{x.shape} {args}")
-    g = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    assert a.grad.dtype == dtype
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **TOL[dtype], err_msg=f"grad {x.shape} {args}")
+    compare_one_input(torch, lambda t: ours(t, *args), lambda t: theirs(t, *args), x, dtype, TOL[dtype], seed,
+                      indices, f"{x.shape} {args}")
 
 
 def naive_adaptive(x, size, reduce):

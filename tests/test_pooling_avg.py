@@ -11,7 +11,7 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional.pooling as P
 from cnnlab import shapes
-from helpers import gradcheck
+from helpers import compare_one_input, gradcheck
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 DTYPES = [np.float64, np.float32]
@@ -52,17 +52,8 @@ def avg_config(rng, D, lp=False):
 
 
 def run_pair(torch, ours, theirs, x, dtype, args, kwargs, seed):
-    x = x.astype(dtype)
-    a, b = cnnlab.Tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, ref = ours(a, *args, **kwargs), theirs(b, *args, **kwargs)
-    assert out.shape == tuple(ref.shape), (out.shape, tuple(ref.shape), args, kwargs)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **TOL[dtype], err_msg=f"{args} {kwargs}")
-    g = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    assert a.grad.dtype == dtype
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **TOL[dtype], err_msg=f"grad {args} {kwargs}")
+    compare_one_input(torch, lambda t: ours(t, *args, **kwargs), lambda t: theirs(t, *args, **kwargs), x, dtype,
+                      TOL[dtype], seed, label=f"{args} {kwargs}")
 
 
 def naive_avg_pool(x, k, s, p, ceil_mode, count_include_pad, divisor_override=None):

@@ -10,7 +10,7 @@ import cnnlab
 import cnnlab.nn.functional.pooling as P
 import cnnlab.nn.functional.unpooling as U
 from cnnlab import shapes
-from helpers import gradcheck
+from helpers import compare_one_input, gradcheck
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 DTYPES = [np.float64, np.float32]
@@ -57,22 +57,9 @@ def max_config(rng, D):
 
 def run_pair(torch, ours, theirs, x, dtype, kwargs, seed, indices=True):
     """Same input in both frameworks: compare values, indices (if asked) and the input gradient."""
-    x = x.astype(dtype)
-    a, b = cnnlab.Tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, ref = ours(a, **kwargs, return_indices=indices), theirs(b, **kwargs, return_indices=indices)
-    if indices:
-        (out, idx), (ref, ref_idx) = out, ref
-        assert idx.dtype == np.int64
-        np.testing.assert_array_equal(idx.data, ref_idx.numpy(), err_msg=f"indices {kwargs}")
-    assert out.shape == tuple(ref.shape), (out.shape, tuple(ref.shape), kwargs)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **TOL[dtype], err_msg=str(kwargs))
-    g = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    assert a.grad.dtype == dtype
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **TOL[dtype], err_msg=f"grad {kwargs}")
-    return out, idx if indices else None
+    return compare_one_input(torch, lambda t: ours(t, **kwargs, return_indices=indices),
+                             lambda t: theirs(t, **kwargs, return_indices=indices), x, dtype, TOL[dtype], seed,
+                             indices, str(kwargs))
 
 
 # ---------------------------------------------------------------- naive reference (PyTorch's CPU loop)
