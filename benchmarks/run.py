@@ -10,7 +10,8 @@ By default the machine's OPENBLAS_CORETYPE (e.g. Haswell, an older kernel) is
 left in place; --native-blas re-runs this script with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset, for this process only. The BLAS kernel that ran is
 printed either way (through threadpoolctl). Each figure is the minimum over
---repeat runs after one warm-up; "fwd+bwd" is forward, then backward of the
+--repeat runs after one warm-up, in each of --rounds turns
+that cnnlab and torch take; "fwd+bwd" is forward, then backward of the
 sum of the output times a fixed random gradient.
 """
 from __future__ import annotations
@@ -89,7 +90,7 @@ def best_time(fn, repeat):
     return min(times)
 
 
-def run_case(make, repeat):
+def run_case(make, repeat, rounds):
     import torch
 
     import cnnlab
@@ -120,11 +121,15 @@ def run_case(make, repeat):
         theirs(*ts).backward(g_t)
 
     # cnnlab's figures first, then torch's, with a pause between: torch's OpenMP threads keep spinning
-    # for a while after its ops and would otherwise take a core from whatever runs next
-    time.sleep(0.3)
-    fo, bo = best_time(fwd_ours, repeat), best_time(both_ours, repeat)
-    time.sleep(0.3)
-    ft, bt = best_time(fwd_theirs, repeat), best_time(both_theirs, repeat)
+    # for a while after its ops and would otherwise take a core from whatever runs next. The two take
+    # turns `rounds` times and each keeps its best figure, so that a burst of load from elsewhere on
+    # the machine does not land on one side only.
+    fo = ft = bo = bt = math.inf
+    for _ in range(rounds):
+        time.sleep(0.3)
+        fo, bo = min(fo, best_time(fwd_ours, repeat)), min(bo, best_time(both_ours, repeat))
+        time.sleep(0.3)
+        ft, bt = min(ft, best_time(fwd_theirs, repeat)), min(bt, best_time(both_theirs, repeat))
     return fo, ft, bo, bt
 
 
@@ -141,7 +146,9 @@ def blas_kernel():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (default 5)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure and round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="turns cnnlab and torch take, each keeping its best figure (default 3)")
     parser.add_argument("--native-blas", action="store_true",
                         help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
     args = parser.parse_args()
@@ -159,7 +166,7 @@ def main():
     for name, make in CASES.items():
         if args.filter not in name:
             continue
-        fo, ft, bo, bt = run_case(make, args.repeat)
+        fo, ft, bo, bt = run_case(make, args.repeat, args.rounds)
         ratios.append(bo / bt)
         print(f"{name:52s} {1e3 * fo:8.2f} {1e3 * ft:8.2f} {fo / ft:6.2f} {1e3 * bo:8.2f} {1e3 * bt:8.2f} "
               f"{bo / bt:6.2f}", flush=True)

@@ -220,7 +220,7 @@ def _adaptive_max_nd(op, D, input, output_size, return_indices):
         values = np.take_along_axis(flat, index.reshape(x.shape[:2] + (1,)), axis=-1).reshape(index.shape)
     else:
         values, index = _adaptive_max(x.data, size, op, needs_grad or return_indices)
-    y = TakeFlat.apply(x, index) if needs_grad else Tensor(values)
+    y = TakeFlat.apply(x, index, values=values) if needs_grad else Tensor(values)
     if added:
         y, index = y.squeeze(0), index[0]
     return (y, Tensor(index)) if return_indices else y

@@ -52,11 +52,17 @@ def _global(index, shape):
 
 
 class TakeFlat(Function):
-    """y[n, c, j] = x[n, c].flat[index[n, c, j]]; gx = g scatter-added back to those elements."""
+    """y[n, c, j] = x[n, c].flat[index[n, c, j]]; gx = g scatter-added back to those elements.
+
+    `values`, when the caller already has them (the maxima of a pooling search), are returned
+    instead of gathering them again.
+    """
 
     @staticmethod
-    def forward(ctx, x, index):
+    def forward(ctx, x, index, values=None):
         ctx.shape, ctx.index = x.shape, index
+        if values is not None:
+            return values
         return x.reshape(-1)[_global(index, x.shape)].reshape(index.shape)         # (N, C, *o)
 
     @staticmethod
@@ -150,25 +156,27 @@ def max_and_first_tap(tap, K, want_first=True):
     for each element the first tap that reaches it — or, where the maximum is NaN, the last NaN tap:
     exactly the choice of PyTorch's CPU kernels (`val > max or isnan(val)` replaces, in tap order).
 
-    Two passes over the taps, no loop over positions: a running ``np.maximum`` (NaN propagates), then
-    per tap `hit = (tap == max)` and priority = max(priority, hit·(K − i)), so the first hit has the
-    largest priority (int8 arithmetic while K < 128).
+    One pass over the taps, no loop over positions: a running ``np.maximum`` (NaN propagates) and,
+    where a tap is strictly greater than the maximum so far, its number i is recorded, as
+    first = max(first, greater·i) (taps come in increasing order; a masked copy measured 50× slower
+    on random data), so ties keep the first. Only if a maximum is NaN are the taps searched again.
     """
     best = tap(0).copy()
-    for i in range(1, K):
-        np.maximum(best, tap(i), out=best)
     if not want_first:
+        for i in range(1, K):
+            np.maximum(best, tap(i), out=best)
         return best, None
     code_t = np.int8 if K < 128 else np.int16 if K < 2**15 else np.int32
-    priority = np.zeros(best.shape, dtype=code_t)
-    hit, tmp = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=code_t)
-    for i in range(K):
-        np.equal(tap(i), best, out=hit)
-        np.maximum(priority, np.multiply(hit, code_t(K - i), out=tmp), out=priority)
-    first = K - priority.astype(np.int64)                                        # K where nothing matched (NaN)
+    first = np.zeros(best.shape, dtype=code_t)
+    greater, code = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=code_t)
+    for i in range(1, K):
+        t = tap(i)
+        np.greater(t, best, out=greater)
+        np.maximum(first, np.multiply(greater, code_t(i), out=code), out=first)
+        np.maximum(best, t, out=best)
     if np.isnan(best).any():
         for i in range(K):
-            np.copyto(first, i, where=np.isnan(tap(i)))                         # the last NaN wins
+            np.copyto(first, code_t(i), where=np.isnan(tap(i)))                 # the last NaN wins
     return best, first
 
 
@@ -178,19 +186,31 @@ def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index)
     Returns (values, index, empty): `empty` is None, or a bool mask (broadcastable to the output)
     of windows that hold no input element at all (possible with dilation), whose value is −∞.
     """
-    w = windows(_pad(x, pads, -np.inf), kernel, stride, dilation, out)          # (N, C, *k, *o) view
-    taps = list(np.ndindex(*kernel))
-    best, first = max_and_first_tap(lambda i: w[(slice(None), slice(None)) + taps[i]], len(taps), want_index)
+    best, first = _max_and_tap(x, kernel, stride, dilation, out, pads, want_index)
     if not want_index:
         return best, None, None
+    return (best,) + _plane_index(x.shape[2:], best, first, kernel, stride, padding, dilation, out)
+
+
+def _max_and_tap(x, kernel, stride, dilation, out, pads, want_tap):
+    """Window maxima of x (N, C, *n) padded by −∞, and (if asked) the tap (row-major, int8 for small
+    windows) that reaches each maximum first, as `max_and_first_tap`."""
+    w = windows(_pad(x, pads, -np.inf), kernel, stride, dilation, out)          # (N, C, *k, *o) view
+    taps = list(np.ndindex(*kernel))
+    return max_and_first_tap(lambda i: w[(slice(None), slice(None)) + taps[i]], len(taps), want_tap)
+
+
+def _plane_index(n, best, first, kernel, stride, padding, dilation, out):
+    """(index, empty): the flat plane indices of the taps `first` of windows over planes of size n,
+    and None or a mask of windows with no input element (see `_max_and_argmax`)."""
+    taps = list(np.ndindex(*kernel))
     # flat index = Σ_a (i_a·s_a − p_a + t_a·d_a)·plane_stride_a
-    n = x.shape[2:]
     plane_strides = [math.prod(n[a + 1:]) for a in range(len(n))]
     starts = [np.arange(o) * s - p for o, s, p in zip(out, stride, padding)]    # i·s − p per axis
     base = _outer([st * ps for st, ps in zip(starts, plane_strides)], np.add)    # (*o)
     tap_offset = np.array([sum(t * d * ps for t, d, ps in zip(tap, dilation, plane_strides)) for tap in taps],
                           dtype=np.int64)
-    index = base + tap_offset[first]
+    index = base + np.take(tap_offset, first)
     # windows whose real elements are all −∞ (or that have none): PyTorch's first real element
     first_real = [st + -(-np.maximum(-st, 0) // d) * d for st, d in zip(starts, dilation)]
     neg_inf = best == -np.inf
@@ -199,7 +219,7 @@ def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index)
     empty = [(c >= m) | (c > st + d * (k - 1))
              for c, st, m, k, d in zip(first_real, starts, n, kernel, dilation)]
     empty = _outer(empty, np.logical_or) if any(e.any() for e in empty) else None
-    return best, index, empty
+    return index, empty
 
 
 def _outer(parts, ufunc):
@@ -270,7 +290,7 @@ def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode
     needs_grad = x.requires_grad and is_grad_enabled()
     best, index, empty = _max_and_argmax(x.data, k, s, p, d, out, pads, needs_grad or return_indices)
     if needs_grad:
-        y = TakeFlat.apply(x, index if empty is None else np.where(empty, 0, index))
+        y = TakeFlat.apply(x, index if empty is None else np.where(empty, 0, index), values=best)
         if empty is not None:                              # windows with no input element stay −∞
             y = where(np.broadcast_to(empty, y.shape), Tensor(np.full((), -np.inf, dtype=best.dtype)), y)
     else:
