@@ -1,4 +1,4 @@
-"""The array namespace, the default dtype and the seeded random generator.
+"""The array namespace, the default dtype, the seeded random generator and the worker threads.
 
 cnnlab computes on NumPy arrays. An op finds its array module from the arrays
 it is given (`array_module(x)`), never from a global switch, so that a CuPy
@@ -6,6 +6,9 @@ array would later flow through the same code. This module is the only place
 that knows which modules exist.
 """
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -53,3 +56,53 @@ def manual_seed(seed: int):
 def generator() -> np.random.Generator:
     """The generator that every random op in cnnlab draws from."""
     return _generator
+
+
+# ---------------------------------------------------------------- worker threads
+# NumPy's elementwise loops and reductions release the GIL, so memory-bound work split over the batch
+# runs on several cores at once: the way PyTorch's CPU kernels split their loops over OpenMP threads.
+# (BLAS calls are threaded by the BLAS library itself and are not split here.)
+_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+_executor: ThreadPoolExecutor | None = None
+
+#: A part of the batch handed to one thread holds at least this many elements (smaller work runs inline:
+#: starting a task costs tens of microseconds).
+MIN_PART_ELEMENTS = 2**18
+
+
+def get_num_threads() -> int:
+    """Threads that cnnlab's batch-parallel ops use (default: the CPUs this process may run on),
+    as ``torch.get_num_threads``."""
+    return _num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Set the threads of cnnlab's batch-parallel ops, as ``torch.set_num_threads`` (1 turns them off)."""
+    global _num_threads, _executor
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    _num_threads = int(n)
+    if _executor is not None:
+        _executor.shutdown(wait=True)
+        _executor = None
+
+
+def batch_parts(n: int, item_elements: int) -> list:
+    """Slices that split range(n) (the batch) into at most get_num_threads() near-equal parts of at
+    least MIN_PART_ELEMENTS elements each, for `parallel_map`; one slice when the work is small."""
+    k = max(1, min(_num_threads, n, (n * item_elements) // MIN_PART_ELEMENTS))
+    bounds = [n * i // k for i in range(k + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def parallel_map(fn, items) -> list:
+    """[fn(item) for item in items], the items on worker threads when there are several.
+
+    fn must only write to memory no other item touches (its own slice of an output)."""
+    items = list(items)
+    if len(items) <= 1 or _num_threads == 1:
+        return [fn(item) for item in items]
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="cnnlab")
+    return list(_executor.map(fn, items))
