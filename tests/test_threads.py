@@ -70,3 +70,36 @@ def test_batch_norm_split_over_threads_matches_one_thread_and_torch(threads, mon
     for a, s, e in zip(single, split, expected):
         np.testing.assert_allclose(s, a, rtol=rtol, atol=rtol)
         np.testing.assert_allclose(s, e, rtol=rtol, atol=rtol)
+
+
+def _pool_run(fn, x, g):
+    xt = cnnlab.Tensor(x, requires_grad=True)
+    y = fn(F, xt)
+    y.backward(cnnlab.Tensor(g))
+    return y.data, xt.grad.data
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("max k3 s2 p1 ceil", lambda F, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True)),
+    ("max k2 dilation 2", lambda F, x: F.max_pool2d(x, 2, 1, dilation=2)),
+    ("avg k3 s2 p1 ceil", lambda F, x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    ("avg (2, 3) s1", lambda F, x: F.avg_pool2d(x, (2, 3), 1)),
+])
+def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, monkeypatch, torch, name, fn):
+    rng = np.random.default_rng(1)
+    x = rng.integers(-3, 4, size=(5, 3, 7, 8)).astype(np.float64)   # small integers: many ties
+    x[1, 2, 3, 4] = np.nan                                          # a NaN in the second part
+    with cnnlab.no_grad():
+        shape = fn(F, cnnlab.Tensor(x)).shape
+    g = rng.standard_normal(shape)
+    cnnlab.set_num_threads(1)
+    single = _pool_run(fn, x, g)
+    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+    cnnlab.set_num_threads(3)
+    split = _pool_run(fn, x, g)
+    xt = torch.tensor(x, requires_grad=True)
+    y = fn(torch.nn.functional, xt)
+    y.backward(torch.tensor(g))
+    for s, a, e in zip(split, single, (y.detach().numpy(), xt.grad.numpy())):
+        np.testing.assert_array_equal(s, a)
+        np.testing.assert_allclose(s, e, rtol=1e-12, atol=1e-12)

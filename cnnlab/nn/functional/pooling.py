@@ -35,6 +35,7 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
+from cnnlab.backend import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_float
 from cnnlab.nn.functional._windows import windows
 from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
@@ -99,17 +100,30 @@ class WindowSum(Function):
     @staticmethod
     def forward(ctx, x, kernel=(), stride=(), pads=(), out=()):
         ctx.args = (x.shape, kernel, stride, pads)
-        y = x
-        for a, (k, s, p, o) in enumerate(zip(kernel, stride, pads, out)):
-            y = _sum_taps(y, 2 + a, k, s, p[0], o)                             # axis 2+a: n -> o
+        y = np.empty(x.shape[:2] + tuple(out), dtype=x.dtype)
+
+        def part(b):                                                         # parts of the batch, in parallel
+            yb = x[b]
+            for a, (k, s, p, o) in enumerate(zip(kernel, stride, pads, out)):
+                last = a == len(kernel) - 1
+                yb = _sum_taps(yb, 2 + a, k, s, p[0], o, out=y[b] if last else None)   # axis 2+a: n -> o
+
+        parallel_map(part, batch_parts(x.shape[0], math.prod(x.shape[1:])))
         return y
 
     @staticmethod
     def backward(ctx, g):
         shape, kernel, stride, pads = ctx.args
-        for a in reversed(range(len(kernel))):
-            g = _sum_taps_adjoint(g, 2 + a, kernel[a], stride[a], pads[a][0], shape[2 + a])  # o -> n
-        return g
+        gx = np.empty(shape, dtype=g.dtype)
+
+        def part(b):
+            gb = g[b]
+            for a in reversed(range(len(kernel))):                           # o -> n along axis 2+a
+                gb = _sum_taps_adjoint(gb, 2 + a, kernel[a], stride[a], pads[a][0], shape[2 + a],
+                                       out=gx[b] if a == 0 else None)
+
+        parallel_map(part, batch_parts(shape[0], math.prod(shape[1:])))
+        return gx
 
 
 def _along(axis, index):
@@ -126,16 +140,24 @@ def _tap_ranges(k, s, p, n, o):
             yield slice(first, last + 1), slice(start, start + (last - first) * s + 1, s)
 
 
-def _sum_taps(x, axis, k, s, p, o):
-    """Σ_{t<k} x[.., i·s + t − p, ..] along one axis for i < o, positions outside [0, n) counting as 0."""
-    y = np.zeros(x.shape[:axis] + (o,) + x.shape[axis + 1:], dtype=x.dtype)
+def _zeros(shape, dtype, out):
+    if out is None:
+        return np.zeros(shape, dtype=dtype)
+    out[...] = 0
+    return out
+
+
+def _sum_taps(x, axis, k, s, p, o, out=None):
+    """Σ_{t<k} x[.., i·s + t − p, ..] along one axis for i < o, positions outside [0, n) counting as 0
+    (into `out` if given)."""
+    y = _zeros(x.shape[:axis] + (o,) + x.shape[axis + 1:], x.dtype, out)
     for out_slice, in_slice in _tap_ranges(k, s, p, x.shape[axis], o):
         y[_along(axis, out_slice)] += x[_along(axis, in_slice)]
     return y
 
 
-def _sum_taps_adjoint(g, axis, k, s, p, n):
-    gx = np.zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], dtype=g.dtype)
+def _sum_taps_adjoint(g, axis, k, s, p, n, out=None):
+    gx = _zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], g.dtype, out)
     for out_slice, in_slice in _tap_ranges(k, s, p, n, g.shape[axis]):
         gx[_along(axis, in_slice)] += g[_along(axis, out_slice)]
     return gx
@@ -197,7 +219,12 @@ def _max_and_tap(x, kernel, stride, dilation, out, pads, want_tap):
     windows) that reaches each maximum first, as `max_and_first_tap`."""
     w = windows(_pad(x, pads, -np.inf), kernel, stride, dilation, out)          # (N, C, *k, *o) view
     taps = list(np.ndindex(*kernel))
-    return max_and_first_tap(lambda i: w[(slice(None), slice(None)) + taps[i]], len(taps), want_tap)
+    parts = batch_parts(x.shape[0], math.prod(x.shape[1:]))                    # in parallel threads
+    found = parallel_map(lambda p: max_and_first_tap(lambda i: w[(p, slice(None)) + taps[i]], len(taps), want_tap),
+                         parts)
+    if len(found) == 1:
+        return found[0]
+    return np.concatenate([b for b, _ in found]), np.concatenate([f for _, f in found]) if want_tap else None
 
 
 def _plane_index(n, best, first, kernel, stride, padding, dilation, out):
