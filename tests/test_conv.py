@@ -208,6 +208,31 @@ def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch):
                  dict(stride=2), 0)
 
 
+@pytest.mark.parametrize("C, k, kwargs", [
+    (6, (5, 5), {}),                                   # LeNet's C3: few channels, many taps -> channels-last
+    (4, (4, 8), dict(stride=(2, 1), padding=(1, 3))),  # 4 channels x 32 taps: channels-last
+    (6, (3, 3), dict(padding=1, dilation=(1, 2))),     # 6 channels x 9 taps: channels-first
+    (5, (26,), dict(stride=3, padding=2)),             # 1-d, 130 values a row: channels-last
+])
+@pytest.mark.parametrize("chunk_bytes", [None, 1])
+def test_few_channel_layout_choice_matches_torch(monkeypatch, torch, C, k, kwargs, chunk_bytes):
+    """Both sides of `_channels_last_pays` for 4-7 channels, conv and transposed conv, whole batch and
+    one sample per chunk."""
+    import cnnlab.nn.functional.conv as conv
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", chunk_bytes)
+    rng = np.random.default_rng(C)
+    D = len(k)
+    x = rng.standard_normal((3, C, 12, 17) if D == 2 else (3, C, 40))
+    w, b = rng.standard_normal((7, C) + k), rng.standard_normal(7)
+    xt = rng.standard_normal((3, 7, 4, 5) if D == 2 else (3, 7, 6))    # input of the transposed conv: 7 -> C
+    for dtype in (np.float64, np.float32):
+        run_pair(torch, getattr(F, f"conv{D}d"), getattr(torch.nn.functional, f"conv{D}d"), x, w, b, dtype, kwargs, 0)
+        run_pair(torch, getattr(F, f"conv_transpose{D}d"), getattr(torch.nn.functional, f"conv_transpose{D}d"),
+                 xt, w, b[:C], dtype, dict(stride=2), 1)
+
+
 def test_float32_has_no_float64_temporaries():
     x = cnnlab.randn(2, 3, 8, 8, requires_grad=True)
     w = cnnlab.randn(4, 3, 3, 3, requires_grad=True)

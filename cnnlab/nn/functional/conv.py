@@ -25,13 +25,14 @@ and the transposed convolution uses the same three with the roles swapped.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
-from cnnlab.nn.functional._windows import scatter_add_windows, windows
+from cnnlab.nn.functional._windows import scatter_add_windows, tap_slices, windows
 
 #: Size of one column buffer (im2col): the batch is processed in chunks of about this size, so the
 #: columns are still in cache when the GEMM reads them. Measured on 2 cores (64→64 channels, 32×32,
@@ -103,18 +104,24 @@ def _dense_conv(xp, w, stride, dilation, out):
 
 
 def _dense_adjoint(g, w, padded_shape, stride, dilation):
+    """Tap by tap: the rows g (B·L, O) @ K_t (O, C) give each tap's contribution (B, *out, C), contiguous,
+    added into the strided slice of the channels-last result that the tap reads in the forward pass
+    (one batched GEMM per chunk gives all taps; measured 1.1-2× faster than one (B·L, K·C) GEMM whose
+    tap slices would be scattered C values at a time)."""
     N, O, *out = g.shape
     _, C, *k = w.shape
-    D, L = len(k), math.prod(out)
-    gr, wr = _grad_rows(g), _weight_rows(w)                                        # (N·L, O), (K·C, O)
-    gx = zeros_channels_last((N, C) + tuple(padded_shape), g.dtype)
-    B = _batch_chunk(L * math.prod(k) * C * g.itemsize)
+    L, K = math.prod(out), math.prod(k)
+    gr = _grad_rows(g)                                                              # (N·L, O)
+    wt = np.ascontiguousarray(np.moveaxis(w.reshape(O, C, K), 2, 0))               # (K, O, C)
+    gx = np.zeros((N,) + tuple(padded_shape) + (C,), dtype=np.result_type(g, w))    # channels-last
+    taps = [tap_slices(t, stride, dilation, out) for t in itertools.product(*(range(kk) for kk in k))]
+    B = _batch_chunk(L * K * C * g.itemsize)
     for b in range(0, N, B):
-        rows = gr[b * L:(b + B) * L] @ wr.T                                         # (B·L, K·C)
-        rows = rows.reshape((-1,) + tuple(out) + tuple(k) + (C,))                  # (B, *out, *k, C)
-        cols = rows.transpose((0, 1 + 2 * D) + tuple(range(1 + D, 1 + 2 * D)) + tuple(range(1, 1 + D)))
-        scatter_add_windows(cols, gx[b:b + B], k, stride, dilation)                # cols: (B, C, *k, *out) view
-    return gx
+        nb = min(B, N - b)
+        res = np.matmul(gr[b * L:(b + nb) * L], wt).reshape((K, nb) + tuple(out) + (C,))
+        for i, sl in enumerate(taps):
+            gx[(slice(b, b + nb),) + sl] += res[i]
+    return np.moveaxis(gx, -1, 1)                                                   # (N, C, *padded) view
 
 
 def _dense_weight(xp, g, kernel, stride, dilation):
@@ -179,30 +186,32 @@ def _grouped_weight(xp, g, kernel, stride, dilation, groups):
 
 
 # ---------------------------------------------------------------- the three kernels
-def _channels_last_pays(in_channels: int, groups: int) -> bool:
+def _channels_last_pays(in_channels: int, groups: int, taps: int) -> bool:
     """Dense convs with enough input channels run channels-last; the rest (grouped, or few channels,
-    where a row would gather one value at a time) run channels-first. Measured: LeNet's C1 (1 channel)
-    is ~4× slower channels-last, a 64-channel conv ~25% faster."""
-    return groups == 1 and in_channels >= 8
+    where a row would gather a few values at a time) run channels-first. Measured (conv + both
+    gradients): LeNet's C1 (1 channel) ~4× slower channels-last and AlexNet's conv1 (3 channels, 11×11)
+    ~2× slower; a 64-channel conv ~25% faster; 6 channels 1.5× faster with 5×5 taps (LeNet's C3)
+    but 1.5× slower with 3×3 taps (a row of 54 values is too short for the GEMM to pay for the copy)."""
+    return groups == 1 and (in_channels >= 8 or (in_channels >= 4 and in_channels * taps >= 128))
 
 
 def _conv(xp, w, stride, dilation, groups, out):
     """Cross-correlate the padded input xp (N, C, *n) with w (O, C_g, *k) -> (N, O, *out)."""
-    if _channels_last_pays(xp.shape[1], groups):
+    if _channels_last_pays(xp.shape[1], groups, math.prod(w.shape[2:])):
         return _dense_conv(xp, w, stride, dilation, out)
     return _grouped_conv(xp, w, stride, dilation, groups, out)
 
 
 def _conv_adjoint(g, w, padded_shape, stride, dilation, groups):
     """The adjoint of `_conv` in its input: g (N, O, *out) -> (N, C, *padded_shape) (the transposed conv)."""
-    if _channels_last_pays(w.shape[1] * groups, groups):
+    if _channels_last_pays(w.shape[1] * groups, groups, math.prod(w.shape[2:])):
         return _dense_adjoint(g, w, padded_shape, stride, dilation)
     return _grouped_adjoint(g, w, padded_shape, stride, dilation, groups)
 
 
 def _conv_weight(xp, g, kernel, stride, dilation, groups):
     """Gradient of `_conv` in its weight: Σ over batch and positions of g ⊗ windows(xp) -> (O, C_g, *k)."""
-    if _channels_last_pays(xp.shape[1], groups):
+    if _channels_last_pays(xp.shape[1], groups, math.prod(kernel)):
         return _dense_weight(xp, g, kernel, stride, dilation)
     return _grouped_weight(xp, g, kernel, stride, dilation, groups)
 
@@ -212,33 +221,34 @@ def _input_grad(g, w, x_shape, pads, stride, dilation, groups):
 
     With stride 1 it is itself a plain convolution, computed like the forward pass:
     gI[j] = Σ_t g[j + p − t·d]·K[t], i.e. g padded by d(k−1) − p, correlated with K
-    flipped over its taps and with in/out channels swapped. It is used when its GEMM
-    is not much larger than the adjoint's (n ≤ 1.5·o positions) or for grouped convs,
-    where it is several times faster (measured). Otherwise the adjoint (col2im) runs.
+    flipped over its taps and with in/out channels swapped. That is used for grouped
+    convs, where it measured several times faster than the adjoint. Dense convs use the
+    adjoint (`_conv_adjoint`, tap by tap), measured 1.0-2× faster than the flipped conv.
     """
     O, Cg, *k = w.shape
     out, n = g.shape[2:], x_shape[2:]
-    if any(s != 1 for s in stride) or (groups == 1 and math.prod(n) > 1.5 * math.prod(out)):
+    if any(s != 1 for s in stride) or groups == 1:
         padded = tuple(m + a + b for m, (a, b) in zip(n, pads))
         return _crop(_conv_adjoint(g, w, padded, stride, dilation, groups), [a for a, _ in pads], n)
     G = groups
     flip = (slice(None), slice(None)) + (slice(None, None, -1),) * len(k)
     wt = w.reshape((G, O // G, Cg) + tuple(k)).swapaxes(1, 2).reshape((G * Cg, O // G) + tuple(k))[flip]
     reach = [d * (kk - 1) for kk, d in zip(k, dilation)]
-    gp = _pad_or_crop(g, [(r - a, r - b) for r, (a, b) in zip(reach, pads)], groups)
+    gp = _pad_or_crop(g, [(r - a, r - b) for r, (a, b) in zip(reach, pads)], groups, math.prod(k))
     return _conv(gp, np.ascontiguousarray(wt), stride, dilation, groups, tuple(n))
 
 
-def _pad_or_crop(x, amounts, groups):
+def _pad_or_crop(x, amounts, groups, taps):
     """Zero-pad the spatial dims by (before, after) amounts; a negative amount crops instead."""
     crop = tuple(slice(max(-a, 0), m - max(-b, 0)) for m, (a, b) in zip(x.shape[2:], amounts))
-    return _pad_zeros(x[(slice(None), slice(None)) + crop], [(max(a, 0), max(b, 0)) for a, b in amounts], groups)
+    return _pad_zeros(x[(slice(None), slice(None)) + crop], [(max(a, 0), max(b, 0)) for a, b in amounts], groups,
+                      taps)
 
 
-def _pad_zeros(x, pads, groups):
+def _pad_zeros(x, pads, groups, taps):
     """Zero-pad the spatial dims of x by (before, after) pairs, into the memory layout its conv kernel reads
     fastest: channels-last where that pays (see `_channels_last_pays`), else NCHW (no copy if no padding)."""
-    if _channels_last_pays(x.shape[1], groups):
+    if _channels_last_pays(x.shape[1], groups, taps):
         return channels_last(x, pads)
     if not any(a or b for a, b in pads):
         return x
@@ -252,7 +262,7 @@ def _crop(x, starts, sizes):
 class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(), pads=(), dilation=(), groups=1):
-        xp = _pad_zeros(x, pads, groups)
+        xp = _pad_zeros(x, pads, groups, math.prod(w.shape[2:]))
         k = w.shape[2:]
         out = tuple(shapes.conv_output_size(n, kk, s, 0, d) for n, kk, s, d in zip(xp.shape[2:], k, stride, dilation))
         y = _conv(xp, w, stride, dilation, groups, out)
@@ -289,7 +299,7 @@ class ConvTransposeNd(Function):
     @staticmethod
     def backward(ctx, g):
         x, w, buffer, stride, padding, dilation, groups = ctx.save
-        gbuf = zeros_channels_last(g.shape[:2] + buffer, g.dtype) if _channels_last_pays(g.shape[1], groups) \
+        gbuf = zeros_channels_last(g.shape[:2] + buffer, g.dtype) if _channels_last_pays(g.shape[1], groups, math.prod(w.shape[2:])) \
             else np.zeros(g.shape[:2] + buffer, dtype=g.dtype)
         _crop(gbuf, padding, g.shape[2:])[...] = g                     # g placed where the output was cut
         gx = gw = gb = None
