@@ -103,3 +103,73 @@ def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, monkey
     for s, a, e in zip(split, single, (y.detach().numpy(), xt.grad.numpy())):
         np.testing.assert_array_equal(s, a)
         np.testing.assert_allclose(s, e, rtol=1e-12, atol=1e-12)
+
+
+def test_parallel_map_inside_a_worker_runs_inline(threads):
+    """An op called from another op's part (a nested parallel_map) must not wait on the busy pool."""
+    cnnlab.set_num_threads(2)
+    inner = lambda i: backend.parallel_map(lambda j: (i, j), range(3))   # noqa: E731
+    assert backend.parallel_map(inner, range(2)) == [[(0, 0), (0, 1), (0, 2)], [(1, 0), (1, 1), (1, 2)]]
+
+
+def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
+    cnnlab.set_num_threads(2)
+    assert backend.lanes_available()          # threadpoolctl (the fast extra, in the test extra) found BLAS
+    cnnlab.set_num_threads(1)
+    assert not backend.lanes_available()
+    cnnlab.set_num_threads(2)
+    monkeypatch.setattr(backend, "_blas_libs", [])   # as without threadpoolctl: everything in one lane
+    assert not backend.lanes_available()
+    assert backend.in_lanes(lambda p: (p.start, p.stop), 10, 2**30) == [(0, 10)]
+
+
+def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    cnnlab.set_num_threads(2)
+    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+    before = blas_threads()
+    inside = backend.in_lanes(lambda p: blas_threads(), 4, 1)
+    assert len(inside) == 2 and all(t == [1] * len(before) for t in inside)
+    assert blas_threads() == before
+
+
+CONV_CASES = [  # (conv, input shape, weight shape, kwargs): dense channels-last, few-channel, grouped, 1-d, 3-d
+    ("conv2d", (5, 9, 7, 8), (4, 9, 3, 2), dict(stride=(2, 1), padding=1)),
+    ("conv2d", (5, 2, 7, 8), (3, 2, 3, 3), dict(padding=(0, 2), dilation=(2, 1))),
+    ("conv2d", (5, 6, 7, 8), (6, 2, 3, 3), dict(groups=3, padding=1)),
+    ("conv1d", (5, 8, 13), (4, 8, 3), dict(stride=2)),
+    ("conv3d", (3, 8, 4, 5, 4), (2, 8, 2, 3, 2), dict(padding=1)),
+    ("conv_transpose2d", (5, 9, 4, 5), (9, 3, 3, 3), dict(stride=2, output_padding=1)),
+]
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape, kwargs", CONV_CASES)
+def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch, op, x_shape, w_shape, kwargs):
+    import cnnlab.nn.functional.conv as conv
+
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1)          # one sample per chunk: several chunks per lane
+
+    def run():
+        xt, wt = cnnlab.Tensor(x, requires_grad=True), cnnlab.Tensor(w, requires_grad=True)
+        y = getattr(F, op)(xt, wt, **kwargs)
+        y.backward(cnnlab.Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape)))
+        return y.data, xt.grad.data, wt.grad.data
+
+    cnnlab.set_num_threads(1)
+    single = run()
+    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+    cnnlab.set_num_threads(3)
+    assert len(backend.batch_parts(x_shape[0], 1)) == 3 and backend.lanes_available()
+    split = run()
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = getattr(torch.nn.functional, op)(xt, wt, **kwargs)
+    y.backward(torch.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape))))
+    for s, a, e in zip(split, single, (y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())):
+        np.testing.assert_allclose(s, a, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(s, e, rtol=1e-9, atol=1e-9)

@@ -33,7 +33,7 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
-from cnnlab.backend import batch_parts, parallel_map
+from cnnlab.backend import batch_parts, in_lanes, parallel_map
 from cnnlab.nn.functional._windows import scatter_add_windows, tap_slices, windows
 
 #: Size of one column buffer (im2col): the batch is processed in chunks of about this size, so the
@@ -157,8 +157,13 @@ def _dense_conv(xp, w, stride, dilation, out):
     wr = _weight_rows(w)                                                            # (K·C, O)
     y = np.empty((N, L, O), dtype=np.result_type(xp, w))                            # channels-last
     B = _batch_chunk(L * math.prod(k) * C * xp.itemsize)
-    for b in range(0, N, B):
-        np.matmul(_rows(xp[b:b + B], k, stride, dilation, out), wr, out=y[b:b + B].reshape(-1, O))
+
+    def lane(p):
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            np.matmul(_rows(xp[b:e], k, stride, dilation, out), wr, out=y[b:e].reshape(-1, O))
+
+    in_lanes(lane, N, L * math.prod(k) * C)
     return np.moveaxis(y.reshape((N,) + tuple(out) + (O,)), -1, 1)                  # (N, O, *out) view
 
 
@@ -175,12 +180,16 @@ def _dense_adjoint(g, w, padded_shape, stride, dilation):
     gx = np.zeros((N,) + tuple(padded_shape) + (C,), dtype=np.result_type(g, w))    # channels-last
     taps = [tap_slices(t, stride, dilation, out) for t in itertools.product(*(range(kk) for kk in k))]
     B = _batch_chunk(L * K * C * g.itemsize)
-    for b in range(0, N, B):
-        nb = min(B, N - b)
-        res = np.matmul(gr[b * L:(b + nb) * L], wt, out=_scratch("taps", (K, nb * L, C), gx.dtype))
-        res = res.reshape((K, nb) + tuple(out) + (C,))
-        for i, sl in enumerate(taps):
-            gx[(slice(b, b + nb),) + sl] += res[i]
+
+    def lane(p):
+        for b in range(p.start, p.stop, B):
+            nb = min(B, p.stop - b)
+            res = np.matmul(gr[b * L:(b + nb) * L], wt, out=_scratch("taps", (K, nb * L, C), gx.dtype))
+            res = res.reshape((K, nb) + tuple(out) + (C,))
+            for i, sl in enumerate(taps):
+                gx[(slice(b, b + nb),) + sl] += res[i]
+
+    in_lanes(lane, N, L * K * C)
     return np.moveaxis(gx, -1, 1)                                                   # (N, C, *padded) view
 
 
@@ -188,10 +197,16 @@ def _dense_weight(xp, g, kernel, stride, dilation):
     N, C = xp.shape[:2]
     O, L = g.shape[1], math.prod(g.shape[2:])
     gr = _grad_rows(g)                                                              # (N·L, O)
-    gw = np.zeros((math.prod(kernel) * C, O), dtype=np.result_type(xp, g))
     B = _batch_chunk(L * math.prod(kernel) * C * xp.itemsize)
-    for b in range(0, N, B):
-        gw += _rows(xp[b:b + B], kernel, stride, dilation, g.shape[2:]).T @ gr[b * L:(b + B) * L]
+
+    def lane(p):
+        gw = np.zeros((math.prod(kernel) * C, O), dtype=np.result_type(xp, g))
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            gw += _rows(xp[b:e], kernel, stride, dilation, g.shape[2:]).T @ gr[b * L:e * L]
+        return gw
+
+    gw = sum(in_lanes(lane, N, L * math.prod(kernel) * C))
     return np.moveaxis(gw.T.reshape((O,) + tuple(kernel) + (C,)), -1, 1)             # (O, C, *k)
 
 
@@ -215,9 +230,13 @@ def _grouped_conv(xp, w, stride, dilation, groups, out):
     wg = w.reshape(G, O // G, Cg * K)                                  # (G, O_g, C_g·K)
     y = np.empty((N, G, O // G, L), dtype=np.result_type(xp, w))
     B = _batch_chunk(C * K * L * xp.itemsize)
-    for b in range(0, N, B):
-        cols = _cols(xp[b:b + B], k, stride, dilation, out, G)         # (B, G, C_g·K, L)
-        np.matmul(wg, cols, out=y[b:b + B])                            # (B, G, O_g, L)
+
+    def lane(p):
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            np.matmul(wg, _cols(xp[b:e], k, stride, dilation, out, G), out=y[b:e])   # (B, G, O_g, L)
+
+    in_lanes(lane, N, C * K * L)
     return y.reshape((N, O) + tuple(out))
 
 
@@ -229,11 +248,15 @@ def _grouped_adjoint(g, w, padded_shape, stride, dilation, groups):
     wt = w.reshape(G, O // G, Cg * K).transpose(0, 2, 1)               # (G, C_g·K, O_g)
     gx = np.zeros((N, C) + tuple(padded_shape), dtype=np.result_type(g, w))
     B = _batch_chunk(C * K * L * g.itemsize)
-    for b in range(0, N, B):
-        gb = g[b:b + B].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
-        cols = np.matmul(wt, gb, out=_scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
-        cols = cols.reshape((-1, C) + tuple(k) + tuple(out))           # (B, C, *k, *out)
-        scatter_add_windows(cols, gx[b:b + B], k, stride, dilation)
+
+    def lane(p):
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
+            cols = np.matmul(wt, gb, out=_scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
+            scatter_add_windows(cols.reshape((-1, C) + tuple(k) + tuple(out)), gx[b:e], k, stride, dilation)
+
+    in_lanes(lane, N, C * K * L)
     return gx
 
 
@@ -242,12 +265,18 @@ def _grouped_weight(xp, g, kernel, stride, dilation, groups):
     _, O, *out = g.shape
     G, K, L = groups, math.prod(kernel), math.prod(out)
     Cg = C // G
-    gw = np.zeros((G, O // G, Cg * K), dtype=np.result_type(xp, g))
     B = _batch_chunk(C * K * L * xp.itemsize)
-    for b in range(0, N, B):
-        cols = _cols(xp[b:b + B], kernel, stride, dilation, out, G)    # (B, G, C_g·K, L)
-        gb = g[b:b + B].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
-        gw += np.matmul(gb, cols.transpose(0, 1, 3, 2)).sum(axis=0)    # (G, O_g, C_g·K)
+
+    def lane(p):
+        gw = np.zeros((G, O // G, Cg * K), dtype=np.result_type(xp, g))
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            cols = _cols(xp[b:e], kernel, stride, dilation, out, G)    # (B, G, C_g·K, L)
+            gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
+            gw += np.matmul(gb, cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (G, O_g, C_g·K)
+        return gw
+
+    gw = sum(in_lanes(lane, N, C * K * L))
     return gw.reshape((O, Cg) + tuple(kernel))
 
 
