@@ -89,6 +89,16 @@ def set_num_threads(n: int) -> None:
         _executor = None
 
 
+def _forget_threads_after_fork():
+    """A forked child has none of the parent's threads: start a fresh pool (and lock) when needed."""
+    global _executor, _blas_lock, _blas_users
+    _executor, _blas_lock, _blas_users = None, threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)
+
+
 def batch_parts(n: int, item_elements: int) -> list:
     """Slices that split range(n) (the batch) into at most get_num_threads() near-equal parts of at
     least MIN_PART_ELEMENTS elements each, for `parallel_map`; one slice when the work is small."""

@@ -173,3 +173,19 @@ def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch,
     for s, a, e in zip(split, single, (y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())):
         np.testing.assert_allclose(s, a, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(s, e, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_fresh_pool(threads):
+    import os
+
+    cnnlab.set_num_threads(2)
+    assert backend.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]   # the parent's pool is running
+    pid = os.fork()
+    if pid == 0:                                                            # child: would hang on the parent's pool
+        import signal
+        signal.alarm(20)                                                    # so a hang fails instead of blocking
+        ok = backend.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
