@@ -128,9 +128,14 @@ def parallel_map(fn, items) -> list:
     if len(items) <= 1 or _num_threads == 1 or getattr(_in_worker, "active", False):
         return [fn(item) for item in items]
     global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="cnnlab")
-    return list(_executor.map(_run_in_worker, [fn] * len(items), items))
+    if _executor is None:   # the calling thread works too: it takes the first item
+        _executor = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="cnnlab")
+    futures = [_executor.submit(_run_in_worker, fn, item) for item in items[1:]]
+    try:
+        first = _run_in_worker(fn, items[0])
+    finally:
+        rest = [f.result() for f in futures]     # wait for all, even when the first one raised
+    return [first] + rest
 
 
 # ---------------------------------------------------------------- lanes: batch parts with single-threaded BLAS
