@@ -10,8 +10,8 @@ By default the machine's OPENBLAS_CORETYPE (e.g. Haswell, an older kernel) is
 left in place; --native-blas re-runs this script with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset, for this process only. The BLAS kernel that ran is
 printed either way (through threadpoolctl). Each figure is the minimum over
---repeat runs after one warm-up, in each of --rounds turns
-that cnnlab and torch take; "fwd+bwd" is forward, then backward of the
+at least --repeat runs (and --min-time seconds) after one warm-up, in each of
+--rounds turns that cnnlab and torch take; "fwd+bwd" is forward, then backward of the
 sum of the output times a fixed random gradient.
 """
 from __future__ import annotations
@@ -80,17 +80,20 @@ CASES = {
 }
 
 
-def best_time(fn, repeat):
+def best_time(fn, repeat, min_time):
+    """The fastest of at least `repeat` timed calls after a warm-up, going on until `min_time` seconds
+    have passed (so that millisecond cases reach their steady state: threads awake, caches warm)."""
     fn()
     times = []
-    for _ in range(repeat):
+    start = time.perf_counter()
+    while len(times) < repeat or time.perf_counter() - start < min_time:
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
 
 
-def run_case(make, repeat, rounds):
+def run_case(make, repeat, rounds, min_time):
     import torch
 
     import cnnlab
@@ -127,9 +130,9 @@ def run_case(make, repeat, rounds):
     fo = ft = bo = bt = math.inf
     for _ in range(rounds):
         time.sleep(0.3)
-        fo, bo = min(fo, best_time(fwd_ours, repeat)), min(bo, best_time(both_ours, repeat))
+        fo, bo = min(fo, best_time(fwd_ours, repeat, min_time)), min(bo, best_time(both_ours, repeat, min_time))
         time.sleep(0.3)
-        ft, bt = min(ft, best_time(fwd_theirs, repeat)), min(bt, best_time(both_theirs, repeat))
+        ft, bt = min(ft, best_time(fwd_theirs, repeat, min_time)), min(bt, best_time(both_theirs, repeat, min_time))
     return fo, ft, bo, bt
 
 
@@ -147,6 +150,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure and round (default 5)")
+    parser.add_argument("--min-time", type=float, default=0.2,
+                        help="seconds each figure keeps timing, past --repeat runs (default 0.2)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="turns cnnlab and torch take, each keeping its best figure (default 3)")
     parser.add_argument("--native-blas", action="store_true",
@@ -166,7 +171,7 @@ def main():
     for name, make in CASES.items():
         if args.filter not in name:
             continue
-        fo, ft, bo, bt = run_case(make, args.repeat, args.rounds)
+        fo, ft, bo, bt = run_case(make, args.repeat, args.rounds, args.min_time)
         ratios.append(bo / bt)
         print(f"{name:52s} {1e3 * fo:8.2f} {1e3 * ft:8.2f} {fo / ft:6.2f} {1e3 * bo:8.2f} {1e3 * bt:8.2f} "
               f"{bo / bt:6.2f}", flush=True)

@@ -25,7 +25,8 @@ The argmax is found by `max_and_first_tap` over the k₁…k_D taps of a read-on
 window order on ties, the last NaN if there is one, the first input element if all are −∞. Indices
 are flat within each (N, C) plane of the unpadded input, int64, as PyTorch's ``return_indices``.
 Python loops run over taps only; a reshape + reduce for non-overlapping windows was measured 10-25×
-slower than the tap loop (NumPy reduces short strided axes slowly), so there is no such path.
+slower than the tap loop (NumPy reduces short strided axes slowly), so there is no such path. The
+max search and the window sums run on parts of the batch in worker threads (`backend.parallel_map`).
 """
 from __future__ import annotations
 
