@@ -63,7 +63,7 @@ def generator() -> np.random.Generator:
 # ---------------------------------------------------------------- worker threads
 # NumPy's elementwise loops and reductions release the GIL, so memory-bound work split over the batch
 # runs on several cores at once: the way PyTorch's CPU kernels split their loops over OpenMP threads.
-# (BLAS calls are threaded by the BLAS library itself and are not split here.)
+# (Work that calls BLAS runs in lanes, below, so that BLAS's own threads do not compete.)
 _num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 _executor: ThreadPoolExecutor | None = None
 
