@@ -189,3 +189,35 @@ def test_a_forked_child_gets_a_fresh_pool(threads):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_keep_freed_memory_takes_effect_on_glibc_only():
+    import platform
+
+    on_glibc = platform.libc_ver()[0] == "glibc"
+    try:
+        assert backend.keep_freed_memory(False) is on_glibc
+    finally:
+        assert backend.keep_freed_memory(True) is on_glibc    # the import-time setting again
+
+
+def test_keep_freed_memory_can_be_refused_through_the_environment():
+    """CNNLAB_KEEP_FREED_MEMORY=0 keeps cnnlab's import from calling mallopt at all."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    probe = ("import ctypes, unittest.mock as mock\n"
+             "calls, real = [], ctypes.CDLL\n"
+             "class Spy:\n"
+             "    def __init__(self, *args, **kwargs): self.lib = real(*args, **kwargs)\n"
+             "    def __getattr__(self, name): calls.append(name); return getattr(self.lib, name)\n"
+             "with mock.patch('ctypes.CDLL', Spy):\n"
+             "    import cnnlab.backend\n"
+             "print('mallopt' in calls)\n")
+    on_glibc = platform.libc_ver()[0] == "glibc"
+    for value, applied in (("0", False), ("1", on_glibc)):
+        env = dict(os.environ, CNNLAB_KEEP_FREED_MEMORY=value)
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == str(applied)
