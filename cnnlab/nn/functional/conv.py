@@ -353,7 +353,9 @@ def _pad_zeros(x, pads, groups, taps):
         return channels_last(x, pads)
     if not any(a or b for a, b in pads):
         return x
-    return np.pad(x, ((0, 0), (0, 0)) + tuple(pads))
+    xp = np.zeros(x.shape[:2] + tuple(n + a + b for n, (a, b) in zip(x.shape[2:], pads)), dtype=x.dtype)
+    xp[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in zip(x.shape[2:], pads))] = x
+    return xp                                                          # (np.pad measured 1.6× slower)
 
 
 def _crop(x, starts, sizes):
