@@ -64,8 +64,8 @@ def generator() -> np.random.Generator:
 # An op's temporaries and results are fresh arrays of megabytes. glibc's malloc hands blocks above a
 # (dynamic) threshold back to the kernel when they are freed and trims the top of its heap, so the next
 # step's arrays are new pages again, each page a fault on first write: measured ~5 µs a page on these
-# machines, and a LeNet-5 training step went from 17-19 ms to 9-10 ms once freed memory was kept for
-# reuse. (PyTorch keeps freed blocks in its own caching allocators; NumPy's is malloc.)
+# machines, and LeNet-5 training steps repeated on one batch went from 17-19 ms to 9-10 ms once freed
+# memory was kept for reuse. (PyTorch keeps freed blocks in its own caching allocators; NumPy's is malloc.)
 _GLIBC_M_TRIM_THRESHOLD, _GLIBC_M_MMAP_THRESHOLD = -1, -3
 
 
