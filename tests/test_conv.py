@@ -293,3 +293,15 @@ def test_conv_transpose_errors_name_the_rule():
         F.conv_transpose2d(x, cnnlab.ones(4, 2, 3, 3), padding=(-1, 0))
     with pytest.raises(ValueError, match="conv_transpose1d: .*output size"):
         F.conv_transpose1d(cnnlab.ones(1, 4, 1), cnnlab.ones(4, 2, 1), padding=1)
+
+
+def test_scratch_buffers_are_reused_up_to_their_limit(monkeypatch):
+    import cnnlab.nn.functional.conv as conv
+
+    a = conv._scratch("test-slot", (4, 8), np.float32)
+    b = conv._scratch("test-slot", (2, 3), np.float64)           # smaller: the same memory again
+    assert np.shares_memory(a, b) and b.shape == (2, 3) and b.dtype == np.float64
+    monkeypatch.setattr(conv, "SCRATCH_KEEP_BYTES", 100)
+    c = conv._scratch("test-slot", (50,), np.float32)            # 200 bytes: over the limit, not kept
+    d = conv._scratch("test-slot", (50,), np.float32)
+    assert not np.shares_memory(c, d) and not np.shares_memory(c, a)

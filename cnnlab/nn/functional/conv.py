@@ -56,6 +56,10 @@ def _batch_chunk(per_sample_bytes: int) -> int:
 
 _workspace = threading.local()
 
+#: Scratch buffers up to this size are kept between calls; a larger one (a single sample's columns
+#: past it) is allocated for its call only, so that one huge conv does not hold its memory forever.
+SCRATCH_KEEP_BYTES = 64 * 2**20
+
 
 def _scratch(slot: str, shape, dtype) -> np.ndarray:
     """An uninitialised array for per-chunk work (columns, tap results), reused across chunks and calls.
@@ -64,6 +68,8 @@ def _scratch(slot: str, shape, dtype) -> np.ndarray:
     measured as much as the arithmetic (a 3-d conv's input gradient: 25 ms, 12 ms with reused buffers).
     One buffer per slot and thread, grown as needed; a slot's array is dead once its chunk is done."""
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes > SCRATCH_KEEP_BYTES:
+        return np.empty(shape, dtype=dtype)
     buffers = _workspace.__dict__
     if slot not in buffers or buffers[slot].nbytes < nbytes:
         buffers[slot] = np.empty(max(nbytes, 1), dtype=np.uint8)
