@@ -224,7 +224,8 @@ def lanes_available() -> bool:
 def in_lanes(fn, n: int, item_elements: int) -> list:
     """[fn(part) for part in batch_parts(n, item_elements)] on worker threads with BLAS single-threaded
     meanwhile, or [fn(slice(0, n))] when there is one part or lanes are not available. fn may call BLAS;
-    like `parallel_map`'s, it must write only to its own part of an output."""
+    like `parallel_map`'s, it must write only to its own part of an output. BLAS's thread count is
+    process-wide: other threads' BLAS calls run single-threaded too while lanes run."""
     parts = batch_parts(n, item_elements) if lanes_available() else [slice(0, n)]
     if len(parts) == 1:
         return [fn(parts[0])]
