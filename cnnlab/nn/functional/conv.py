@@ -32,6 +32,7 @@ and the transposed convolution uses the same three with the roles swapped.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import threading
@@ -84,14 +85,25 @@ def _scratch(slot: str, shape, dtype) -> np.ndarray:
 # the next conv reads without another copy. (N·L, K·C) @ (K·C, O) measured 20-30% faster in OpenBLAS
 # than the per-sample (O, K·C) @ (K·C, L).
 
+def _to_first(a: np.ndarray) -> np.ndarray:
+    """View (N, *n, C) as (N, C, *n) (np.moveaxis(a, -1, 1), without its argument checks: these run
+    a dozen times a call, and moveaxis's checks measured a third of a small conv's fixed cost)."""
+    return a.transpose((0, a.ndim - 1) + tuple(range(1, a.ndim - 1)))
+
+
+def _to_last(a: np.ndarray) -> np.ndarray:
+    """View (N, C, *n) as (N, *n, C), the inverse of `_to_first`."""
+    return a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
+
+
 def zeros_channels_last(shape, dtype) -> np.ndarray:
     """Zeros of NCHW shape (N, C, *n) whose memory is channels-last (N, *n, C)."""
-    return np.moveaxis(np.zeros((shape[0],) + tuple(shape[2:]) + (shape[1],), dtype=dtype), -1, 1)
+    return _to_first(np.zeros((shape[0],) + tuple(shape[2:]) + (shape[1],), dtype=dtype))
 
 
 def is_channels_last(x: np.ndarray) -> bool:
     """Whether x (N, C, *n) is an NCHW-shaped view of contiguous channels-last memory (N, *n, C)."""
-    return x.ndim > 2 and np.moveaxis(x, 1, -1).flags.c_contiguous
+    return x.ndim > 2 and _to_last(x).flags.c_contiguous
 
 
 def channels_last(x: np.ndarray, pads=None) -> np.ndarray:
@@ -104,7 +116,7 @@ def channels_last(x: np.ndarray, pads=None) -> np.ndarray:
     shape = (N,) + tuple(m + a + b for m, (a, b) in zip(n, pads)) + (C,)
     xp = np.zeros(shape, dtype=x.dtype) if padded else np.empty(shape, dtype=x.dtype)
     _copy_channels_last(xp[(slice(None),) + tuple(slice(a, a + m) for m, (a, _) in zip(n, pads))], x)
-    return np.moveaxis(xp, -1, 1)
+    return _to_first(xp)
 
 
 #: Staging chunk of `_copy_channels_last`, small enough to stay in the L2 cache.
@@ -125,7 +137,7 @@ def _copy_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
 
     def part(p):
         if not aliased:
-            np.copyto(dst[p], np.moveaxis(src[p], 1, -1))
+            np.copyto(dst[p], _to_last(src[p]))
             return
         B = max(1, _STAGE_BYTES // (C * L * src.itemsize))
         stage = np.empty((min(B, p.stop - p.start), C, L + pad), dtype=src.dtype)
@@ -133,7 +145,7 @@ def _copy_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
             e = min(b + B, p.stop)
             st = stage[:e - b, :, :L]
             np.copyto(st, src[b:e].reshape(e - b, C, L))
-            np.copyto(dst[b:e], np.moveaxis(st.reshape(st.shape[:2] + src.shape[2:]), 1, -1))
+            np.copyto(dst[b:e], _to_last(st.reshape(st.shape[:2] + src.shape[2:])))
 
     parallel_map(part, batch_parts(N, C * L))
 
@@ -154,12 +166,12 @@ def _rows(xp, kernel, stride, dilation, out):
 def _weight_rows(w):
     """w (O, C, *k) -> (K·C, O), matching the rows' (taps, channels) order."""
     O, C = w.shape[:2]
-    return np.moveaxis(w, 1, -1).reshape(O, -1).T                                  # (K·C, O)
+    return _to_last(w).reshape(O, -1).T                                  # (K·C, O)
 
 
 def _grad_rows(g):
     """g (N, O, *out) -> (N·L, O): the output gradient with channels inner (a view when it is channels-last)."""
-    return np.moveaxis(g, 1, -1).reshape(-1, g.shape[1])
+    return _to_last(g).reshape(-1, g.shape[1])
 
 
 def _dense_conv(xp, w, stride, dilation, out):
@@ -176,7 +188,13 @@ def _dense_conv(xp, w, stride, dilation, out):
             np.matmul(_rows(xp[b:e], k, stride, dilation, out), wr, out=y[b:e].reshape(-1, O))
 
     in_lanes(lane, N, L * math.prod(k) * C)
-    return np.moveaxis(y.reshape((N,) + tuple(out) + (O,)), -1, 1)                  # (N, O, *out) view
+    return _to_first(y.reshape((N,) + tuple(out) + (O,)))                  # (N, O, *out) view
+
+
+@functools.lru_cache(maxsize=256)
+def _all_tap_slices(kernel, stride, dilation, out) -> tuple:
+    """`tap_slices` of every kernel tap, in row-major tap order (cached: a training loop asks again and again)."""
+    return tuple(tap_slices(t, stride, dilation, out) for t in itertools.product(*(range(k) for k in kernel)))
 
 
 def _dense_adjoint(g, w, padded_shape, stride, dilation):
@@ -190,7 +208,7 @@ def _dense_adjoint(g, w, padded_shape, stride, dilation):
     gr = _grad_rows(g)                                                              # (N·L, O)
     wt = np.ascontiguousarray(np.moveaxis(w.reshape(O, C, K), 2, 0))               # (K, O, C)
     gx = np.zeros((N,) + tuple(padded_shape) + (C,), dtype=np.result_type(g, w))    # channels-last
-    taps = [tap_slices(t, stride, dilation, out) for t in itertools.product(*(range(kk) for kk in k))]
+    taps = _all_tap_slices(tuple(k), tuple(stride), tuple(dilation), tuple(out))
     B = _batch_chunk(L * K * C * g.itemsize)
 
     def lane(p):
@@ -202,7 +220,7 @@ def _dense_adjoint(g, w, padded_shape, stride, dilation):
                 gx[(slice(b, b + nb),) + sl] += res[i]
 
     in_lanes(lane, N, L * K * C)
-    return np.moveaxis(gx, -1, 1)                                                   # (N, C, *padded) view
+    return _to_first(gx)                                                   # (N, C, *padded) view
 
 
 def _dense_weight(xp, g, kernel, stride, dilation):
@@ -219,7 +237,7 @@ def _dense_weight(xp, g, kernel, stride, dilation):
         return gw
 
     gw = sum(in_lanes(lane, N, L * math.prod(kernel) * C))
-    return np.moveaxis(gw.T.reshape((O,) + tuple(kernel) + (C,)), -1, 1)             # (O, C, *k)
+    return _to_first(gw.T.reshape((O,) + tuple(kernel) + (C,)))             # (O, C, *k)
 
 
 # ---------------------------------------------------------------- grouped or few-channel convs: channels-first
