@@ -38,7 +38,7 @@ from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
 from cnnlab.backend import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_float
-from cnnlab.nn.functional._windows import windows
+from cnnlab.nn.functional._windows import pad_constant, windows
 from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -164,17 +164,13 @@ def _sum_taps_adjoint(g, axis, k, s, p, n, out=None):
     return gx
 
 
-def _pad(x, pads, value):
-    """x with (before, after) pads of `value` on each spatial axis; x itself when there is nothing to pad."""
-    if not any(a or b for a, b in pads):
-        return x
-    xp = np.full(x.shape[:2] + tuple(n + a + b for n, (a, b) in zip(x.shape[2:], pads)), value, dtype=x.dtype)
-    xp[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in zip(x.shape[2:], pads))] = x
-    return xp
-
-
 # ---------------------------------------------------------------- the argmax search
-def max_and_first_tap(tap, K, want_first=True):
+def tap_code_dtype(K: int):
+    """The smallest integer dtype that numbers K taps."""
+    return np.int8 if K < 128 else np.int16 if K < 2**15 else np.int32
+
+
+def max_and_first_tap(tap, K, want_first=True, best=None, first=None):
     """Elementwise maximum over K same-shape arrays tap(0) … tap(K−1) (views or gathers) and, if asked,
     for each element the first tap that reaches it — or, where the maximum is NaN, the last NaN tap:
     exactly the choice of PyTorch's CPU kernels (`val > max or isnan(val)` replaces, in tap order).
@@ -183,14 +179,22 @@ def max_and_first_tap(tap, K, want_first=True):
     where a tap is strictly greater than the maximum so far, its number i is recorded, as
     first = max(first, greater·i) (taps come in increasing order; a masked copy measured 50× slower
     on random data), so ties keep the first. Only if a maximum is NaN are the taps searched again.
+
+    `best` and `first` (of dtype `tap_code_dtype(K)`), if given, are written instead of new arrays.
     """
-    best = tap(0).copy()
+    if best is None:
+        best = tap(0).copy()
+    else:
+        np.copyto(best, tap(0))
     if not want_first:
         for i in range(1, K):
             np.maximum(best, tap(i), out=best)
         return best, None
-    code_t = np.int8 if K < 128 else np.int16 if K < 2**15 else np.int32
-    first = np.zeros(best.shape, dtype=code_t)
+    code_t = tap_code_dtype(K)
+    if first is None:
+        first = np.zeros(best.shape, dtype=code_t)
+    else:
+        first[...] = 0
     greater, code = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=code_t)
     for i in range(1, K):
         t = tap(i)
@@ -218,14 +222,18 @@ def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index)
 def _max_and_tap(x, kernel, stride, dilation, out, pads, want_tap):
     """Window maxima of x (N, C, *n) padded by −∞, and (if asked) the tap (row-major, int8 for small
     windows) that reaches each maximum first, as `max_and_first_tap`."""
-    w = windows(_pad(x, pads, -np.inf), kernel, stride, dilation, out)          # (N, C, *k, *o) view
+    w = windows(pad_constant(x, pads, -np.inf), kernel, stride, dilation, out)   # (N, C, *k, *o) view
     taps = list(np.ndindex(*kernel))
-    parts = batch_parts(x.shape[0], math.prod(x.shape[1:]))                    # in parallel threads
-    found = parallel_map(lambda p: max_and_first_tap(lambda i: w[(p, slice(None)) + taps[i]], len(taps), want_tap),
-                         parts)
-    if len(found) == 1:
-        return found[0]
-    return np.concatenate([b for b, _ in found]), np.concatenate([f for _, f in found]) if want_tap else None
+    tap0 = w[(slice(None), slice(None)) + taps[0]]
+    best = np.empty(tap0.shape, dtype=x.dtype)
+    first = np.empty(tap0.shape, dtype=tap_code_dtype(len(taps))) if want_tap else None
+
+    def part(p):                                    # parts of the batch in parallel threads, each into its slice
+        max_and_first_tap(lambda i: w[(p, slice(None)) + taps[i]], len(taps), want_tap,
+                          best=best[p], first=None if first is None else first[p])
+
+    parallel_map(part, batch_parts(x.shape[0], math.prod(x.shape[1:])))
+    return best, first
 
 
 def _plane_index(n, best, first, kernel, stride, padding, dilation, out):
