@@ -75,13 +75,12 @@ def keep_freed_memory(enabled: bool = True) -> bool:
     import unless the environment sets CNNLAB_KEEP_FREED_MEMORY=0. Returns whether it took effect: False
     where the C library is not glibc (macOS, musl), where nothing is changed."""
     import ctypes
-    import ctypes.util
     import platform
 
     if platform.libc_ver()[0] != "glibc":
         return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    try:   # the process's own symbols, which include the C library's (find_library would run ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mmap_limit, trim_limit = (32 * 2**20, 256 * 2**20) if enabled else (128 * 2**10, 128 * 2**10)
