@@ -75,3 +75,13 @@ def compare_one_input(torch, ours, theirs, x, dtype, tol, seed=0, indices=False,
     assert a.grad.dtype == dtype
     np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol, err_msg=f"grad {label}")
     return out, idx
+
+
+#: Tolerances of the pooling tests against PyTorch (float32 pools add few terms, so they are tight).
+POOL_TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+
+
+def maybe_int(rng, values):
+    """An int when all entries agree (sometimes), else the tuple: both forms of an argument get exercised."""
+    values = tuple(int(v) for v in values)
+    return values[0] if len(set(values)) == 1 and rng.random() < 0.5 else values

@@ -9,9 +9,8 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional.adaptive_pooling as A
 from cnnlab import shapes
-from helpers import compare_one_input, gradcheck
+from helpers import POOL_TOL, compare_one_input, gradcheck
 
-TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 DTYPES = [np.float64, np.float32]
 
 
@@ -30,7 +29,7 @@ def adaptive_config(rng, D):
 
 
 def run_pair(torch, ours, theirs, x, dtype, args, seed, indices=False):
-    compare_one_input(torch, lambda t: ours(t, *args), lambda t: theirs(t, *args), x, dtype, TOL[dtype], seed,
+    compare_one_input(torch, lambda t: ours(t, *args), lambda t: theirs(t, *args), x, dtype, POOL_TOL[dtype], seed,
                       indices, f"{x.shape} {args}")
 
 

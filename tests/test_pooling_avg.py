@@ -11,16 +11,10 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional.pooling as P
 from cnnlab import shapes
-from helpers import compare_one_input, gradcheck
+from helpers import POOL_TOL, compare_one_input, gradcheck, maybe_int
 
-TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 DTYPES = [np.float64, np.float32]
 N_CONFIGS = 50  # per dimension count and dtype
-
-
-def _maybe_int(rng, values):
-    values = tuple(int(v) for v in values)
-    return values[0] if len(set(values)) == 1 and rng.random() < 0.5 else values
 
 
 def avg_config(rng, D, lp=False):
@@ -35,16 +29,16 @@ def avg_config(rng, D, lp=False):
     batch = None if rng.random() < 0.2 else int(rng.integers(1, 3))
     C = int(rng.integers(1, 4))
     shape = ((C,) if batch is None else (batch, C)) + tuple(int(v) for v in n)
-    kwargs = dict(kernel_size=_maybe_int(rng, k), ceil_mode=bool(rng.random() < 0.5))
+    kwargs = dict(kernel_size=maybe_int(rng, k), ceil_mode=bool(rng.random() < 0.5))
     if rng.random() < 0.8:
-        kwargs["stride"] = _maybe_int(rng, s)
+        kwargs["stride"] = maybe_int(rng, s)
     else:
         s = k
     if lp and D == 1:  # PyTorch's lp_pool1d multiplies by kernel_size itself: it must be an int
         kwargs["kernel_size"] = int(k[0])
         kwargs["stride"] = int(s[0]) if "stride" in kwargs else None
     if not lp:
-        kwargs["padding"] = _maybe_int(rng, p)
+        kwargs["padding"] = maybe_int(rng, p)
         kwargs["count_include_pad"] = bool(rng.random() < 0.5)
         if D > 1 and rng.random() < 0.25:
             kwargs["divisor_override"] = int(rng.integers(1, 7))
@@ -53,7 +47,7 @@ def avg_config(rng, D, lp=False):
 
 def run_pair(torch, ours, theirs, x, dtype, args, kwargs, seed):
     compare_one_input(torch, lambda t: ours(t, *args, **kwargs), lambda t: theirs(t, *args, **kwargs), x, dtype,
-                      TOL[dtype], seed, label=f"{args} {kwargs}")
+                      POOL_TOL[dtype], seed, label=f"{args} {kwargs}")
 
 
 def naive_avg_pool(x, k, s, p, ceil_mode, count_include_pad, divisor_override=None):

@@ -10,17 +10,10 @@ import cnnlab
 import cnnlab.nn.functional.pooling as P
 import cnnlab.nn.functional.unpooling as U
 from cnnlab import shapes
-from helpers import compare_one_input, gradcheck
+from helpers import POOL_TOL, compare_one_input, gradcheck, maybe_int
 
-TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 DTYPES = [np.float64, np.float32]
 N_CONFIGS = 50  # per dimension count and dtype
-
-
-def _maybe_int(rng, values):
-    """An int when all entries agree (sometimes), else the tuple: both forms get exercised."""
-    values = tuple(int(v) for v in values)
-    return values[0] if len(set(values)) == 1 and rng.random() < 0.5 else values
 
 
 def has_empty_window(n, k, s, p, d, ceil_mode):
@@ -46,10 +39,10 @@ def max_config(rng, D):
     batch = None if rng.random() < 0.2 else int(rng.integers(1, 3))
     C = int(rng.integers(1, 4))
     shape = ((C,) if batch is None else (batch, C)) + tuple(int(v) for v in n)
-    kwargs = dict(kernel_size=_maybe_int(rng, k), padding=_maybe_int(rng, p), dilation=_maybe_int(rng, d),
+    kwargs = dict(kernel_size=maybe_int(rng, k), padding=maybe_int(rng, p), dilation=maybe_int(rng, d),
                   ceil_mode=ceil_mode)
     if rng.random() < 0.8:
-        kwargs["stride"] = _maybe_int(rng, s)
+        kwargs["stride"] = maybe_int(rng, s)
     else:
         s = k
     return shape, kwargs, (k, s, p, d)
@@ -58,7 +51,7 @@ def max_config(rng, D):
 def run_pair(torch, ours, theirs, x, dtype, kwargs, seed, indices=True):
     """Same input in both frameworks: compare values, indices (if asked) and the input gradient."""
     return compare_one_input(torch, lambda t: ours(t, **kwargs, return_indices=indices),
-                             lambda t: theirs(t, **kwargs, return_indices=indices), x, dtype, TOL[dtype], seed,
+                             lambda t: theirs(t, **kwargs, return_indices=indices), x, dtype, POOL_TOL[dtype], seed,
                              indices, str(kwargs))
 
 
