@@ -159,18 +159,20 @@ def test_lecture_example_by_hand():
     assert F.conv2d(image, kernel).tolist() == [[[[1 - 5, 2 - 6], [4 - 8, 5 - 9]]]]
 
 
-@pytest.mark.parametrize("D,stride,padding,dilation,groups", [
-    (1, 2, 1, 2, 1), (2, (1, 2), (1, 0), (2, 1), 2), (2, 1, "same", (1, 2), 1), (3, (2, 1, 1), 1, 1, 2),
-    (2, 1, (2, 0), 1, 1), (2, 1, (3, 3), 1, 1),  # padding larger than the kernel reach (input-grad crops g)
+@pytest.mark.parametrize("D,stride,padding,dilation,groups,C", [
+    (1, 2, 1, 2, 1, 8), (2, (1, 2), (1, 0), (2, 1), 2, 2), (2, 1, "same", (1, 2), 1, 8), (3, (2, 1, 1), 1, 1, 2, 2),
+    (2, 1, (2, 0), 1, 1, 8), (2, 1, (3, 3), 1, 1, 8),  # padding larger than the kernel reach (input-grad crops g)
+    (2, (2, 1), (1, 2), (1, 2), 1, 16), (3, (1, 2, 1), (0, 1, 2), (2, 1, 2), 1, 16),   # the row bands
 ])
-def test_conv_finite_differences(D, stride, padding, dilation, groups):
+def test_conv_finite_differences(D, stride, padding, dilation, groups, C):
+    """C = 8 with groups=1 runs the channels-last kernels (im2row), 16 in 2 or 3 dims the row bands."""
     rng = np.random.default_rng(4)
-    C = 8 if groups == 1 and D < 3 else 2  # groups=1 with 8 channels runs the channels-last kernels
-    x = rng.standard_normal((2, C * groups) + (5,) * D)
+    x = rng.standard_normal((2, C * groups) + (5, 5, 4)[:D])
     w = rng.standard_normal((2 * groups, C) + (2, 3, 2)[:D])
     b = rng.standard_normal(2 * groups)
     fn = getattr(F, f"conv{D}d")
-    gradcheck(lambda x_, w_, b_: fn(x_, w_, b_, stride, padding, dilation, groups), x, w, b)
+    # the weight gradient of 16 channels sums ~1000 products: central differences carry ~1e-8 of error
+    gradcheck(lambda x_, w_, b_: fn(x_, w_, b_, stride, padding, dilation, groups), x, w, b, atol=1e-8 * C)
 
 
 @pytest.mark.parametrize("D,stride,padding,output_padding,dilation,groups", [
@@ -231,6 +233,77 @@ def test_few_channel_layout_choice_matches_torch(monkeypatch, torch, C, k, kwarg
         run_pair(torch, getattr(F, f"conv{D}d"), getattr(torch.nn.functional, f"conv{D}d"), x, w, b, dtype, kwargs, 0)
         run_pair(torch, getattr(F, f"conv_transpose{D}d"), getattr(torch.nn.functional, f"conv_transpose{D}d"),
                  xt, w, b[:C], dtype, dict(stride=2), 1)
+
+
+def band_config(rng, D, transposed):
+    """A random config that runs the row-band kernels: 2 or 3 dims, at least 16 channels on the side the
+    bands lower, stride 1 along the last axis; leading strides, every dilation and padding random."""
+    k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 4, size=D))
+    s = tuple(int(v) for v in rng.integers(1, 4, size=D - 1)) + (1,)
+    d = tuple(int(v) for v in rng.integers(1, 4, size=D))
+    p = tuple(int(v) for v in rng.integers(0, 4, size=D))
+    if transposed:
+        op = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
+        n = tuple(int(v) for v in rng.integers(1, 6 if D < 3 else 4, size=D))
+        # keep every output size >= 1: padding at most what the full output has to spare
+        p = tuple(min(pp, ((nn - 1) * ss + dd * (kk - 1) + oo) // 2)
+                  for pp, nn, ss, dd, kk, oo in zip(p, n, s, d, k, op))
+        kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d)
+    else:
+        n = tuple(max(dd * (kk - 1) + 1 - 2 * pp, 1) + int(rng.integers(0, 6 if D < 3 else 3))
+                  for kk, dd, pp in zip(k, d, p))
+        kwargs = dict(stride=s, padding="same" if rng.random() < 0.2 else p, dilation=d)
+        if kwargs["padding"] == "same":
+            kwargs["stride"] = 1
+    C, O = int(rng.integers(16, 19)), int(rng.integers(1, 19))
+    if transposed:
+        C, O = O, C        # the transposed conv's output channels are the conv's input channels
+    batch = None if rng.random() < 0.2 else int(rng.integers(1, 4))
+    shape = ((C,) if batch is None else (batch, C)) + n
+    return shape, ((C, O) if transposed else (O, C)) + k, kwargs
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("D", [2, 3])
+def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
+    """The row-band kernels (`_band_conv`, `_band_grads`) against torch: random configs in float64 and
+    float32, whole batches, one sample per chunk and one lane per sample, every gradient wanted or not."""
+    import warnings
+
+    import cnnlab.backend as backend
+    import cnnlab.nn.functional.conv as conv
+
+    calls = []
+    for name in ("_band_conv", "_band_grads"):
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    rng = np.random.default_rng(300 + D + 10 * transposed)
+    name = f"conv_transpose{D}d" if transposed else f"conv{D}d"
+    ours, theirs = getattr(F, name), getattr(torch.nn.functional, name)
+    for i in range(40):
+        xs, ws, kwargs = band_config(rng, D, transposed)
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        b = rng.standard_normal(ws[1] if transposed else ws[0]) if rng.random() < 0.7 else None
+        monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1 if i % 3 == 1 else 4 * 2**20)
+        monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1 if i % 3 == 2 else 2**18)
+        del calls[:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
+            run_pair(torch, ours, theirs, x, w, b, (np.float64, np.float32)[i % 2], kwargs, i)
+        assert calls == ["_band_conv", "_band_grads"] or transposed and "_band_grads" in calls, (calls, kwargs)
+    # one gradient at a time: the input's only, the weight's only, the bias' only
+    xs, ws, kwargs = band_config(np.random.default_rng(5), D, transposed)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1] if transposed else ws[0])
+    for wanted in range(3):
+        mine = [cnnlab.Tensor(a, requires_grad=j == wanted) for j, a in enumerate((x, w, b))]
+        ref = [torch.tensor(a, requires_grad=j == wanted) for j, a in enumerate((x, w, b))]
+        g = rng.standard_normal(ours(*mine, **kwargs).shape)
+        ours(*mine, **kwargs).backward(cnnlab.Tensor(g))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs(*ref, **kwargs).backward(torch.tensor(g))
+        np.testing.assert_allclose(mine[wanted].grad.data, ref[wanted].grad.numpy(), **TOL[np.float64])
+        assert all(m.grad is None for j, m in enumerate(mine) if j != wanted)
 
 
 def test_float32_has_no_float64_temporaries():

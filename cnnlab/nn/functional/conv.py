@@ -13,8 +13,10 @@ How it is computed (im2col): the windows of I_pad are a read-only strided view
 (N, C, k₁..k_D, o₁..o_D); copied into columns (N, G, C_g·K, L) with K = Πk and
 L = Πo, one batched GEMM with the weights (G, O_g, C_g·K) gives (N, G, O_g, L),
 which is already NCHW. Dense convs with enough channels do the same channels-last
-("im2row", below). Python loops run over batch chunks (to bound the column
-buffer) and, in the adjoint, over kernel taps — never over positions.
+("im2row", below), and with stride 1 along the last axis and 16 channels or more
+they copy the input only once per leading-axes tap ("row bands", below). Python
+loops run over batch chunks (to bound the buffers) and over kernel taps — never
+over positions.
 
 Threads: the batch is split into one lane per thread (`backend.in_lanes`), each
 lane running its chunks with a single-threaded BLAS, so that the copies run on
@@ -38,10 +40,12 @@ import math
 import threading
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.backend import batch_parts, in_lanes, parallel_map
+
 from cnnlab.nn.functional._windows import pad_constant, scatter_add_windows, tap_slices, windows
 
 #: Size of one column buffer (im2col): the batch is processed in chunks of about this size, so the
@@ -240,6 +244,172 @@ def _dense_weight(xp, g, kernel, stride, dilation):
     return _to_first(gw.T.reshape((O,) + tuple(kernel) + (C,)))             # (O, C, *k)
 
 
+# ---------------------------------------------------------------- dense convs, stride 1 along the last axis: row bands
+# im2row copies every input value K times. With stride 1 along the last axis, the windows of neighbouring
+# outputs along it overlap, and one copy of the input lowered over the other (leading) axes only is enough:
+#
+#     L[b, o', w, t', c] = I_pad[b, o'·s' + t'·d', w, c]      o', t', s', d': the leading axes' output
+#                                                             index, tap, stride and dilation
+#
+# The window of output (o', j) is then the k_w consecutive blocks L[b, o', j : j + k_w] (with dilation d_w
+# along the last axis, its positions are stored residue by residue, w = q·d_w + r, so that a window's
+# blocks are still consecutive), and the outputs with the same j form one GEMM operand: a band of rows of
+# L with a fixed stride. One batched GEMM (over j) computes the conv, reading L in place; L is about k_w
+# times smaller than im2row's rows.
+#
+# The gradients lower the output gradient the same way, along the last axis only:
+#
+#     Gr[b, o', w, j, o] = g[b, o', w − (k_w − 1 − j)·d_w, o]      (zero outside the output)
+#
+# and then each is one plain GEMM over all rows (b, o', w):
+#
+#     gK[t', c, j, o]     = L^T @ Gr                            (j: the last axis' taps, flipped)
+#     gL[t'][(b, o', w), c] = Gr @ K_t'[(j, o), c]              (added into the input gradient tap by tap:
+#                                                               k_w times fewer taps than `_dense_adjoint`)
+#
+# Both only need the positions w of the last axis where the input is not padding: the input gradient is
+# cut there, and L is zero there (its rows add nothing to gK). `last` = (start, length) names that range.
+def _bands_pay(in_channels: int, groups: int, kernel, stride) -> bool:
+    """Row bands replace im2row for dense convs of 2 or 3 dims with stride 1 along the last axis and at least
+    16 input channels. (1-d convs have no leading axes: a band would hold one row per sample. With fewer
+    channels L's rows gather a few values at a time: LeNet's C3, 6 channels, measured 1.7× slower.)"""
+    return len(kernel) >= 2 and stride[-1] == 1 and groups == 1 and in_channels >= 16
+
+
+def _residues(n: int, d: int):
+    """n positions of the last axis stored residue by residue (w = q·d + r): (Q, [(r, Q_r)]) with Q positions
+    per residue in the buffer and Q_r of them inside the axis."""
+    Q = -(-n // d)
+    return Q, [(r, len(range(r, n, d))) for r in range(d)]
+
+
+def _lower(xp, kernel, stride, dilation, out, last):
+    """L (B, *o', d_w, Q, *k', C) from the padded input xp (B, C, *n) (any layout), for the positions
+    last = (start, length) of its last axis, in the "rows" scratch buffer."""
+    lo, n = last
+    xl = _to_last(xp)[..., lo:lo + n, :]                                            # (B, *n', n, C)
+    B, C = xl.shape[0], xl.shape[-1]
+    lead, dw = len(kernel) - 1, dilation[-1]
+    Q, residues = _residues(n, dw)
+    st = xl.strides
+    view = as_strided(xl, (B,) + tuple(out[:lead]) + (n,) + tuple(kernel[:lead]) + (C,),
+                      (st[0],) + tuple(st[1 + i] * stride[i] for i in range(lead)) + (st[1 + lead],)
+                      + tuple(st[1 + i] * dilation[i] for i in range(lead)) + (st[-1],), writeable=False)
+    L = _scratch("rows", (B,) + tuple(out[:lead]) + (dw, Q) + tuple(kernel[:lead]) + (C,), xl.dtype)
+    at = (slice(None),) * (1 + lead)
+    for r, Qr in residues:
+        np.copyto(L[at + (r, slice(0, Qr))], view[at + (slice(r, None, dw),)])
+        if Qr < Q:      # past the range: read by no window, but multiplied (by zeros) in gK
+            L[at + (r, slice(Qr, None))] = 0
+    return L
+
+
+def _lower_grad(g, kernel, dilation, last):
+    """Gr (B, *o', d_w, Q, k_w, O) from the output gradient g (B, O, *o) (any layout), for the positions
+    last = (start, length) of the padded input's last axis, in the "grows" scratch buffer."""
+    lo, n = last
+    gl = _to_last(g)                                                                # (B, *o, O)
+    lead, k, dw, Wo = len(kernel) - 1, kernel[-1], dilation[-1], g.shape[-1]
+    Q, _ = _residues(n, dw)
+    Gr = _scratch("grows", gl.shape[:1 + lead] + (dw, Q, k, gl.shape[-1]), gl.dtype)
+    at = (slice(None),) * (1 + lead)
+    for r in range(dw):
+        for j in range(k):   # Gr[.., r, q, j] = g[.., base + q·d_w] where 0 <= base + q·d_w < Wo
+            base = lo + r + (j - k + 1) * dw
+            q0, q1 = max(0, -(base // dw)), max(0, min(Q, (Wo - 1 - base) // dw + 1))
+            q1 = max(q0, q1)
+            if q1 > q0:
+                start = base + q0 * dw
+                np.copyto(Gr[at + (r, slice(q0, q1), j)], gl[at + (slice(start, start + (q1 - q0 - 1) * dw + 1, dw),)])
+            Gr[at + (r, slice(0, q0), j)] = 0
+            Gr[at + (r, slice(q1, None), j)] = 0
+    return Gr
+
+
+def _band_conv(xp, w, stride, dilation, out, bias):
+    """The conv of the padded input xp (N, C, *n) with w (O, C, *k), bias added: (N, O, *out) channels-last."""
+    N = xp.shape[0]
+    O, C, *k = w.shape
+    lead, kw, dw, Wo = len(k) - 1, k[-1], dilation[-1], out[-1]
+    Q, residues = _residues(xp.shape[-1], dw)
+    T, Mo = math.prod(k[:lead]) * C, math.prod(out[:lead])
+    # weights (k_w, *k', C) x O, in the order of a window's values
+    wr = np.ascontiguousarray(w.transpose((1 + len(k),) + tuple(range(2, 1 + len(k))) + (1, 0))).reshape(kw * T, O)
+    y = np.empty((N, Mo, Wo, O), dtype=np.result_type(xp, w))
+    B = _batch_chunk(Mo * dw * Q * T * xp.itemsize)
+    isz = y.itemsize
+
+    def lane(p):
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            L = _lower(xp[b:e], k, stride, dilation, out, (0, xp.shape[-1])).reshape((e - b) * Mo, dw * Q * T)
+            yb = y[b:e].reshape((e - b) * Mo, Wo * O)
+            for r, _ in residues[:Wo]:     # the outputs j·d_w + r read the residue-r blocks j, j+1, .., j+k_w−1
+                J = len(range(r, Wo, dw))
+                bands = as_strided(L[:, r * Q * T:], (J, L.shape[0], kw * T), (T * isz, L.strides[0], isz),
+                                   writeable=False)
+                np.matmul(bands, wr, out=as_strided(yb[:, r * O:], (J, L.shape[0], O), (dw * O * isz, yb.strides[0], isz)))
+            if bias is not None:
+                yb += np.tile(bias, Wo)
+
+    in_lanes(lane, N, Mo * dw * Q * T)
+    return _to_first(y.reshape((N,) + tuple(out) + (O,)))                    # (N, O, *out) view
+
+
+def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_input, need_weight, need_bias):
+    """(gI_pad, gK, gb) of the conv of xp (N, C, *padded_shape) with w (O, C, *kernel), from its output
+    gradient g (N, O, *out), each None unless asked for. gI_pad (N, C, *padded_shape), channels-last, is
+    computed for the positions last = (start, length) of the last axis only (zero elsewhere), and xp must
+    be zero outside them. w is only read for gI_pad (else it may be None), xp only for gK."""
+    N, O, *out = g.shape
+    C, k = (w if w is not None else xp).shape[1], list(kernel)
+    lead, kw, dw = len(k) - 1, k[-1], dilation[-1]
+    Q, _ = _residues(last[1], dw)
+    K1, Mo = math.prod(k[:lead]), math.prod(out[:lead])
+    dtype = np.result_type(g, w if w is not None else xp)
+    if need_input:
+        # K_t'[(j, o), c] = K[o, c, t', k_w − 1 − j]
+        wt = np.ascontiguousarray(w.reshape(O, C, K1, kw)[..., ::-1].transpose(2, 3, 0, 1)).reshape(K1, kw * O, C)
+        lo, width = last[0], max(padded_shape[-1], last[0] + Q * dw)
+        gbuf = np.zeros((N,) + tuple(padded_shape[:lead]) + (width, C), dtype=dtype)
+        s = gbuf.strides                     # the range in residue order: (N, *n', d_w, Q, C)
+        gxr = as_strided(gbuf[..., lo:, :], gbuf.shape[:1 + lead] + (dw, Q, C), s[:1 + lead] + (s[-2], s[-2] * dw, s[-1]))
+        taps = _all_tap_slices(tuple(k[:lead]), tuple(stride[:lead]), tuple(dilation[:lead]), tuple(out[:lead]))
+    rows = Mo * dw * Q
+    per_sample = rows * (kw * O + K1 * C * (need_input + need_weight))
+    B = _batch_chunk(per_sample * g.itemsize)
+
+    def lane(p):
+        gw = np.zeros((K1 * C, kw * O), dtype=dtype) if need_weight else None
+        gb = np.zeros(O, dtype=dtype) if need_bias else None
+        for b in range(p.start, p.stop, B):
+            e = min(b + B, p.stop)
+            if need_bias:
+                gb += _grad_rows(g[b:e]).sum(axis=0)
+            if not (need_input or need_weight):
+                continue
+            Gr = _lower_grad(g[b:e], k, dilation, last).reshape(-1, kw * O)
+            if need_input:
+                res = np.matmul(Gr, wt, out=_scratch("taps", (K1, Gr.shape[0], C), dtype))
+                res = res.reshape((K1, e - b) + tuple(out[:lead]) + (dw, Q, C))
+                for i, sl in enumerate(taps):
+                    gxr[(slice(b, e),) + sl] += res[i]
+            if need_weight:
+                gw += _lower(xp[b:e], k, stride, dilation, out, last).reshape(-1, K1 * C).T @ Gr
+        return gw, gb
+
+    parts = in_lanes(lane, N, per_sample)
+    gx = gw = gb = None
+    if need_input:
+        gx = _to_first(gbuf[..., :padded_shape[-1], :])
+    if need_weight:   # (*k', C, j, O) -> (O, C, *k', k_w), j = k_w − 1 − tap
+        gw = sum(p[0] for p in parts).reshape(tuple(k[:lead]) + (C, kw, O))[..., ::-1, :]
+        gw = np.ascontiguousarray(gw.transpose((lead + 2, lead) + tuple(range(lead)) + (lead + 1,)))
+    if need_bias:
+        gb = sum(p[1] for p in parts)
+    return gx, gw, gb
+
+
 # ---------------------------------------------------------------- grouped or few-channel convs: channels-first
 # With groups the window of an output channel covers only its group's C_g channels, which are
 # contiguous in NCHW: columns (B, G, C_g·K, L) and one batched GEMM with (G, O_g, C_g·K). For
@@ -320,22 +490,36 @@ def _channels_last_pays(in_channels: int, groups: int, taps: int) -> bool:
     return groups == 1 and (in_channels >= 8 or (in_channels >= 4 and in_channels * taps >= 128))
 
 
-def _conv(xp, w, stride, dilation, groups, out):
-    """Cross-correlate the padded input xp (N, C, *n) with w (O, C_g, *k) -> (N, O, *out)."""
+def _conv(xp, w, stride, dilation, groups, out, bias=None):
+    """Cross-correlate the padded input xp (N, C, *n) with w (O, C_g, *k), plus bias (O,) -> (N, O, *out)."""
+    if _bands_pay(xp.shape[1], groups, w.shape[2:], stride):
+        return _band_conv(xp, w, stride, dilation, out, bias)
     if _channels_last_pays(xp.shape[1], groups, math.prod(w.shape[2:])):
-        return _dense_conv(xp, w, stride, dilation, out)
-    return _grouped_conv(xp, w, stride, dilation, groups, out)
+        y = _dense_conv(xp, w, stride, dilation, out)
+    else:
+        y = _grouped_conv(xp, w, stride, dilation, groups, out)
+    if bias is not None:
+        y += bias.reshape((1, -1) + (1,) * len(out))
+    return y
 
 
-def _conv_adjoint(g, w, padded_shape, stride, dilation, groups):
-    """The adjoint of `_conv` in its input: g (N, O, *out) -> (N, C, *padded_shape) (the transposed conv)."""
+def _conv_adjoint(g, w, padded_shape, stride, dilation, groups, last=None):
+    """The adjoint of `_conv` in its input: g (N, O, *out) -> (N, C, *padded_shape) (the transposed conv).
+    last = (start, length): only these positions of the last axis are wanted (the rest may be left zero)."""
+    if _bands_pay(w.shape[1] * groups, groups, w.shape[2:], stride):
+        last = last or (0, padded_shape[-1])
+        return _band_grads(None, g, w, w.shape[2:], padded_shape, stride, dilation, last, True, False, False)[0]
     if _channels_last_pays(w.shape[1] * groups, groups, math.prod(w.shape[2:])):
         return _dense_adjoint(g, w, padded_shape, stride, dilation)
     return _grouped_adjoint(g, w, padded_shape, stride, dilation, groups)
 
 
-def _conv_weight(xp, g, kernel, stride, dilation, groups):
-    """Gradient of `_conv` in its weight: Σ over batch and positions of g ⊗ windows(xp) -> (O, C_g, *k)."""
+def _conv_weight(xp, g, kernel, stride, dilation, groups, last=None):
+    """Gradient of `_conv` in its weight: Σ over batch and positions of g ⊗ windows(xp) -> (O, C_g, *k).
+    last = (start, length): xp is zero outside these positions of its last axis."""
+    if _bands_pay(xp.shape[1], groups, kernel, stride):
+        last = last or (0, xp.shape[-1])
+        return _band_grads(xp, g, None, kernel, xp.shape[2:], stride, dilation, last, False, True, False)[1]
     if _channels_last_pays(xp.shape[1], groups, math.prod(kernel)):
         return _dense_weight(xp, g, kernel, stride, dilation)
     return _grouped_weight(xp, g, kernel, stride, dilation, groups)
@@ -388,9 +572,7 @@ class ConvNd(Function):
         xp = _pad_zeros(x, pads, groups, math.prod(w.shape[2:]))
         k = w.shape[2:]
         out = tuple(shapes.conv_output_size(n, kk, s, 0, d) for n, kk, s, d in zip(xp.shape[2:], k, stride, dilation))
-        y = _conv(xp, w, stride, dilation, groups, out)
-        if b is not None:
-            y += b.reshape((1, -1) + (1,) * len(out))
+        y = _conv(xp, w, stride, dilation, groups, out, b)
         ctx.save = (xp, w, x.shape, stride, pads, dilation, groups)
         return y
 
@@ -400,6 +582,13 @@ class ConvNd(Function):
         if _channels_last_pays(w.shape[1] * groups, groups, math.prod(w.shape[2:])):
             g = channels_last(g)          # once, for the rows of both gradients (a view if it already is)
         gx = gw = gb = None
+        need = tuple(ctx.needs_input_grad) + (False,)
+        if _bands_pay(w.shape[1] * groups, groups, w.shape[2:], stride):     # both gradients in one pass
+            last = (pads[-1][0], x_shape[-1])
+            gx, gw, gb = _band_grads(xp, g, w, w.shape[2:], xp.shape[2:], stride, dilation, last, *need[:3])
+            if gx is not None:
+                gx = _crop(gx, [a for a, _ in pads], x_shape[2:])
+            return (gx, gw, gb)[:len(ctx.needs_input_grad)]
         if ctx.needs_input_grad[0]:
             gx = _input_grad(g, w, x_shape, pads, stride, dilation, groups)
         if ctx.needs_input_grad[1]:
@@ -416,7 +605,7 @@ class ConvTransposeNd(Function):
         k = w.shape[2:]
         full = tuple((n - 1) * s + d * (kk - 1) + 1 for n, kk, s, d in zip(x.shape[2:], k, stride, dilation))
         buffer = tuple(max(f, p + o) for f, p, o in zip(full, padding, out))
-        y = _crop(_conv_adjoint(x, w, buffer, stride, dilation, groups), padding, out)
+        y = _crop(_conv_adjoint(x, w, buffer, stride, dilation, groups, (padding[-1], out[-1])), padding, out)
         y = y + b.reshape((1, -1) + (1,) * len(out)) if b is not None else y.copy(order="K")
         ctx.save = (x, w, buffer, stride, padding, dilation, groups)
         return y
@@ -432,7 +621,7 @@ class ConvTransposeNd(Function):
             gx = _conv(gbuf, w, stride, dilation, groups, x.shape[2:])
         if ctx.needs_input_grad[1]:
             # the weight (C_in, C_out/G, *k) maps C_out -> C_in here, so correlate gbuf with x
-            gw = _conv_weight(gbuf, x, w.shape[2:], stride, dilation, groups)
+            gw = _conv_weight(gbuf, x, w.shape[2:], stride, dilation, groups, (padding[-1], g.shape[-1]))
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
         return (gx, gw, gb)[:len(ctx.needs_input_grad)]
