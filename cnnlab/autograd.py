@@ -76,7 +76,13 @@ class Function:
     gradient. Positional inputs that are not Tensors (Python numbers, arrays)
     are constants: they get no gradient. Options (dims, shapes, flags) are
     passed by keyword. Each gradient must have exactly its input's shape.
+
+    A subclass whose backward returns only new arrays (or views of new buffers), a different one
+    for each input and kept nowhere else, may set ``fresh_grads = True``: a leaf then stores its
+    gradient without a copy, as PyTorch does with a gradient nothing else holds.
     """
+
+    fresh_grads = False
 
     @classmethod
     def apply(cls, *inputs, **options) -> "Tensor":
@@ -136,12 +142,13 @@ def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
             raise ValueError(f"backward: gradient has shape {grad.shape}, but the tensor has shape {root.shape}")
 
     grads = {id(root): grad}  # id(tensor) -> gradient arrived so far (the tensors stay alive in `order`)
+    owned = set()             # ids whose gradient array nothing else holds (a sum, or a fresh_grads result)
     for t in reversed(_topological_order(root)):
         g = grads.pop(id(t), None)
         if g is None:
             continue
         if t._ctx is None or t._retains_grad:  # a leaf, or a tensor that asked to keep its grad
-            t._accumulate_grad(g)
+            t._accumulate_grad(g, owned=t._ctx is None and id(t) in owned)
         ctx = t._ctx
         if ctx is None:
             continue
@@ -166,6 +173,10 @@ def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
                                    f"for an input of shape {x.shape}")
             prev = grads.get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
+            if prev is not None or ctx.fresh_grads:
+                owned.add(id(x))
+            else:
+                owned.discard(id(x))
         if not retain_graph:
             ctx.__dict__.clear()  # free the saved arrays; a second backward now fails clearly
 
@@ -240,11 +251,12 @@ class Tensor:
                 raise ValueError(f"grad: assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
         self._grad = value
 
-    def _accumulate_grad(self, g) -> None:
+    def _accumulate_grad(self, g, owned: bool = False) -> None:
+        """Add g to `.grad`; g is copied when first stored unless `owned` (nothing else holds it)."""
         if g.dtype != self.data.dtype:
             g = g.astype(self.data.dtype)
         if self._grad is None:
-            self._grad = Tensor(np.array(g, copy=True))  # own the array: later backwards add to it in place
+            self._grad = Tensor(g if owned else np.array(g, copy=True))  # own the array
         else:
             self._grad.data = self._grad.data + g
 

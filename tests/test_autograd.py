@@ -260,3 +260,29 @@ def test_pow_at_zero_gives_inf_gradient_without_warning():
         warnings.simplefilter("error")
         (x ** 0.5).sum().backward()
     assert x.grad.tolist() == [np.inf, 0.25]
+
+
+def test_leaf_keeps_a_fresh_gradient_without_a_copy(monkeypatch):
+    """A Function with fresh_grads (conv) hands its new arrays to the leaves as they are; gradients that
+    other places may hold (add's, which is the upstream gradient itself) are still copied."""
+    import cnnlab.nn.functional as F
+    from cnnlab.nn.functional.conv import ConvNd
+
+    assert ConvNd.fresh_grads
+    returned = []
+    real = ConvNd.backward
+    monkeypatch.setattr(ConvNd, "backward", staticmethod(lambda ctx, g: returned.append(real(ctx, g)) or returned[-1]))
+    x, w = cnnlab.randn(2, 16, 5, 5, requires_grad=True), cnnlab.randn(4, 16, 3, 3, requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    assert x.grad.data is returned[0][0] and w.grad.data is returned[0][1]
+
+    a, b = cnnlab.randn(3, requires_grad=True), cnnlab.randn(3, requires_grad=True)
+    (a + b).backward(cnnlab.ones(3))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data += 1                       # changing one gradient in place leaves the other alone
+    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+
+    # an input used twice gets the sum of both gradients, a new array too
+    x2 = cnnlab.Tensor(x.data.copy(), requires_grad=True)
+    (F.conv2d(x2, w, padding=1) + F.conv2d(x2, w, padding=1)).sum().backward()
+    np.testing.assert_allclose(x2.grad.data, 2 * x.grad.data, rtol=1e-6)

@@ -306,6 +306,20 @@ def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
         assert all(m.grad is None for j, m in enumerate(mine) if j != wanted)
 
 
+def test_padded_channels_last_copy_zeroes_its_borders():
+    """The padded copy zeroes only its borders (the inside is written over): check them on memory that
+    held NaNs just before (malloc hands the freed block back)."""
+    from cnnlab.nn.functional.conv import channels_last
+
+    x = np.ones((2, 3, 4, 5), dtype=np.float32)
+    for _ in range(3):
+        junk = np.full((2, 7, 9, 3), np.nan, dtype=np.float32)
+        del junk
+        xp = channels_last(x, [(2, 1), (1, 3)])
+        assert xp.shape == (2, 3, 7, 9) and np.isfinite(xp).all() and xp.sum() == x.sum()
+        np.testing.assert_array_equal(xp[:, :, 2:6, 1:6], x)
+
+
 def test_float32_has_no_float64_temporaries():
     x = cnnlab.randn(2, 3, 8, 8, requires_grad=True)
     w = cnnlab.randn(4, 3, 3, 3, requires_grad=True)
