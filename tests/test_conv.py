@@ -392,3 +392,20 @@ def test_scratch_buffers_are_reused_up_to_their_limit(monkeypatch):
     c = conv._scratch("test-slot", (50,), np.float32)            # 200 bytes: over the limit, not kept
     d = conv._scratch("test-slot", (50,), np.float32)
     assert not np.shares_memory(c, d) and not np.shares_memory(c, a)
+
+
+def test_copy_runs_matches_copyto_for_any_strides():
+    """`copy_runs` (trailing runs copied as opaque blocks) against np.copyto: sliced, reversed, transposed
+    and broadcast sources, float32 and float64, runs of one value to whole arrays."""
+    from cnnlab.nn.functional._windows import copy_runs
+
+    rng = np.random.default_rng(11)
+    for dtype in (np.float32, np.float64):
+        a = rng.standard_normal((4, 5, 6, 7)).astype(dtype)
+        sources = [a, a[:, ::2], a[..., 1:], a[..., ::2], a[::-1], a[..., ::-1], a.transpose(0, 2, 1, 3),
+                   np.broadcast_to(a[:, :1], a.shape), a[:, :, 2:5, :]]
+        for src in sources:
+            for dst in (np.empty(src.shape, dtype), np.zeros((2 * src.shape[0],) + src.shape[1:], dtype)[::2],
+                        np.zeros(src.shape[:-1] + (src.shape[-1] + 3,), dtype)[..., 3:]):
+                copy_runs(dst, src)
+                np.testing.assert_array_equal(dst, src)

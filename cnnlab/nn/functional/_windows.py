@@ -29,6 +29,29 @@ def windows(x: np.ndarray, kernel, stride, dilation, out=None) -> np.ndarray:
     return as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
+def copy_runs(dst: np.ndarray, src: np.ndarray) -> None:
+    """np.copyto(dst, src) for arrays of the same shape and dtype, faster when both end in contiguous runs.
+
+    NumPy's strided copy runs its inner loop once per contiguous run, and a gather such as im2col's
+    has runs of a few values (a window row, a pixel's channels). The trailing axes that are contiguous
+    in both arrays are viewed as one opaque element of their size, which NumPy copies as a block:
+    measured 2-2.5× faster for runs of 6-16 float32 values, 1.1-1.5× for 32-576."""
+    size, n = dst.itemsize, dst.ndim
+    while n and dst.strides[n - 1] == src.strides[n - 1] == size and dst.shape[n - 1] == src.shape[n - 1]:
+        size *= dst.shape[n - 1]
+        n -= 1
+    if n == dst.ndim or n == 0 or dst.shape != src.shape or dst.dtype != src.dtype:
+        np.copyto(dst, src)
+        return
+    block = np.dtype((np.void, size))
+
+    def blocks(a, writeable):
+        run = as_strided(a, a.shape[:n] + (size // a.itemsize,), a.strides[:n] + (a.itemsize,), writeable=writeable)
+        return run.view(block)[..., 0]
+
+    np.copyto(blocks(dst, True), blocks(src, False))
+
+
 def pad_constant(x: np.ndarray, pads, value) -> np.ndarray:
     """x (N, C, *n) with (before, after) pads of `value` on each spatial axis, as a new NCHW array (a filled
     buffer and one slice assignment: np.pad measured 1.6× slower); x itself when there is nothing to pad."""

@@ -46,7 +46,7 @@ from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.backend import batch_parts, in_lanes, parallel_map
 
-from cnnlab.nn.functional._windows import pad_constant, scatter_add_windows, tap_slices, windows
+from cnnlab.nn.functional._windows import copy_runs, pad_constant, scatter_add_windows, tap_slices, windows
 
 #: Size of one column buffer (im2col): the batch is processed in chunks of about this size, so the
 #: columns are still in cache when the GEMM reads them. Measured on 2 cores (64→64 channels, 32×32,
@@ -167,7 +167,7 @@ def _rows(xp, kernel, stride, dilation, out):
     v = windows(xp, kernel, stride, dilation, out)                                  # (B, C, *k, *out) view
     v = v.transpose((0,) + tuple(range(2 + D, 2 + 2 * D)) + tuple(range(2, 2 + D)) + (1,))  # (B, *out, *k, C)
     rows = _scratch("rows", v.shape, xp.dtype)
-    np.copyto(rows, v)
+    copy_runs(rows, v)
     return rows.reshape(B * math.prod(out), math.prod(kernel) * C)
 
 
@@ -324,7 +324,7 @@ def _lower(xp, kernel, stride, dilation, out, last):
     L = _scratch("rows", (B,) + tuple(out[:lead]) + (dw, Q) + tuple(kernel[:lead]) + (C,), xl.dtype)
     at = (slice(None),) * (1 + lead)
     for r, Qr in residues:
-        np.copyto(L[at + (r, slice(0, Qr))], view[at + (slice(r, None, dw),)])
+        copy_runs(L[at + (r, slice(0, Qr))], view[at + (slice(r, None, dw),)])
         if Qr < Q:      # past the range: read by no window, but multiplied (by zeros) in gK
             L[at + (r, slice(Qr, None))] = 0
     return L
@@ -346,7 +346,7 @@ def _lower_grad(g, kernel, dilation, last):
             q1 = max(q0, q1)
             if q1 > q0:
                 start = base + q0 * dw
-                np.copyto(Gr[at + (r, slice(q0, q1), j)], gl[at + (slice(start, start + (q1 - q0 - 1) * dw + 1, dw),)])
+                copy_runs(Gr[at + (r, slice(q0, q1), j)], gl[at + (slice(start, start + (q1 - q0 - 1) * dw + 1, dw),)])
             Gr[at + (r, slice(0, q0), j)] = 0
             Gr[at + (r, slice(q1, None), j)] = 0
     return Gr
@@ -445,7 +445,7 @@ def _cols(xp, kernel, stride, dilation, out, groups):
     """im2col: xp (B, C, *n) -> (B, G, C_g·K, L), in the "rows" scratch buffer (use before the next call)."""
     v = windows(xp, kernel, stride, dilation, out)                     # (B, C, *k, *out) view
     cols = _scratch("rows", v.shape, xp.dtype)
-    np.copyto(cols, v)
+    copy_runs(cols, v)
     return cols.reshape(v.shape[0], groups, -1, math.prod(out))
 
 
