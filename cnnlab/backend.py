@@ -8,6 +8,7 @@ that knows which modules exist.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -220,13 +221,35 @@ def lanes_available() -> bool:
     return _num_threads > 1 and bool(_blas_controllers()) and not getattr(_in_worker, "active", False)
 
 
-def in_lanes(fn, n: int, item_elements: int) -> list:
-    """[fn(part) for part in batch_parts(n, item_elements)] on worker threads with BLAS single-threaded
-    meanwhile, or [fn(slice(0, n))] when there is one part or lanes are not available. fn may call BLAS;
-    like `parallel_map`'s, it must write only to its own part of an output. BLAS's thread count is
+class _Chunks:
+    """Consecutive slices of `chunk` items of range(n), handed out one at a time to whichever lane asks
+    next (iterating is thread-safe: itertools.count's next() is atomic), so that a lane on a busier
+    core takes fewer of them."""
+
+    def __init__(self, n: int, chunk: int):
+        self.n, self.chunk, self._next = n, max(1, chunk), itertools.count()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> slice:
+        start = next(self._next) * self.chunk
+        if start >= self.n:
+            raise StopIteration
+        return slice(start, min(start + self.chunk, self.n))
+
+
+def in_lanes(fn, n: int, item_elements: int, chunk: int) -> list:
+    """Run fn(chunks) in one lane per part of batch_parts(n, item_elements), on worker threads with BLAS
+    single-threaded meanwhile, and return each lane's result; `chunks` is one iterator, shared by the
+    lanes, of slices of `chunk` items of range(n) (each lane takes the next one when it is done with
+    its last; chunks are cut smaller when there would be fewer than lanes). One lane when there is
+    one part, or when lanes are not available. fn may call BLAS;
+    like `parallel_map`'s, it must write only to the memory of its own chunks. BLAS's thread count is
     process-wide: other threads' BLAS calls run single-threaded too while lanes run."""
-    parts = batch_parts(n, item_elements) if lanes_available() else [slice(0, n)]
-    if len(parts) == 1:
-        return [fn(parts[0])]
+    lanes = len(batch_parts(n, item_elements)) if lanes_available() else 1
+    chunks = _Chunks(n, min(chunk, -(-n // lanes)))          # at least one chunk a lane
+    if lanes <= 1:
+        return [fn(chunks)]
     with _single_threaded_blas():
-        return parallel_map(fn, parts)
+        return parallel_map(lambda _: fn(chunks), range(lanes))

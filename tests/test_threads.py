@@ -120,7 +120,31 @@ def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
     cnnlab.set_num_threads(2)
     monkeypatch.setattr(backend, "_blas_libs", [])   # as without threadpoolctl: everything in one lane
     assert not backend.lanes_available()
-    assert backend.in_lanes(lambda p: (p.start, p.stop), 10, 2**30) == [(0, 10)]
+    assert backend.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 10, 2**30, 4) == [[(0, 4), (4, 8), (8, 10)]]
+
+
+def test_lanes_share_the_chunks(threads, monkeypatch):
+    """Every chunk goes to exactly one lane, and the lanes take them as they finish (a slow lane takes fewer)."""
+    import threading
+    import time
+
+    cnnlab.set_num_threads(2)
+    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+
+    def lane(chunks):
+        slow = threading.current_thread() is not threading.main_thread()
+        taken = []
+        for p in chunks:
+            taken.append((p.start, p.stop))
+            time.sleep(0.02 if slow else 0.001)
+        return taken
+
+    lanes = backend.in_lanes(lane, 20, 1, 2)
+    assert len(lanes) == 2 and sorted(sum(lanes, [])) == [(b, b + 2) for b in range(0, 20, 2)]
+    assert len(lanes[0]) > len(lanes[1])          # the calling thread's lane was the fast one here
+    # one chunk of the whole batch is cut in two, so that both lanes have work
+    lanes = backend.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 3, 1, 3)
+    assert sorted(sum(lanes, [])) == [(0, 2), (2, 3)]
 
 
 def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
@@ -132,7 +156,7 @@ def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
     cnnlab.set_num_threads(2)
     monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
     before = blas_threads()
-    inside = backend.in_lanes(lambda p: blas_threads(), 4, 1)
+    inside = backend.in_lanes(lambda chunks: blas_threads(), 4, 1, 1)
     assert len(inside) == 2 and all(t == [1] * len(before) for t in inside)
     assert blas_threads() == before
 

@@ -24,13 +24,15 @@ every core too (OpenBLAS threads only its GEMMs, and barely speeds up GEMMs of
 this size: measured 98 vs 104 GFLOP/s for 1 and 2 threads on (1024×576)·(576×64)).
 Per-chunk buffers are per-thread scratch arrays reused across calls (`_scratch`).
 
-Gradients, each a convolution-like op of the same three kernels:
+Gradients, each a convolution-like op of the same kernels:
 
     gI   = _conv_adjoint(g, K)          (the transposed convolution)
     gK   = _conv_weight(I_pad, g)       (correlate the input with the output gradient)
     gb   = Σ g over batch and positions
 
-and the transposed convolution uses the same three with the roles swapped.
+(a conv's backward computes the three in one pass over the batch where the
+layout is channels-last: `_dense_grads`, `_band_grads`), and the transposed
+convolution uses the same kernels with the roles swapped.
 """
 from __future__ import annotations
 
@@ -184,7 +186,7 @@ def _grad_rows(g):
 
 def _column_sums(a: np.ndarray) -> np.ndarray:
     """a (R, O) summed over its rows. (NumPy sums over axis 0 a row at a time, O values per inner loop:
-    0.13 ms for 6400 × 16; as rows of 64·O values it is 8× faster, and adds in the same order per column.)"""
+    0.13 ms for 6400 × 16; as rows of 64·O values, then 64 partial sums, it is 8× faster.)"""
     R, O = a.shape
     head = R - R % 64
     total = a[:head].reshape(-1, 64 * O).sum(axis=0).reshape(64, O).sum(axis=0)
@@ -207,15 +209,15 @@ def _dense_conv(xp, w, stride, dilation, out, bias):
     y = np.empty((N, L, O), dtype=np.result_type(xp, w))                            # channels-last
     B = _batch_chunk(L * math.prod(k) * C * xp.itemsize)
 
-    def lane(p):
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+    def lane(chunks):
+        for p in chunks:
+            b, e = p.start, p.stop
             yb = y[b:e].reshape(-1, O)
             np.matmul(_rows(xp[b:e], k, stride, dilation, out), wr, out=yb)
             if bias is not None:
                 _add_to_rows(yb, bias)
 
-    in_lanes(lane, N, L * math.prod(k) * C)
+    in_lanes(lane, N, L * math.prod(k) * C, B)
     return _to_first(y.reshape((N,) + tuple(out) + (O,)))                  # (N, O, *out) view
 
 
@@ -246,11 +248,11 @@ def _dense_grads(xp, g, w, kernel, padded_shape, stride, dilation, need_input, n
         taps = _all_tap_slices(tuple(kernel), tuple(stride), tuple(dilation), tuple(out))
     B = _batch_chunk(L * K * C * g.itemsize)
 
-    def lane(p):
+    def lane(chunks):
         gw = np.zeros((K * C, O), dtype=dtype) if need_weight else None
         gb = np.zeros(O, dtype=dtype) if need_bias else None
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+        for p in chunks:
+            b, e = p.start, p.stop
             grb = gr[b * L:e * L]
             if need_bias:
                 gb += _column_sums(grb)
@@ -263,7 +265,7 @@ def _dense_grads(xp, g, w, kernel, padded_shape, stride, dilation, need_input, n
                 gw += _rows(xp[b:e], kernel, stride, dilation, out).T @ grb
         return gw, gb
 
-    parts = in_lanes(lane, N, L * K * C * (need_input + need_weight))
+    parts = in_lanes(lane, N, L * K * C * (need_input + need_weight), B)
     gx = _to_first(gx) if need_input else None                                     # (N, C, *padded) view
     gw = _to_first(sum(p[0] for p in parts).T.reshape((O,) + tuple(kernel) + (C,))) if need_weight else None
     gb = sum(p[1] for p in parts) if need_bias else None
@@ -365,9 +367,9 @@ def _band_conv(xp, w, stride, dilation, out, bias):
     B = _batch_chunk(Mo * dw * Q * T * xp.itemsize)
     isz = y.itemsize
 
-    def lane(p):
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+    def lane(chunks):
+        for p in chunks:
+            b, e = p.start, p.stop
             L = _lower(xp[b:e], k, stride, dilation, out, (0, xp.shape[-1])).reshape((e - b) * Mo, dw * Q * T)
             yb = y[b:e].reshape((e - b) * Mo, Wo * O)
             for r, _ in residues[:Wo]:     # the outputs j·d_w + r read the residue-r blocks j, j+1, .., j+k_w−1
@@ -378,7 +380,7 @@ def _band_conv(xp, w, stride, dilation, out, bias):
             if bias is not None:
                 yb += np.tile(bias, Wo)
 
-    in_lanes(lane, N, Mo * dw * Q * T)
+    in_lanes(lane, N, Mo * dw * Q * T, B)
     return _to_first(y.reshape((N,) + tuple(out) + (O,)))                    # (N, O, *out) view
 
 
@@ -405,11 +407,11 @@ def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_inp
     per_sample = rows * (kw * O + K1 * C * (need_input + need_weight))
     B = _batch_chunk(per_sample * g.itemsize)
 
-    def lane(p):
+    def lane(chunks):
         gw = np.zeros((K1 * C, kw * O), dtype=dtype) if need_weight else None
         gb = np.zeros(O, dtype=dtype) if need_bias else None
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+        for p in chunks:
+            b, e = p.start, p.stop
             if need_bias:
                 gb += _column_sums(_grad_rows(g[b:e]))
             if not (need_input or need_weight):
@@ -424,7 +426,7 @@ def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_inp
                 gw += _lower(xp[b:e], k, stride, dilation, out, last).reshape(-1, K1 * C).T @ Gr
         return gw, gb
 
-    parts = in_lanes(lane, N, per_sample)
+    parts = in_lanes(lane, N, per_sample, B)
     gx = gw = gb = None
     if need_input:
         gx = _to_first(gbuf[..., :padded_shape[-1], :])
@@ -457,12 +459,12 @@ def _grouped_conv(xp, w, stride, dilation, groups, out):
     y = np.empty((N, G, O // G, L), dtype=np.result_type(xp, w))
     B = _batch_chunk(C * K * L * xp.itemsize)
 
-    def lane(p):
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+    def lane(chunks):
+        for p in chunks:
+            b, e = p.start, p.stop
             np.matmul(wg, _cols(xp[b:e], k, stride, dilation, out, G), out=y[b:e])   # (B, G, O_g, L)
 
-    in_lanes(lane, N, C * K * L)
+    in_lanes(lane, N, C * K * L, B)
     return y.reshape((N, O) + tuple(out))
 
 
@@ -475,14 +477,14 @@ def _grouped_adjoint(g, w, padded_shape, stride, dilation, groups):
     gx = np.zeros((N, C) + tuple(padded_shape), dtype=np.result_type(g, w))
     B = _batch_chunk(C * K * L * g.itemsize)
 
-    def lane(p):
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+    def lane(chunks):
+        for p in chunks:
+            b, e = p.start, p.stop
             gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
             cols = np.matmul(wt, gb, out=_scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
             scatter_add_windows(cols.reshape((-1, C) + tuple(k) + tuple(out)), gx[b:e], k, stride, dilation)
 
-    in_lanes(lane, N, C * K * L)
+    in_lanes(lane, N, C * K * L, B)
     return gx
 
 
@@ -493,16 +495,16 @@ def _grouped_weight(xp, g, kernel, stride, dilation, groups):
     Cg = C // G
     B = _batch_chunk(C * K * L * xp.itemsize)
 
-    def lane(p):
+    def lane(chunks):
         gw = np.zeros((G, O // G, Cg * K), dtype=np.result_type(xp, g))
-        for b in range(p.start, p.stop, B):
-            e = min(b + B, p.stop)
+        for p in chunks:
+            b, e = p.start, p.stop
             cols = _cols(xp[b:e], kernel, stride, dilation, out, G)    # (B, G, C_g·K, L)
             gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
             gw += np.matmul(gb, cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (G, O_g, C_g·K)
         return gw
 
-    gw = sum(in_lanes(lane, N, C * K * L))
+    gw = sum(in_lanes(lane, N, C * K * L, B))
     return gw.reshape((O, Cg) + tuple(kernel))
 
 
