@@ -11,8 +11,9 @@ left in place; --native-blas re-runs this script with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset, for this process only. The BLAS kernel that ran is
 printed either way (through threadpoolctl). Each figure is the minimum over
 at least --repeat runs (and --min-time seconds) after one warm-up, in each of
---rounds turns that cnnlab and torch take; "fwd+bwd" is forward, then backward of the
-sum of the output times a fixed random gradient.
+--rounds turns that cnnlab and torch take; each round passes over all the cases, so
+that a case's turns are spread over the whole run. "fwd+bwd" is forward, then backward
+of the sum of the output times a fixed random gradient.
 """
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def best_time(fn, repeat, min_time):
     return min(times)
 
 
-def run_case(make, repeat, rounds, min_time):
+def prepare_case(make):
+    """The four timed calls of a case: (cnnlab forward, torch forward, cnnlab f+b, torch f+b)."""
     import torch
 
     import cnnlab
@@ -123,17 +125,18 @@ def run_case(make, repeat, rounds, min_time):
         ts = [torch.from_numpy(a).requires_grad_() for a in arrays]
         theirs(*ts).backward(g_t)
 
-    # cnnlab's figures first, then torch's, with a pause between: torch's OpenMP threads keep spinning
-    # for a while after its ops and would otherwise take a core from whatever runs next. The two take
-    # turns `rounds` times and each keeps its best figure, so that a burst of load from elsewhere on
-    # the machine does not land on one side only.
-    fo = ft = bo = bt = math.inf
-    for _ in range(rounds):
-        time.sleep(0.3)
-        fo, bo = min(fo, best_time(fwd_ours, repeat, min_time)), min(bo, best_time(both_ours, repeat, min_time))
-        time.sleep(0.3)
-        ft, bt = min(ft, best_time(fwd_theirs, repeat, min_time)), min(bt, best_time(both_theirs, repeat, min_time))
-    return fo, ft, bo, bt
+    return fwd_ours, fwd_theirs, both_ours, both_theirs
+
+
+def time_case(calls, best, repeat, min_time):
+    """One turn of a case: cnnlab's figures, then torch's, with a pause before each (torch's OpenMP
+    threads keep spinning for a while after its ops and would otherwise take a core from whatever runs
+    next); each of the four keeps its best figure in `best`."""
+    fwd_ours, fwd_theirs, both_ours, both_theirs = calls
+    time.sleep(0.3)
+    best[0], best[2] = min(best[0], best_time(fwd_ours, repeat, min_time)), min(best[2], best_time(both_ours, repeat, min_time))
+    time.sleep(0.3)
+    best[1], best[3] = min(best[1], best_time(fwd_theirs, repeat, min_time)), min(best[3], best_time(both_theirs, repeat, min_time))
 
 
 def blas_kernel():
@@ -153,7 +156,8 @@ def main():
     parser.add_argument("--min-time", type=float, default=0.2,
                         help="seconds each figure keeps timing, past --repeat runs (default 0.2)")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="turns cnnlab and torch take, each keeping its best figure (default 3)")
+                        help="passes over all the cases, in each of which cnnlab and torch take a turn, each "
+                             "keeping its best figure (default 3)")
     parser.add_argument("--native-blas", action="store_true",
                         help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
     args = parser.parse_args()
@@ -166,12 +170,18 @@ def main():
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"BLAS: {blas_kernel()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     header = f"{'case':52s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
+    cases = [(name, prepare_case(make)) for name, make in CASES.items() if args.filter in name]
+    # Every round passes over all the cases, so that each case's turns are spread over the whole run: these
+    # shared machines have slow phases of tens of seconds, which would otherwise cover all of one case's turns.
+    best = {name: [math.inf] * 4 for name, _ in cases}
+    for r in range(args.rounds):
+        for name, calls in cases:
+            time_case(calls, best[name], args.repeat, args.min_time)
+        print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     print(header)
     ratios = []
-    for name, make in CASES.items():
-        if args.filter not in name:
-            continue
-        fo, ft, bo, bt = run_case(make, args.repeat, args.rounds, args.min_time)
+    for name, _ in cases:
+        fo, ft, bo, bt = best[name]
         ratios.append(bo / bt)
         print(f"{name:52s} {1e3 * fo:8.2f} {1e3 * ft:8.2f} {fo / ft:6.2f} {1e3 * bo:8.2f} {1e3 * bt:8.2f} "
               f"{bo / bt:6.2f}", flush=True)
