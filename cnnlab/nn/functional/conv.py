@@ -374,7 +374,7 @@ def _band_conv(xp, w, stride, dilation, out, bias):
             yb = y[b:e].reshape((e - b) * Mo, Wo * O)
             for r, _ in residues[:Wo]:     # the outputs j·d_w + r read the residue-r blocks j, j+1, .., j+k_w−1
                 J = len(range(r, Wo, dw))
-                bands = as_strided(L[:, r * Q * T:], (J, L.shape[0], kw * T), (T * isz, L.strides[0], isz),
+                bands = as_strided(L[:, r * Q * T:], (J, L.shape[0], kw * T), (T * L.itemsize, L.strides[0], L.itemsize),
                                    writeable=False)
                 np.matmul(bands, wr, out=as_strided(yb[:, r * O:], (J, L.shape[0], O), (dw * O * isz, yb.strides[0], isz)))
             if bias is not None:
