@@ -38,7 +38,18 @@ def _affine_params(module, shape, affine, bias, dtype, layer):
         module.register_parameter("bias", None)
 
 
-class GroupNorm(Module):
+class _AffineNorm(Module):
+    """A normalization whose optional affine parameters (see `_affine_params`) start at γ = 1, β = 0."""
+
+    def reset_parameters(self) -> None:
+        """γ ← 1, β ← 0."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+
+class GroupNorm(_AffineNorm):
     """Group normalization, as ``torch.nn.GroupNorm``.
 
     The C channels are split into num_groups groups of C/G consecutive channels;
@@ -75,13 +86,6 @@ class GroupNorm(Module):
         self.affine = boolean(affine, "affine", "GroupNorm")
         _affine_params(self, (self.num_channels,), self.affine, bias, dtype, "GroupNorm")
 
-    def reset_parameters(self) -> None:
-        """γ ← 1, β ← 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
-
     def forward(self, input: Tensor) -> Tensor:
         if isinstance(input, Tensor) and input.ndim >= 2 and input.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels, got input of shape "
@@ -93,7 +97,7 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class LayerNorm(Module):
+class LayerNorm(_AffineNorm):
     """Layer normalization over the last dims, as ``torch.nn.LayerNorm``.
 
     Each slice over the trailing `normalized_shape` dims is normalised with its
@@ -124,13 +128,6 @@ class LayerNorm(Module):
         self.eps = _number(eps, "eps", "LayerNorm", minimum=0)
         self.elementwise_affine = boolean(elementwise_affine, "elementwise_affine", "LayerNorm")
         _affine_params(self, self.normalized_shape, self.elementwise_affine, bias, dtype, "LayerNorm")
-
-    def reset_parameters(self) -> None:
-        """γ ← 1, β ← 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
