@@ -8,13 +8,36 @@ import os
 import pytest
 
 
-@pytest.fixture(scope="session")
-def torch():
-    """PyTorch, the oracle. Skipped only on a machine without it, never in CI."""
+def _oracle(name: str, load):
+    """The module `load()` returns: skipped only on a machine without it, never in CI (see .ci/run)."""
     try:
-        import torch as _torch
+        return load()
     except ImportError:  # pragma: no cover
         if os.environ.get("CI"):
-            pytest.fail("PyTorch is the test oracle and must be installed in CI (see .ci/run)")
-        pytest.skip("PyTorch is not installed")
-    return _torch
+            pytest.fail(f"{name} is a test oracle and must be installed in CI (see .ci/run)")
+        pytest.skip(f"{name} is not installed")
+
+
+def _load_torch():
+    import torch
+
+    return torch
+
+
+def _load_onnx():
+    import onnx
+    import onnx.reference  # noqa: F401  (its reference evaluator is the oracle)
+
+    return onnx
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, the oracle."""
+    return _oracle("PyTorch", _load_torch)
+
+
+@pytest.fixture(scope="session")
+def onnx():
+    """ONNX, whose reference evaluator is an oracle (DeformConv)."""
+    return _oracle("onnx", _load_onnx)

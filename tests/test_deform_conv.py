@@ -7,7 +7,6 @@ torchvision itself is not an oracle here: the PyPI wheel needs a CUDA build of t
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -20,17 +19,6 @@ from cnnlab.nn.modules.deform_conv import DeformConv2d
 from helpers import gradcheck
 
 
-@pytest.fixture(scope="module")
-def onnx():
-    """ONNX (its reference evaluator is an oracle). Skipped only on a machine without it, never in CI."""
-    try:
-        import onnx as _onnx
-        import onnx.reference  # noqa: F401
-    except ImportError:  # pragma: no cover
-        if os.environ.get("CI"):
-            pytest.fail("onnx is a test oracle and must be installed in CI")
-        pytest.skip("onnx is not installed")
-    return _onnx
 
 
 # ---------------------------------------------------------------- configurations
