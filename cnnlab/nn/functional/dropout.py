@@ -109,6 +109,17 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _feature_dropout("dropout1d", input, p, training, batched=input.ndim == 3)
 
 
+def _warn_unusual_rank(op: str, d: int, spatial: int) -> None:
+    """PyTorch's deprecation warning when `op` (dropout2d, dropout3d) gets neither spatial + 1 nor
+    spatial + 2 dims, in its words; it points at the caller of `op`."""
+    if d not in (spatial + 1, spatial + 2):
+        warnings.warn(f"{op}: Received a {d}-D input to {op}, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      f"dropout instead. Note that {op} exists to provide channel-wise dropout on inputs with "
+                      f"{spatial} spatial dimensions, a channel dimension, and an optional batch dimension (i.e. "
+                      f"{spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of a (N, C, H, W) input with probability p, as ``torch.nn.functional.dropout2d``.
 
@@ -127,12 +138,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     """
     _check("dropout2d", input, p, training)
     d = input.ndim
-    if d not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {d}-D input to dropout2d, which is deprecated and will result in an "
-                      "error in a future release. To retain the behavior and silence this warning, please use "
-                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with "
-                      "2 spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
-                      "inputs).", stacklevel=2)
+    _warn_unusual_rank("dropout2d", d, 2)
     if d == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
                       "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
@@ -159,12 +165,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     """
     _check("dropout3d", input, p, training)
     d = input.ndim
-    if d not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {d}-D input to dropout3d, which is deprecated and will result in an "
-                      "error in a future release. To retain the behavior and silence this warning, please use "
-                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with "
-                      "3 spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
-                      "inputs).", stacklevel=2)
+    _warn_unusual_rank("dropout3d", d, 3)
     return _feature_dropout("dropout3d", input, p, training, batched=d == 5)
 
 
