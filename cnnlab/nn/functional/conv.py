@@ -378,7 +378,7 @@ def _band_conv(xp, w, stride, dilation, out, bias):
                                    writeable=False)
                 np.matmul(bands, wr, out=as_strided(yb[:, r * O:], (J, L.shape[0], O), (dw * O * isz, yb.strides[0], isz)))
             if bias is not None:
-                yb += np.tile(bias, Wo)
+                _add_to_rows(y[b:e].reshape(-1, O), bias)
 
     in_lanes(lane, N, Mo * dw * Q * T, B)
     return _to_first(y.reshape((N,) + tuple(out) + (O,)))                    # (N, O, *out) view
