@@ -1,9 +1,25 @@
 """Test helpers: a float64 finite-difference gradient check, and torch conversion."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
+import pytest
 
 import cnnlab
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def requires(module: str, extra: str):
+    """Mark a test that needs an optional package: skipped, with the reason, where it is not installed.
+
+    The oracles (torch, onnx) are not optional: they come through the `torch`/`onnx` fixtures of conftest,
+    which fail in CI when missing.
+    """
+    return pytest.mark.skipif(not installed(module), reason=f"{module} (in the [{extra}] extra) is not installed")
 
 
 def numerical_grads(fn, arrays, upstream, eps=1e-6):

@@ -8,6 +8,7 @@ import tarfile
 
 import numpy as np
 import pytest
+from helpers import requires
 
 from cnnlab.data import transforms as T
 from cnnlab.data.cifar import CIFAR10, read_cifar_bin
@@ -195,6 +196,7 @@ def write_png(path, array):
     Image.fromarray(array).save(path)
 
 
+@requires("PIL", "train")
 def test_image_folder(tmp_path):
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (5, 4, 3), dtype=np.uint8)
@@ -216,6 +218,7 @@ def test_image_folder(tmp_path):
     assert x.shape == (3, 3, 5, 4) and y.numpy().tolist() == [0, 0, 1]
 
 
+@requires("PIL", "train")
 def test_image_folder_errors(tmp_path, monkeypatch):
     write_png(tmp_path / "a" / "x.png", np.zeros((4, 4), np.uint8))
     data = (tmp_path / "a" / "x.png").read_bytes()

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import requires
 
 from cnnlab.autograd import Tensor
 from cnnlab.io import atomic_write_bytes, atomic_write_text, atomic_writer, load, save
@@ -170,8 +171,9 @@ def test_safetensors_encode_errors(tensors, metadata, error, match):
         st.encode(tensors, metadata)
 
 
+@requires("safetensors", "test")
 def test_safetensors_matches_reference_implementation(tmp_path):
-    import safetensors.numpy as ref  # the [test] extra installs it
+    import safetensors.numpy as ref
     arrays = {f"t.{name}": sample(dtype) for name, dtype in ALL_DTYPES.items()}
     arrays["scalar"], arrays["empty"] = np.array(3.5, np.float32), np.zeros((2, 0), np.int8)
     st.save_file(arrays, tmp_path / "ours.safetensors", metadata={"a": "b"})
@@ -324,8 +326,9 @@ def test_checkpoint_parameter_saved_as_tensor(tmp_path):
     np.testing.assert_array_equal(got.data, np.ones(3, np.float32))
 
 
+@requires("safetensors", "test")
 def test_checkpoint_tensor_names_and_collisions(tmp_path):
-    import safetensors.numpy as ref  # the [test] extra installs it
+    import safetensors.numpy as ref
     obj = {"model": {"fc.weight": np.ones(2)}, "optimizer": {"state": {0: {"momentum_buffer": np.ones(2)}}},
            "a.b": np.full(1, 1.0), "a": {"b": np.full(1, 2.0), "b~1": np.full(1, 3.0)},
            0: np.full(1, 4.0), "0": np.full(1, 5.0)}
@@ -336,8 +339,9 @@ def test_checkpoint_tensor_names_and_collisions(tmp_path):
     assert_same(load(tmp_path / "c.safetensors"), obj)
 
 
+@requires("safetensors", "test")
 def test_state_dict_is_a_plain_safetensors_file(tmp_path):
-    import safetensors.numpy as ref  # the [test] extra installs it
+    import safetensors.numpy as ref
     state = {"conv1.weight": Tensor(sample(np.float32, (6, 1, 5, 5))),
              "conv1.bias": Tensor(sample(np.float32, (6,))),
              "bn.running_var": Tensor(sample(np.float64, (6,)))}
@@ -358,8 +362,9 @@ def test_state_dict_loads_in_torch(tmp_path, torch):
     np.testing.assert_array_equal(got["fc.weight"].numpy(), state["fc.weight"].data)
 
 
+@requires("safetensors", "test")
 def test_foreign_safetensors_file_loads_as_flat_state_dict(tmp_path):
-    import safetensors.numpy as ref  # the [test] extra installs it
+    import safetensors.numpy as ref
     arrays = {"z.weight": sample(np.float16, (2, 2)), "a.bias": sample(np.int32, (3,))}
     ref.save_file(arrays, str(tmp_path / "hf.safetensors"), metadata={"format": "pt"})
     got = load(tmp_path / "hf.safetensors")

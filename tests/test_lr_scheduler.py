@@ -24,14 +24,15 @@ def ours_param(shape):
 
 
 def group_values(opt):
-    """What schedulers set: lr, and momentum or beta1 where the optimizer has them."""
+    """What schedulers set: lr, and momentum or beta1 where the optimizer has them, as one flat list of
+    numbers (``pytest.approx`` compares flat sequences only: betas are spread, not nested)."""
     values = []
     for g in opt.param_groups:
         values.append(g["lr"])
         if "momentum" in g:
             values.append(g["momentum"])
         if "betas" in g:
-            values.append(tuple(g["betas"]))
+            values.extend(g["betas"])
     return values
 
 

@@ -2,6 +2,7 @@
 depend on how the batch was split (checked against PyTorch too)."""
 import numpy as np
 import pytest
+from helpers import requires
 
 import cnnlab
 import cnnlab.nn.functional as F
@@ -112,6 +113,7 @@ def test_parallel_map_inside_a_worker_runs_inline(threads):
     assert backend.parallel_map(inner, range(2)) == [[(0, 0), (0, 1), (0, 2)], [(1, 0), (1, 1), (1, 2)]]
 
 
+@requires("threadpoolctl", "fast")
 def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
     cnnlab.set_num_threads(2)
     assert backend.lanes_available()          # threadpoolctl (the fast extra, in the test extra) found BLAS
@@ -123,6 +125,7 @@ def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
     assert backend.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 10, 2**30, 4) == [[(0, 4), (4, 8), (8, 10)]]
 
 
+@requires("threadpoolctl", "fast")
 def test_lanes_share_the_chunks(threads, monkeypatch):
     """Every chunk goes to exactly one lane, and the lanes take them as they finish (a slow lane takes fewer)."""
     import threading
@@ -147,6 +150,7 @@ def test_lanes_share_the_chunks(threads, monkeypatch):
     assert sorted(sum(lanes, [])) == [(0, 2), (2, 3)]
 
 
+@requires("threadpoolctl", "fast")
 def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
     from threadpoolctl import threadpool_info
 

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image  # the [test] extra installs Pillow, matplotlib and tqdm
+from helpers import requires
 
 import cnnlab
 from cnnlab import nn, optim
@@ -168,6 +168,7 @@ def test_progress_falls_back_to_plain_lines():
     assert re.fullmatch(r"epoch 1/2: 50/100 images  loss 0.5000  acc 75.00%  \d+ img/s", lines[0])
 
 
+@requires("tqdm", "train")
 def test_progress_uses_tqdm_when_asked(capsys):
     bar = Progress(100, "epoch 1/2", None, use_tqdm=True)
     bar.update(100, 0.5, 0.75)
@@ -197,6 +198,7 @@ def test_a_run_writes_its_folder_and_the_same_seed_gives_the_same_numbers(tmp_pa
     assert numbers(other) != numbers(history)
 
 
+@requires("matplotlib", "train")
 def test_curves_png_is_written_or_skipped_with_a_note(tmp_path, monkeypatch):
     run.train(C.TrainConfig(epochs=1, out=str(tmp_path / "a"), **TINY), log=None)
     assert (tmp_path / "a" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -258,7 +260,10 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
 
 
 # ---------------------------------------------------------------- predict
+@requires("PIL", "train")
 def test_load_image_applies_the_training_preprocessing(tmp_path):
+    from PIL import Image
+
     test_set = MNIST(train=False, transform=C._transforms(C.DATASETS["mnist"], augment=False))
     Image.fromarray(test_set.data[0]).save(tmp_path / "digit.png")
     info = C.DATASETS["mnist"]
