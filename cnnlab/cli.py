@@ -5,9 +5,9 @@
     cnnlab predict   the top-k classes of image files
     cnnlab demo      a two-layer perceptron on MNIST, the whole loop on one screen
 
-User errors (an unknown name, a missing folder or file, a foreign checkpoint) end
-with one line ``cnnlab CMD: error: ...`` and exit status 2; ``cnnlab --traceback
-CMD ...`` shows the traceback instead.
+User errors (a value out of range, an unknown name, a missing folder or file, a
+foreign checkpoint) end with one line ``cnnlab CMD: error: ...`` that names the
+flag, and exit status 2; ``cnnlab --traceback CMD ...`` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 from cnnlab.data import DownloadError
+from cnnlab.messages import SettingError, counted
 from cnnlab.train.inference import MissingExtraError
 
-#: exceptions that carry a message for the user: validation, missing files, unreadable checkpoints, a failed
-#: download, a missing optional dependency. Anything else is a bug and shows its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, DownloadError, MissingExtraError)
+#: exceptions that carry a message for the user: validation, missing files, a folder given for a file, unreadable
+#: checkpoints, a failed download, a missing optional dependency. Anything else is a bug and shows its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, DownloadError, MissingExtraError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -156,19 +157,19 @@ def _eval(args) -> int:
     info = DATASETS[dataset]
     if (info.in_channels, info.input_size, info.num_classes) != (
             trained_on.in_channels, trained_on.input_size, trained_on.num_classes):
-        raise ValueError(f"the model was trained on {trained_on.name} ({trained_on.in_channels}×{trained_on.input_size}"
-                         f"×{trained_on.input_size}, {trained_on.num_classes} classes) and can't be tested on "
-                         f"{dataset} ({info.in_channels}×{info.input_size}×{info.input_size}, {info.num_classes} "
-                         "classes)")
+        def shape(d):
+            return f"{d.in_channels}×{d.input_size}×{d.input_size}, {counted(d.num_classes, 'class', 'classes')}"
+        raise ValueError(f"the model was trained on {trained_on.name} ({shape(trained_on)}) and can't be tested on "
+                         f"--dataset {dataset} ({shape(info)})")
     data_dir = args.data_dir if args.data_dir is not None else (config.data_dir if dataset == config.dataset else None)
-    test_config = dataclasses.replace(config, dataset=dataset, data_dir=data_dir, download=False, augment=False,
-                                      limit_test=args.limit_test, eval_batch_size=args.batch_size)
+    test_config = dataclasses.replace(config, dataset=dataset, data_dir=data_dir, download=args.download,
+                                      augment=False, limit_test=args.limit_test, eval_batch_size=args.eval_batch_size)
     test_config.validate()
     _, test_set, info = build_datasets(test_config, train=False)
-    result = evaluate(model, DataLoader(test_set, batch_size=args.batch_size), num_classes=info.num_classes)
+    result = evaluate(model, DataLoader(test_set, batch_size=test_config.eval_batch_size),
+                      num_classes=info.num_classes)
     correct = int(result["confusion_matrix"].trace())
-    epochs = f"{ckpt['epoch']} epoch" + ("" if ckpt["epoch"] == 1 else "s")
-    print(f"{ckpt['path']}: {config.model} trained on {config.dataset} for {epochs}")
+    print(f"{ckpt['path']}: {config.model} trained on {config.dataset} for {counted(ckpt['epoch'], 'epoch')}")
     print(f"test loss {result['loss']:.4f}  test accuracy {result['acc']:.2%} ({correct}/{result['images']} "
           f"{dataset} test images)")
     print("confusion matrix (rows: true class, columns: predicted class):")
@@ -179,14 +180,23 @@ def _eval(args) -> int:
 def _predict(args) -> int:
     import numpy as np
 
-    from cnnlab.train import load_checkpoint, load_image, model_from_checkpoint, predict
+    from cnnlab.train import light_border, load_checkpoint, model_from_checkpoint, predict, preprocess, read_image
 
     ckpt = load_checkpoint(args.checkpoint)
     model, info = model_from_checkpoint(ckpt)
     if not 1 <= args.top_k <= info.num_classes:
         raise ValueError(f"--top-k must be in [1, {info.num_classes}] (the number of classes), got {args.top_k}")
-    images = np.stack([load_image(path, info.in_channels, info.input_size, info.mean, info.std, args.invert)
-                       for path in args.images])  # (N, C, H, W)
+    images = []
+    for path in args.images:
+        pixels = read_image(path, info.in_channels, info.input_size)  # uint8 (H, W) or (H, W, 3)
+        invert = args.invert
+        if invert is None:  # neither --invert nor --no-invert: look at the image
+            invert = info.light_on_dark and light_border(pixels)
+            if invert:
+                print(f"note: {path} has a light background, unlike {info.name}'s light-on-dark images: inverted "
+                      "it (--no-invert keeps it as it is)", file=sys.stderr)
+        images.append(preprocess(pixels, info.mean, info.std, invert))
+    images = np.stack(images)  # (N, C, H, W)
     for path, top in zip(args.images, predict(model, images, args.top_k)):
         print(path)
         for rank, (k, p) in enumerate(top, 1):
@@ -236,7 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", choices=("mnist", "fashion-mnist", "cifar10"), metavar="NAME",
                     help="test on another dataset with the same image size and classes (default: the one trained on)")
     ev.add_argument("--data-dir", metavar="DIR", help="folder of the dataset's files (default: the one trained on)")
-    ev.add_argument("--batch-size", type=int, default=1000, metavar="B", help="images per forward pass (default: 1000)")
+    ev.add_argument("--download", action="store_true",
+                    help="download missing dataset files into --data-dir and check their checksums (default: off)")
+    ev.add_argument("--batch-size", dest="eval_batch_size", type=int, default=1000, metavar="B",
+                    help="images per forward pass (default: 1000)")
     ev.add_argument("--limit-test", type=int, metavar="N", help="use the first N test images only (default: all)")
     ev.set_defaults(run=_eval)
 
@@ -246,18 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify image files with a checkpoint written by `cnnlab train`. Each image is read with\n"
                     "Pillow, converted to grayscale (1-channel models) or RGB (3-channel models), resized to the\n"
                     "model's input size (bilinear, aspect ratio ignored), scaled to [0, 1] and normalised with the\n"
-                    "training set's mean and std, as in training. Nothing else: MNIST digits are white on black,\n"
-                    "so pass --invert for dark digits on a light background.")
+                    "training set's mean and std, as in training. MNIST's and Fashion-MNIST's images are light\n"
+                    "on dark: by default an image with a mostly light border is inverted first, with a note\n"
+                    "saying so (--invert: always, --no-invert: never).")
     pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ... anything Pillow reads)")
     pr.add_argument("--checkpoint", required=True, metavar="PATH",
                     help="a checkpoint.safetensors written by cnnlab train, or its run folder")
     pr.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to show per image (default: 3)")
-    pr.add_argument("--invert", action="store_true",
-                    help="invert the gray levels first (dark digits on white paper -> MNIST's white on black) "
-                         "(default: off)")
+    pr.add_argument("--invert", action=argparse.BooleanOptionalAction,
+                    help="invert the gray levels first (dark digits on white paper -> MNIST's white on black); "
+                         "--no-invert never does (default: invert an image whose border is mostly light, for a "
+                         "model trained on MNIST or Fashion-MNIST, with a note saying so)")
     pr.set_defaults(run=_predict)
 
     demo = sub.add_parser("demo", help="train a two-layer perceptron on the bundled MNIST and print test accuracy",
+                          formatter_class=_Formatter,
                           description="Train 784 -> hidden -> ReLU -> 10 with Adam on MNIST (bundled, offline).")
     demo.add_argument("--epochs", type=int, default=3, help="passes over the 60,000 training images (default 3)")
     demo.add_argument("--hidden", type=int, default=256, help="width of the hidden layer (default 256)")
@@ -267,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=None,
                       help="folder with the four MNIST IDX files (default: the copy bundled with cnnlab)")
     demo.set_defaults(run=_demo)
+    for command in (train, ev, pr, demo):  # SettingErrors name the flag of their setting (see main)
+        command.set_defaults(flags={a.dest: a.option_strings[-1] for a in command._actions if a.option_strings})
     return parser
 
 
@@ -277,7 +295,8 @@ def main(argv=None) -> int:
     except USER_ERRORS as e:
         if args.traceback:
             raise
-        message = " ".join(str(e).split())  # one line, whatever the message
+        message = e.with_flags(args.flags) if isinstance(e, SettingError) else str(e)
+        message = " ".join(message.split())  # one line, whatever the message
         message = message.removeprefix(f"{args.command}: ")  # "cnnlab train: error: train: ..." says it twice
         print(f"cnnlab {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import cnnlab
 import cnnlab.nn.functional as F
 from cnnlab import nn, optim
 from cnnlab.data import load_mnist_arrays
+from cnnlab.messages import check_int, check_real
 
 
 def _as_inputs(images: np.ndarray) -> np.ndarray:
@@ -42,7 +43,15 @@ def mnist_mlp(epochs: int = 3, hidden: int = 256, batch_size: int = 128, lr: flo
 
     Returns:
         dict with epoch, train_loss, test_loss, test_acc, seconds.
+
+    Raises:
+        ValueError (a `cnnlab.messages.SettingError`): epochs, hidden or batch_size not an int >= 1, seed not
+            an int >= 0, lr not a finite number >= 0.
     """
+    for name, value in (("epochs", epochs), ("hidden", hidden), ("batch_size", batch_size)):
+        check_int("mnist_mlp", name, value, 1)
+    check_int("mnist_mlp", "seed", seed, 0)
+    check_real("mnist_mlp", "lr", lr, 0)
     cnnlab.manual_seed(seed)
     x_train, y_train = load_mnist_arrays(data_dir, train=True)
     x_test, y_test = load_mnist_arrays(data_dir, train=False)

@@ -127,11 +127,11 @@ def test_train_argument_errors_are_one_line(args, message, capsys):
     (lambda p: ["--data-dir", str(p)], "cnnlab train: error: MNIST: no such file: {p}/MNIST/raw/train-images"),
     (lambda p: ["--resume"],
      "cnnlab train: error: --resume: there is no checkpoint to resume from at {p}/o/checkpoint.safetensors"),
-    (lambda p: ["--model-args", "width=3"], "cnnlab train: error: model lenet5 has no argument 'width'"),
+    (lambda p: ["--model-args", "width=3"], "cnnlab train: error: --model lenet5 has no argument 'width'"),
     (lambda p: ["--model-args", "widths"], "cnnlab train: error: --model-args takes KEY=VALUE items"),
-    (lambda p: ["--model", "alexnet"], "cnnlab train: error: model alexnet can't take mnist's 1×28×28 images"),
-    (lambda p: ["--epochs", "0"], "cnnlab train: error: epochs must be an int >= 1, got 0"),
-    (lambda p: ["--lr", "-1"], "cnnlab train: error: lr must be a finite number >= 0, got -1.0"),
+    (lambda p: ["--model", "alexnet"], "cnnlab train: error: --model alexnet can't take mnist's 1×28×28 images"),
+    (lambda p: ["--epochs", "0"], "cnnlab train: error: --epochs must be an int >= 1, got 0"),
+    (lambda p: ["--lr", "-1"], "cnnlab train: error: --lr must be a finite number >= 0, got -1.0"),
 ])
 def test_train_user_errors_are_one_line(make_args, message, tmp_path, capsys):
     err = one_error_line(capsys, main(["train", *make_args(tmp_path), "--out", str(tmp_path / "o")]), "train")
@@ -142,7 +142,9 @@ def test_resume_with_other_settings_is_refused(trained, tmp_path, capsys):
     out, _ = trained
     shutil.copytree(out, tmp_path / "r")
     err = one_error_line(capsys, main(["train", "--resume", "--out", str(tmp_path / "r"), "--lr", "0.1"]), "train")
-    assert err.startswith("cnnlab train: error: resume: lr is 0.1, but the run in ")
+    assert err.startswith("cnnlab train: error: --lr is 0.1, but the run in "), err
+    assert err.endswith("a resumed run keeps its settings (only --data-dir, --download, --prefetch, eval_batch_size, "
+                        "--out may change)"), err
 
 
 def test_bugs_keep_their_traceback(monkeypatch, tmp_path):
@@ -175,12 +177,16 @@ def test_eval_prints_loss_accuracy_and_the_confusion_matrix(trained, capsys):
 @pytest.mark.parametrize("make_args, message", [
     (lambda p: ["--checkpoint", str(p / "none.safetensors")], "no checkpoint at {p}/none.safetensors"),
     (lambda p: ["--checkpoint", str(p)], "no checkpoint at {p}/checkpoint.safetensors"),
-    (lambda p: ["--checkpoint", str(p / "junk.bin")], "cnnlab.load: {p}/junk.bin is not a safetensors file"),
+    (lambda p: ["--checkpoint", str(p / "junk.bin")],
+     "{p}/junk.bin is not a cnnlab training checkpoint (not a safetensors file: file is 3 bytes, shorter than"),
+    (lambda p: ["--checkpoint", str(p / "text.txt")], "{p}/text.txt is not a cnnlab training checkpoint (not a "
+     "safetensors file: its first 8 bytes give a header length of 8031924123371070824, over the limit of "),
     (lambda p: ["--checkpoint", str(p / "weights.safetensors")],
      "{p}/weights.safetensors is a safetensors file but not a cnnlab training checkpoint"),
 ])
 def test_eval_user_errors_are_one_line(make_args, message, tmp_path, capsys):
     (tmp_path / "junk.bin").write_bytes(b"\x00" * 3)
+    (tmp_path / "text.txt").write_text("hello world, not a checkpoint")
     cnnlab.save({"weight": cnnlab.zeros(2)}, tmp_path / "weights.safetensors")
     err = one_error_line(capsys, main(["eval", *make_args(tmp_path)]), "eval")
     assert err.startswith("cnnlab eval: error: " + message.format(p=tmp_path)), err
@@ -189,7 +195,7 @@ def test_eval_user_errors_are_one_line(make_args, message, tmp_path, capsys):
 def test_eval_refuses_a_dataset_of_another_shape(trained, capsys):
     out, _ = trained
     err = one_error_line(capsys, main(["eval", "--checkpoint", str(out), "--dataset", "cifar10"]), "eval")
-    assert "the model was trained on mnist (1×28×28, 10 classes) and can't be tested on cifar10" in err
+    assert "the model was trained on mnist (1×28×28, 10 classes) and can't be tested on --dataset cifar10 (3×32×32" in err
 
 
 @requires("PIL", "train")
@@ -215,8 +221,21 @@ def test_predict_prints_the_top_k_classes(trained, tmp_path, capsys):
     x = _transforms(DATASETS["mnist"], augment=False)(test_set.data[0])
     assert ranked[0].group(2) == str(int(model(x.unsqueeze(0)).argmax(dim=1).item()))
     assert main(["predict", "--checkpoint", str(out), "--invert", "--top-k", "1", str(tmp_path / "paper.jpg")]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith(f"  1. {ranked[0].group(2)} - ")
+    inverted = capsys.readouterr()
+    lines = inverted.out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"  1. {ranked[0].group(2)} - ") and inverted.err == ""
+    # by default the dark digit on light paper is inverted too, with a note that says so
+    assert main(["predict", "--checkpoint", str(out), "--top-k", "1", str(tmp_path / "paper.jpg")]) == 0
+    auto = capsys.readouterr()
+    assert auto.out == inverted.out
+    assert auto.err == (f"note: {tmp_path / 'paper.jpg'} has a light background, unlike mnist's light-on-dark "
+                        "images: inverted it (--no-invert keeps it as it is)\n")
+    assert main(["predict", "--checkpoint", str(out), "--no-invert", "--top-k", "1", str(tmp_path / "paper.jpg")]) == 0
+    kept = capsys.readouterr()
+    assert kept.err == "" and kept.out != inverted.out  # the light page read as it is: another answer
+    # and an MNIST digit as it is (light on dark) is not inverted
+    assert main(["predict", "--checkpoint", str(out), "--top-k", "1", paths[0]]) == 0
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("make_args, message", [
@@ -224,9 +243,12 @@ def test_predict_prints_the_top_k_classes(trained, tmp_path, capsys):
                  marks=requires("PIL", "train")),
     pytest.param(lambda p, ck: ["--checkpoint", ck, str(p / "bad.png")], "can't read {p}/bad.png as an image",
                  marks=requires("PIL", "train")),
+    pytest.param(lambda p, ck: ["--checkpoint", ck, str(p)], "{p} is a directory, not an image file",
+                 marks=requires("PIL", "train")),
     (lambda p, ck: ["--checkpoint", ck, "--top-k", "11", str(p / "bad.png")],
      "--top-k must be in [1, 10] (the number of classes), got 11"),
-    (lambda p, ck: ["--checkpoint", str(p / "bad.png"), str(p / "bad.png")], "cnnlab.load: "),
+    (lambda p, ck: ["--checkpoint", str(p / "bad.png"), str(p / "bad.png")],
+     "{p}/bad.png is not a cnnlab training checkpoint (not a safetensors file: "),
 ])
 def test_predict_user_errors_are_one_line(trained, make_args, message, tmp_path, capsys):
     (tmp_path / "bad.png").write_text("not an image")
@@ -243,7 +265,7 @@ def test_predict_without_pillow_says_which_extra_to_install(trained, tmp_path, m
 
 
 def test_the_user_errors_are_the_documented_ones():
-    assert set(cli.USER_ERRORS) == {ValueError, FileNotFoundError, cnnlab.data.DownloadError,
+    assert set(cli.USER_ERRORS) == {ValueError, FileNotFoundError, IsADirectoryError, cnnlab.data.DownloadError,
                                     cnnlab.train.MissingExtraError}
 
 
@@ -255,3 +277,64 @@ def test_an_interrupted_train_says_how_to_resume(monkeypatch, tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "o")]) == 130
     err = capsys.readouterr().err
     assert f"continue with cnnlab train --resume --out {tmp_path / 'o'}" in err
+
+
+# ---------------------------------------------------------------- errors name the flag
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--epochs", "0"], "--epochs must be an int >= 1, got 0"),
+    (["demo", "--epochs", "-1"], "--epochs must be an int >= 1, got -1"),
+    (["demo", "--batch-size", "0"], "--batch-size must be an int >= 1, got 0"),
+    (["demo", "--hidden", "0"], "--hidden must be an int >= 1, got 0"),
+    (["demo", "--lr", "inf"], "--lr must be a finite number >= 0, got inf"),
+    (["train", "--batch-size", "0"], "--batch-size must be an int >= 1, got 0"),
+    (["train", "--epochs", "0"], "--epochs must be an int >= 1, got 0"),
+    (["train", "--limit-test", "0"], "--limit-test must be an int >= 1, got 0"),
+    (["train", "--momentum", "1"], "--momentum must be in [0, 1), got 1.0"),
+    (["train", "--model-args", "variant"], "--model-args takes KEY=VALUE items, got 'variant'"),
+    (["train", "--model-args", "depth=3"], "--model lenet5 has no argument 'depth' (--model-args); it takes"),
+    (["train", "--dataset", "cifar10"], "cifar10 is not bundled with cnnlab; give the folder of its files with "
+                                        "--data-dir, and --download to fetch them"),
+])
+def test_settings_errors_name_the_flag(argv, message, capsys):
+    err = one_error_line(capsys, main(argv), argv[0])
+    assert err.startswith(f"cnnlab {argv[0]}: error: {message}"), err
+    assert "_" not in err.split(":")[2].split()[0], err  # a flag, not a Python name
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "--batch-size must be an int >= 1, got 0"),
+    (["--limit-test", "0"], "--limit-test must be an int >= 1, got 0"),
+    (["--dataset", "fashion-mnist"], "fashion-mnist is not bundled with cnnlab; give the folder of its files with "
+                                     "--data-dir, and --download to fetch them"),
+])
+def test_eval_errors_name_its_own_flags(trained, argv, message, capsys):
+    err = one_error_line(capsys, main(["eval", "--checkpoint", str(trained[0]), *argv]), "eval")
+    assert err == f"cnnlab eval: error: {message}"  # no "train: " or "TrainConfig: " inside
+
+
+def test_eval_takes_the_data_flags_of_train():
+    args = cli.build_parser().parse_args(["eval", "--checkpoint", "c", "--data-dir", "d", "--download"])
+    assert args.download is True and args.data_dir == "d"
+
+
+def test_from_python_errors_name_the_argument():
+    from cnnlab.demo import mnist_mlp
+    from cnnlab.train import TrainConfig
+    with pytest.raises(ValueError, match=r"^TrainConfig: batch_size must be an int >= 1, got 0$"):
+        TrainConfig(batch_size=0).validate()
+    with pytest.raises(ValueError, match=r"^TrainConfig: eval_batch_size must be an int >= 1, got 0$"):
+        TrainConfig(eval_batch_size=0).validate()
+    with pytest.raises(ValueError, match=r"^build_datasets: cifar10 is not bundled with cnnlab; give the folder of "
+                                         r"its files with data_dir, and download=True to fetch them$"):
+        cnnlab.train.build_datasets(TrainConfig(dataset="cifar10"))
+    with pytest.raises(ValueError, match=r"^mnist_mlp: epochs must be an int >= 1, got 0$"):
+        mnist_mlp(epochs=0)
+    with pytest.raises(ValueError, match=r"^mnist_mlp: batch_size must be an int >= 1, got 0$"):
+        mnist_mlp(batch_size=0)
+
+
+def test_predict_invert_is_a_plain_switch_before_the_images():
+    parse = cli.build_parser().parse_args
+    assert parse(["predict", "--checkpoint", "c", "--invert", "a.png"]).invert is True
+    assert parse(["predict", "--checkpoint", "c", "--no-invert", "a.png"]).invert is False
+    assert parse(["predict", "--checkpoint", "c", "a.png"]).invert is None  # look at each image

@@ -67,7 +67,7 @@ def test_normalize_errors():
         T.Normalize((0, 0), (1, 1, 1))
     with pytest.raises(TypeError, match="Normalize: input should be a float image .*got uint8"):
         T.Normalize(0.5, 0.5)(np.zeros((1, 2, 2), np.uint8))
-    with pytest.raises(ValueError, match="Normalize: mean/std have 3 values, but the image has 1 channels"):
+    with pytest.raises(ValueError, match="Normalize: mean/std have 3 values, but the image has 1 channel"):
         T.Normalize((0, 0, 0), (1, 1, 1))(np.zeros((1, 2, 2), np.float32))
     with pytest.raises(ValueError, match=r"Normalize: expected a \(C, H, W\) image, got shape \(2, 2\)"):
         T.Normalize(0, 1)(np.zeros((2, 2), np.float32))

@@ -193,7 +193,7 @@ F32_2 = np.array([1, 2], "<f4").tobytes()
 HOSTILE = {  # file contents -> what the message must say
     "empty": (b"", "file is 0 bytes, shorter than the 8-byte header length"),
     "five bytes": (b"\x01\x02\x03\x04\x05", "file is 5 bytes"),
-    "huge header length": ((2**63).to_bytes(8, "little") + b"{}", "exceeds the limit"),
+    "huge header length": ((2**63).to_bytes(8, "little") + b"{}", "give a header length of 9223372036854775808, over the limit"),
     "header longer than file": ((1000).to_bytes(8, "little") + b"{}      ",
                                 "header length 1000 is larger than the rest of the file"),
     "not utf-8": (raw_file(b'{"\xff\xfe": 1}'), "not valid UTF-8"),

@@ -33,3 +33,10 @@ def test_tour_runs_and_prints_what_its_comments_say(tmp_path, monkeypatch):
     assert len(printed) == len(expected)
     for got, comment in zip(printed, expected):
         assert comment.startswith(got), (got, comment)
+
+
+def test_the_readme_stands_on_its_own():
+    """Users have the README, not the team's workspace: no pointer outside the project."""
+    assert "../shared" not in README and "DESIGN.md" not in README
+    for target in re.findall(r"\]\(([^)#]+)\)", README):  # every relative link points into the project
+        assert target.startswith(("http://", "https://")) or (ROOT / target).exists(), target

@@ -58,16 +58,16 @@ def test_format_confusion_matrix_is_a_readable_table():
 
 # ---------------------------------------------------------------- config and builders
 @pytest.mark.parametrize("change, message", [
-    (dict(model="lenet6"), "train: unknown model 'lenet6'; choose from alexnet, gapnet, lenet5, pattern"),
-    (dict(dataset="svhn"), "train: unknown dataset 'svhn'; choose from mnist, fashion-mnist, cifar10"),
-    (dict(optimizer="lbfgs"), "train: unknown optimizer 'lbfgs'; choose from sgd, adam, adamw"),
-    (dict(schedule="poly"), "train: unknown schedule 'poly'; choose from none, step, cosine, onecycle"),
-    (dict(epochs=0), r"train: epochs must be an int >= 1, got 0"),
-    (dict(batch_size=2.5), r"train: batch_size must be an int >= 1, got 2.5"),
-    (dict(limit_train=0), r"train: limit_train must be an int >= 1, got 0"),
-    (dict(lr=-1.0), r"train: lr must be a finite number >= 0, got -1.0"),
-    (dict(momentum=1.0), r"train: momentum must be in \[0, 1\), got 1.0"),
-    (dict(seed=-3), r"train: seed must be an int >= 0, got -3"),
+    (dict(model="lenet6"), "TrainConfig: unknown model 'lenet6'; choose from alexnet, gapnet, lenet5, pattern"),
+    (dict(dataset="svhn"), "TrainConfig: unknown dataset 'svhn'; choose from mnist, fashion-mnist, cifar10"),
+    (dict(optimizer="lbfgs"), "TrainConfig: unknown optimizer 'lbfgs'; choose from sgd, adam, adamw"),
+    (dict(schedule="poly"), "TrainConfig: unknown schedule 'poly'; choose from none, step, cosine, onecycle"),
+    (dict(epochs=0), r"TrainConfig: epochs must be an int >= 1, got 0"),
+    (dict(batch_size=2.5), r"TrainConfig: batch_size must be an int >= 1, got 2.5"),
+    (dict(limit_train=0), r"TrainConfig: limit_train must be an int >= 1, got 0"),
+    (dict(lr=-1.0), r"TrainConfig: lr must be a finite number >= 0, got -1.0"),
+    (dict(momentum=1.0), r"TrainConfig: momentum must be in \[0, 1\), got 1.0"),
+    (dict(seed=-3), r"TrainConfig: seed must be an int >= 0, got -3"),
 ])
 def test_config_is_checked_before_any_work(change, message):
     with pytest.raises(ValueError, match=message):
@@ -81,14 +81,14 @@ def test_config_fills_in_the_optimizers_defaults_and_round_trips():
     assert (c.model, c.dataset, c.optimizer, c.lr, c.weight_decay, c.schedule) == (
         "lenet5", "mnist", "adamw", 3e-3, 0.01, "onecycle")
     assert C.TrainConfig.from_dict(c.to_dict()) == c
-    with pytest.raises(ValueError, match="train: unknown setting 'colour'"):
+    with pytest.raises(ValueError, match="TrainConfig: unknown setting 'colour'"):
         C.TrainConfig.from_dict({**c.to_dict(), "colour": 1})
 
 
 def test_parse_model_args_reads_json_or_text():
     assert C.parse_model_args(["variant=classic", "widths=[4, 8]", "batch_norm=false", "p=0.5"]) == {
         "variant": "classic", "widths": [4, 8], "batch_norm": False, "p": 0.5}
-    with pytest.raises(ValueError, match="train: --model-args takes KEY=VALUE items, got 'widths'"):
+    with pytest.raises(ValueError, match="parse_model_args: model_args takes KEY=VALUE items, got 'widths'"):
         C.parse_model_args(["widths"])
 
 
@@ -100,11 +100,11 @@ def test_build_model_sizes_the_model_for_the_dataset():
     assert isinstance(classic[1], nn.Tanh)
     pattern = C.build_model("pattern", C.DATASETS["cifar10"], {"widths": [4, 8], "fc_widths": [16]})
     assert pattern(cnnlab.zeros(2, 3, 32, 32)).shape == (2, 10)
-    with pytest.raises(ValueError, match="train: model lenet5 has no argument 'width'; it takes variant"):
+    with pytest.raises(ValueError, match="build_model: model lenet5 has no argument 'width' \\(model_args\\); it takes variant"):
         C.build_model("lenet5", mnist, {"width": 3})
     with pytest.raises(ValueError, match="lenet5: variant must be 'modern' or 'classic'"):
         C.build_model("lenet5", mnist, {"variant": "new"})
-    with pytest.raises(ValueError, match=r"train: model alexnet can't take mnist's 1×28×28 images: "):
+    with pytest.raises(ValueError, match=r"build_model: model alexnet can't take mnist's 1×28×28 images: "):
         C.build_model("alexnet", mnist)
     with pytest.raises(ValueError, match=r"from_pattern: expected"):
         C.build_model("pattern", mnist, {"pattern": "INPUT -> -> FC"})
@@ -116,9 +116,9 @@ def test_build_datasets_limits_and_checks_folders(tmp_path):
     x, y = DataLoader(test_set, batch_size=50).__iter__().__next__()
     assert x.shape == (50, 1, 28, 28) and x.dtype == np.float32
     assert abs(float(x.data.mean()) + 0.0) < 1  # normalised
-    with pytest.raises(FileNotFoundError, match=f"train: data directory {re.escape(str(tmp_path / 'no'))} does not"):
+    with pytest.raises(FileNotFoundError, match=f"data directory {re.escape(str(tmp_path / 'no'))} does not"):
         C.build_datasets(C.TrainConfig(data_dir=str(tmp_path / "no")))
-    with pytest.raises(ValueError, match="train: fashion-mnist is not bundled with cnnlab; give the folder"):
+    with pytest.raises(ValueError, match="build_datasets: fashion-mnist is not bundled with cnnlab; give the folder"):
         C.build_datasets(C.TrainConfig(dataset="fashion-mnist"))
     with pytest.raises(FileNotFoundError, match="FashionMNIST: no such file"):
         C.build_datasets(C.TrainConfig(dataset="fashion-mnist", data_dir=str(tmp_path)))
@@ -174,8 +174,18 @@ def test_progress_uses_tqdm_when_asked(capsys):
     bar.update(100, 0.5, 0.75)
     shown = str(bar._bar)  # what the bar draws (on stderr, at most every 0.1 s)
     bar.close()
-    assert re.match(r"epoch 1/2: 100%.* 100/100 .*img/s, loss 0.5000, acc 75.00%", shown), shown
+    assert re.match(r"epoch 1/2 100%\|.*\| \S+<\S+ .*img/s, loss 0.5000 acc 75.00%$", shown), shown
     assert "epoch 1/2" in capsys.readouterr().err
+
+
+@requires("tqdm", "train")
+def test_progress_bar_keeps_its_numbers_at_80_columns():
+    bar = Progress(60000, "epoch 10/10", None, use_tqdm=True, ncols=80)
+    bar.update(30000, 0.01234, 0.9912)
+    shown = str(bar._bar)
+    bar.close()
+    assert len(shown) <= 80 and shown.endswith("img/s, loss 0.0123 acc 99.12%"), shown
+    assert re.search(r"\|.{10,}\|", shown), shown  # and the bar itself still has room
 
 
 # ---------------------------------------------------------------- runs
@@ -250,7 +260,7 @@ def test_resume_checks(tmp_path):
 
 def test_load_checkpoint_rejects_foreign_files(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ValueError, match="is not a safetensors file"):
+    with pytest.raises(ValueError, match=r"junk.safetensors is not a cnnlab training checkpoint \(not a safetensors file: "):
         run.load_checkpoint(tmp_path / "junk.safetensors")
     cnnlab.save({"weight": cnnlab.zeros(2)}, tmp_path / "weights.safetensors")
     with pytest.raises(ValueError, match="is a safetensors file but not a cnnlab training checkpoint"):
@@ -300,3 +310,22 @@ def test_curves_need_a_history():
     with pytest.raises(ValueError, match="plot_curves: every epoch needs epoch, train_loss, test_loss, train_acc, "
                                          "test_acc; 'test_acc' is missing"):
         curves_png([{"epoch": 1, "train_loss": 1.0, "test_loss": 1.0, "train_acc": 0.5}])
+
+
+@requires("matplotlib", "train")
+@pytest.mark.parametrize("accs", [
+    [(0.90, 0.965), (0.985, 0.988), (0.991, 0.992)],   # a first epoch far below the others (the main job's)
+    [(0.11, 0.10), (0.12, 0.13)],                       # a model that learns nothing
+    [(1.0, 1.0)],                                        # one perfect epoch
+])
+def test_curves_show_every_point_inside_the_axes(accs):
+    from cnnlab.viz import curves_figure
+    history = [{"epoch": i + 1, "train_loss": 1.0 / (i + 1), "test_loss": 1.2 / (i + 1), "train_acc": a,
+                "test_acc": b} for i, (a, b) in enumerate(accs)]
+    fig = curves_figure(history)
+    for ax in fig.axes:
+        low, high = ax.get_ylim()
+        for line in ax.get_lines():
+            assert all(low < y < high for y in line.get_ydata()), (ax.get_ylabel(), low, high, line.get_ydata())
+        left, right = ax.get_xlim()
+        assert all(left <= x <= right for line in ax.get_lines() for x in line.get_xdata())

@@ -14,6 +14,7 @@ import numpy as np
 
 from cnnlab import backend
 from cnnlab.autograd import Tensor
+from cnnlab.messages import counted
 
 _local = threading.local()
 
@@ -86,7 +87,7 @@ def _fill_array(fill, images: np.ndarray, name: str) -> np.ndarray:
     values = np.atleast_1d(np.asarray(fill, dtype=np.float64))
     c = _channels(images)
     if values.size not in (1, c):
-        raise ValueError(f"{name}: fill has {values.size} values, but the image has {c} channels")
+        raise ValueError(f"{name}: fill has {counted(values.size, 'value')}, but the image has {counted(c, 'channel')}")
     if images.dtype.kind in "biu":
         info = np.iinfo(images.dtype)
         if values.min() < info.min or values.max() > info.max:

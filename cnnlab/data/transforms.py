@@ -35,6 +35,7 @@ from cnnlab.data._image import (  # noqa: F401  (use_generator, current_generato
     _to_nhwc, current_generator, supports_batch, use_generator,
 )
 from cnnlab.data.affine import RandomAffine, affine, inverse_affine_matrix  # noqa: F401
+from cnnlab.messages import counted
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip", "RandomAffine",
            "Transform", "affine", "inverse_affine_matrix", "current_generator", "use_generator", "supports_batch"]
@@ -87,7 +88,7 @@ class ToTensor(Transform):
             raise TypeError("ToTensor: pic should be an ndarray or a PIL Image, got a cnnlab Tensor")
         array = np.asarray(pic)
         if array.ndim not in (2, 3):
-            raise ValueError(f"ToTensor: pic should be 2/3 dimensional, got {array.ndim} dimensions")
+            raise ValueError(f"ToTensor: pic should be 2/3 dimensional, got {counted(array.ndim, 'dimension')}")
         return Tensor(self.apply_batch(array[None])[0])
 
     def apply_batch(self, images):
@@ -121,7 +122,7 @@ class Normalize(Transform):
         self.mean, self.std, self.inplace = mean, std, bool(inplace)
         self._mean, self._std = vector(mean, "mean"), vector(std, "std")
         if self._mean.size != self._std.size and 1 not in (self._mean.size, self._std.size):
-            raise ValueError(f"Normalize: mean has {self._mean.size} values and std {self._std.size}; "
+            raise ValueError(f"Normalize: mean has {counted(self._mean.size, 'value')} and std {self._std.size}; "
                              "give one per channel (or one for all)")
         if (self._std == 0).any():
             raise ValueError(f"Normalize: std must be non-zero (it divides), got std={std!r}")
@@ -140,7 +141,7 @@ class Normalize(Transform):
             raise ValueError(f"Normalize: a batch must be (N, C, H, W), got shape {images.shape}")
         c, n = images.shape[1], max(self._mean.size, self._std.size)
         if n not in (1, c):
-            raise ValueError(f"Normalize: mean/std have {n} values, but the image has {c} channels")
+            raise ValueError(f"Normalize: mean/std have {counted(n, 'value')}, but the image has {counted(c, 'channel')}")
         mean = self._mean.astype(images.dtype)[:, None, None]  # (C, 1, 1)
         std = self._std.astype(images.dtype)[:, None, None]
         if (std == 0).any():

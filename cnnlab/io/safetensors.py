@@ -167,7 +167,7 @@ def _parse_header(data: memoryview, name: str) -> tuple[dict, int]:
         raise fail(f"file is {len(data)} bytes, shorter than the 8-byte header length")
     n = int.from_bytes(data[:8], "little")
     if n > MAX_HEADER_BYTES:
-        raise fail(f"header length {n} exceeds the limit of {MAX_HEADER_BYTES} bytes")
+        raise fail(f"its first 8 bytes give a header length of {n}, over the limit of {MAX_HEADER_BYTES} bytes")
     if n > len(data) - 8:
         raise fail(f"header length {n} is larger than the rest of the file "
                    f"({len(data) - 8} bytes): truncated or not a safetensors file")

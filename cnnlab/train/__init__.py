@@ -4,7 +4,7 @@
 - `TrainConfig` and `train`: a whole run from its settings, with a run folder
   (checkpoint.safetensors, metrics.json, curves.png) written after every epoch, and resume.
 - `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint.
-- `confusion_matrix`, `format_confusion_matrix`, `load_image`, `predict`.
+- `confusion_matrix`, `format_confusion_matrix`; `read_image`, `light_border`, `preprocess`, `load_image`, `predict`.
 
 Example:
     >>> from cnnlab.train import TrainConfig, train
@@ -15,7 +15,7 @@ from cnnlab.train.config import (
     build_model, build_optimizer, build_scheduler, parse_model_args,
 )
 from cnnlab.train.loop import confusion_matrix, evaluate, fit, format_confusion_matrix, train_one_epoch
-from cnnlab.train.inference import MissingExtraError, load_image, predict
+from cnnlab.train.inference import MissingExtraError, light_border, load_image, predict, preprocess, read_image
 from cnnlab.train.run import (
     CHECKPOINT, CURVES, METRICS, load_checkpoint, model_from_checkpoint, read_run_config, save_checkpoint, train,
 )
@@ -24,6 +24,6 @@ __all__ = [
     "CHECKPOINT", "CURVES", "DATASETS", "DEFAULT_PATTERN", "METRICS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES",
     "DatasetInfo", "MissingExtraError", "TrainConfig", "build_datasets", "build_model", "build_optimizer",
     "build_scheduler", "confusion_matrix", "evaluate", "fit", "format_confusion_matrix", "load_checkpoint",
-    "load_image", "model_from_checkpoint", "parse_model_args", "predict", "read_run_config", "save_checkpoint",
-    "train", "train_one_epoch",
+    "light_border", "load_image", "model_from_checkpoint", "parse_model_args", "predict", "preprocess", "read_image",
+    "read_run_config", "save_checkpoint", "train", "train_one_epoch",
 ]

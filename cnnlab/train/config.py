@@ -5,8 +5,10 @@
                 -> build_optimizer, build_scheduler
 
 Every builder validates its input first and raises ValueError (or
-FileNotFoundError for a missing folder) with a message that names the setting,
-so that the command line can print it as a one-line error.
+FileNotFoundError for a missing folder) with a message that names the setting.
+Errors about settings are `cnnlab.messages.SettingError`s: from Python they name
+the argument (``TrainConfig: batch_size must be an int >= 1, got 0``), and the
+command line prints them with the flag instead (``--batch-size must be ...``).
 """
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ import dataclasses
 import inspect
 import json
 import math
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlab import no_grad, optim, zeros
 from cnnlab.data import CIFAR10, MNIST, FashionMNIST, Subset
 from cnnlab.data import transforms as T
+from cnnlab.messages import SettingError, check_int, check_real, counted
 from cnnlab.models import MODELS, from_pattern
 
 __all__ = ["TrainConfig", "DatasetInfo", "DATASETS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES", "DEFAULT_PATTERN",
@@ -38,6 +40,7 @@ class DatasetInfo:
     mean: tuple
     std: tuple
     bundled: bool = False
+    light_on_dark: bool = False  # light objects on a dark background, as MNIST's digits (see predict)
 
     @property
     def classes(self) -> list[str]:
@@ -50,8 +53,8 @@ class DatasetInfo:
 
 #: name -> DatasetInfo; mean and std are the usual per-channel statistics of each training set.
 DATASETS = {
-    "mnist": DatasetInfo("mnist", MNIST, 1, 28, (0.1307,), (0.3081,), bundled=True),
-    "fashion-mnist": DatasetInfo("fashion-mnist", FashionMNIST, 1, 28, (0.2860,), (0.3530,)),
+    "mnist": DatasetInfo("mnist", MNIST, 1, 28, (0.1307,), (0.3081,), bundled=True, light_on_dark=True),
+    "fashion-mnist": DatasetInfo("fashion-mnist", FashionMNIST, 1, 28, (0.2860,), (0.3530,), light_on_dark=True),
     "cifar10": DatasetInfo("cifar10", CIFAR10, 3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
 
@@ -143,29 +146,22 @@ class TrainConfig:
         def choice(name, options):
             value = getattr(self, name)
             if value not in options:
-                raise ValueError(f"train: unknown {name} {value!r}; choose from {', '.join(options)}")
+                raise SettingError("TrainConfig", f"unknown {{{name}}} {value!r}; choose from {', '.join(options)}",
+                                   name)
 
         def integer(name, low, allow_none=False):
-            value = getattr(self, name)
-            if value is None and allow_none:
-                return
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"train: {name} must be an int >= {low}, got {value!r}")
+            check_int("TrainConfig", name, getattr(self, name), low, allow_none)
 
         def real(name, low, allow_none=False):
-            value = getattr(self, name)
-            if value is None and allow_none:
-                return
-            if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
-                    or value < low):
-                raise ValueError(f"train: {name} must be a finite number >= {low}, got {value!r}")
+            check_real("TrainConfig", name, getattr(self, name), low, allow_none)
 
         choice("model", MODEL_NAMES)
         choice("dataset", tuple(DATASETS))
         choice("optimizer", OPTIMIZERS)
         choice("schedule", SCHEDULES)
         if not isinstance(self.model_args, dict) or not all(isinstance(k, str) for k in self.model_args):
-            raise ValueError(f"train: model_args must be a dict with str keys, got {self.model_args!r}")
+            raise SettingError("TrainConfig", f"{{model_args}} must be a dict with str keys, got {self.model_args!r}",
+                               "model_args")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             integer(name, 1)
         integer("seed", 0)
@@ -176,7 +172,7 @@ class TrainConfig:
         real("weight_decay", 0, allow_none=True)
         real("momentum", 0)
         if self.momentum >= 1:
-            raise ValueError(f"train: momentum must be in [0, 1), got {self.momentum!r}")
+            raise SettingError("TrainConfig", f"{{momentum}} must be in [0, 1), got {self.momentum!r}", "momentum")
 
     def to_dict(self) -> dict:
         """The settings as plain JSON-able values (what a checkpoint stores)."""
@@ -188,7 +184,7 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"train: unknown setting {unknown[0]!r} (known: {', '.join(sorted(names))})")
+            raise ValueError(f"TrainConfig: unknown setting {unknown[0]!r} (known: {', '.join(sorted(names))})")
         return cls(**values)
 
 
@@ -212,13 +208,15 @@ def build_datasets(config: TrainConfig, train: bool = True, test: bool = True):
     """
     info = DATASETS.get(config.dataset)
     if info is None:
-        raise ValueError(f"train: unknown dataset {config.dataset!r}; choose from {', '.join(DATASETS)}")
+        raise SettingError("build_datasets", f"unknown {{dataset}} {config.dataset!r}; choose from {', '.join(DATASETS)}",
+                           "dataset")
     root = None if config.data_dir is None else Path(config.data_dir)
     if root is None and not info.bundled:
-        raise ValueError(f"train: {info.name} is not bundled with cnnlab; give the folder of its files "
-                         f"with data_dir (--data-dir), and download=True (--download) to fetch them")
+        raise SettingError("build_datasets", f"{info.name} is not bundled with cnnlab; give the folder of its files "
+                           "with {data_dir}, and {download} to fetch them", "data_dir", "download",
+                           download="download=True")
     if root is not None and not root.is_dir() and not config.download:
-        raise FileNotFoundError(f"train: data directory {root} does not exist")
+        raise FileNotFoundError(f"data directory {root} does not exist")
     kwargs = {"download": True} if config.download else {}
 
     def split(is_train, limit):
@@ -240,7 +238,7 @@ def parse_model_args(items) -> dict:
     for item in items or ():
         key, sep, text = item.partition("=")
         if not sep or not key.isidentifier():
-            raise ValueError(f"train: --model-args takes KEY=VALUE items, got {item!r}")
+            raise SettingError("parse_model_args", f"{{model_args}} takes KEY=VALUE items, got {item!r}", "model_args")
         try:
             args[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -259,14 +257,15 @@ def build_model(name: str, info: DatasetInfo, model_args: dict | None = None):
             dataset's images (e.g. AlexNet on 28×28 digits) or doesn't give one score per class.
     """
     if name not in _CONSTRUCTORS:
-        raise ValueError(f"train: unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+        raise SettingError("build_model", f"unknown {{model}} {name!r}; choose from {', '.join(MODEL_NAMES)}", "model")
     ctor, model_args = _CONSTRUCTORS[name], dict(model_args or {})
     params = inspect.signature(ctor).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unknown = [k for k in model_args if k not in params and not takes_any]
     if unknown:
-        raise ValueError(f"train: model {name} has no argument {unknown[0]!r}; it takes "
-                         f"{', '.join(p for p in params if p not in ('in_channels', 'input_size', 'num_classes'))}")
+        takes = ', '.join(p for p in params if p not in ('in_channels', 'input_size', 'num_classes'))
+        raise SettingError("build_model", f"{{model}} {name} has no argument {unknown[0]!r} ({{model_args}}); "
+                           f"it takes {takes}", "model", "model_args")
     sizes = {"in_channels": info.in_channels, "input_size": info.input_size, "num_classes": info.num_classes}
     kwargs = {k: v for k, v in sizes.items() if k in params}
     kwargs.update(model_args)
@@ -274,7 +273,8 @@ def build_model(name: str, info: DatasetInfo, model_args: dict | None = None):
         try:
             model = ctor(**kwargs)
         except TypeError as e:
-            raise ValueError(f"train: can't build {name} with {model_args}: {e}") from None
+            raise SettingError("build_model", f"can't build {{model}} {name} with {{model_args}} {model_args}: {e}",
+                               "model", "model_args") from None
     else:
         model = ctor(**kwargs)
     shape = (1, info.in_channels, info.input_size, info.input_size)
@@ -283,12 +283,12 @@ def build_model(name: str, info: DatasetInfo, model_args: dict | None = None):
         with no_grad():
             scores = model(zeros(*shape))
     except ValueError as e:
-        raise ValueError(f"train: model {name} can't take {info.name}'s {shape[1]}×{shape[2]}×{shape[3]} images: "
-                         f"{e}") from None
+        raise SettingError("build_model", f"{{model}} {name} can't take {info.name}'s {shape[1]}×{shape[2]}×{shape[3]} "
+                           f"images: {e}", "model") from None
     model.train()
     if tuple(scores.shape) != (1, info.num_classes):
-        raise ValueError(f"train: model {name} gives scores of shape {tuple(scores.shape)[1:]} per image, but "
-                         f"{info.name} has {info.num_classes} classes")
+        raise SettingError("build_model", f"{{model}} {name} gives scores of shape {tuple(scores.shape)[1:]} per image, "
+                           f"but {info.name} has {counted(info.num_classes, 'class', 'classes')}", "model")
     return model
 
 

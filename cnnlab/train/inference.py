@@ -8,8 +8,10 @@ Preprocessing (`load_image`), the same as the model saw in training, nothing mor
    ignoring the aspect ratio (crop your image square first if it matters);
 3. scale to [0, 1] and normalise with the training set's mean and std.
 
-No inversion is assumed: MNIST digits are white strokes on a black background, so a
-dark digit on white paper must be inverted (``invert=True``, ``cnnlab predict --invert``).
+MNIST's digits are white strokes on a black background, so a dark digit on white
+paper must be inverted (``invert=True``). `light_border` tells such an image: ``cnnlab
+predict`` inverts it by default for a model trained on light-on-dark images, and says
+so (``--invert`` always inverts, ``--no-invert`` never).
 """
 from __future__ import annotations
 
@@ -22,18 +24,19 @@ from cnnlab.autograd import Tensor, no_grad
 from cnnlab.data import transforms as T
 from cnnlab.nn.functional import softmax
 
-__all__ = ["MissingExtraError", "load_image", "predict"]
+__all__ = ["MissingExtraError", "light_border", "load_image", "predict", "preprocess", "read_image"]
 
 
 class MissingExtraError(ImportError):
     """An optional dependency is not installed; the message says which extra brings it."""
 
 
-def load_image(path, in_channels: int, size: int, mean, std, invert: bool = False) -> np.ndarray:
-    """One image file -> float32 (C, size, size), preprocessed as the module docstring says.
+def read_image(path, in_channels: int, size: int) -> np.ndarray:
+    """Steps 1 and 2 above: one image file -> uint8 (size, size) for 1 channel, (size, size, 3) for 3.
 
     Raises:
         FileNotFoundError: there is no such file.
+        IsADirectoryError: ``path`` is a directory.
         ValueError: Pillow can't read the file as an image.
         MissingExtraError: Pillow is not installed.
     """
@@ -42,18 +45,42 @@ def load_image(path, in_channels: int, size: int, mean, std, invert: bool = Fals
     except ImportError:
         raise MissingExtraError("predict: reading images needs Pillow: pip install 'cnnlab[train]'") from None
     path = Path(os.fspath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not an image file (give the image files themselves, "
+                                f"e.g. {path}/*.png)")
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
     try:
         with Image.open(path) as img:
             img = img.convert("L" if in_channels == 1 else "RGB")
             img = img.resize((size, size), Image.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.uint8)  # (size, size) or (size, size, 3)
+            return np.asarray(img, dtype=np.uint8)  # (size, size) or (size, size, 3)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"can't read {path} as an image: {e}") from None
+
+
+def light_border(pixels: np.ndarray) -> bool:
+    """Whether the outermost rows and columns of a uint8 image are mostly light (mean above mid-gray).
+
+    A digit written dark on white paper has a light border; MNIST's digits (light on black) have a black one.
+    """
+    edge = np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])  # (border pixels, *C)
+    return bool(edge.mean() > 127.5)
+
+
+def preprocess(pixels: np.ndarray, mean, std, invert: bool = False) -> np.ndarray:
+    """Step 3 above (after inverting, if asked): uint8 (H, W) or (H, W, 3) -> normalised float32 (C, H, W)."""
     if invert:
         pixels = 255 - pixels
-    return T.Normalize(mean, std).apply_batch(T.ToTensor().apply_batch(pixels[None]))[0]  # (C, size, size)
+    return T.Normalize(mean, std).apply_batch(T.ToTensor().apply_batch(pixels[None]))[0]  # (C, H, W)
+
+
+def load_image(path, in_channels: int, size: int, mean, std, invert: bool = False) -> np.ndarray:
+    """One image file -> float32 (C, size, size), preprocessed as the module docstring says.
+
+    Raises: as `read_image`.
+    """
+    return preprocess(read_image(path, in_channels, size), mean, std, invert)
 
 
 def predict(model, images, top_k: int = 3) -> list[list[tuple[int, float]]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from cnnlab import backend, manual_seed
 from cnnlab.data import DataLoader
 from cnnlab.io import atomic_write_text, load, save
+from cnnlab.messages import SettingError, counted
 from cnnlab.train.config import DATASETS, TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
 from cnnlab.train.loop import fit
 
@@ -54,6 +55,9 @@ def load_checkpoint(path) -> dict:
         ckpt = load(path)
     except OSError as e:
         raise ValueError(f"can't read the checkpoint {path}: {e.strerror or e}") from None
+    except ValueError as e:  # cnnlab.load's message names the file: say first what it is not, then the detail
+        detail = str(e).removeprefix(f"cnnlab.load: {path}").removeprefix(":").strip().removeprefix("is ")
+        raise ValueError(f"{path} is not a cnnlab training checkpoint ({detail})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is a safetensors file but not a cnnlab training checkpoint "
                          f"(one written by `cnnlab train`, format {CHECKPOINT_FORMAT!r})")
@@ -83,18 +87,15 @@ def model_from_checkpoint(ckpt: dict):
     return model.eval(), info
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _check_resume(config: TrainConfig, saved: TrainConfig, path) -> None:
     changed = [f.name for f in dataclasses.fields(TrainConfig)
                if f.name not in TrainConfig.RESUMABLE_CHANGES and getattr(config, f.name) != getattr(saved, f.name)]
     if changed:
         name = changed[0]
-        raise ValueError(f"resume: {name} is {getattr(config, name)!r}, but the run in {path} was made with "
-                         f"{getattr(saved, name)!r}; a resumed run keeps its settings (only "
-                         f"{', '.join(TrainConfig.RESUMABLE_CHANGES)} may change)")
+        free = TrainConfig.RESUMABLE_CHANGES
+        raise SettingError("resume", f"{{{name}}} is {getattr(config, name)!r}, but the run in {path} was made with "
+                           f"{getattr(saved, name)!r}; a resumed run keeps its settings (only "
+                           f"{', '.join('{' + f + '}' for f in free)} may change)", name, *free)
 
 
 def train(config: TrainConfig, resume: bool = False, log=print, progress: bool = True) -> list[dict]:
@@ -159,12 +160,12 @@ def train(config: TrainConfig, resume: bool = False, log=print, progress: bool =
 
     if log is not None and len(history) < config.epochs:
         log(f"training {title}: {len(train_set)} training and {len(test_set)} test images, "
-            f"{sum(p.numel() for p in model.parameters()):,} parameters, {_plural(config.epochs, 'epoch')}, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters, {counted(config.epochs, 'epoch')}, "
             f"{config.optimizer} lr {config.lr:g}, schedule {config.schedule}" + (f"; writing {out}" if out else ""))
     fit(model, train_loader, test_loader, optimizer, config.epochs, scheduler, per_batch, start_epoch=len(history),
         history=history, on_epoch_end=write_run_files if out is not None else None, progress=progress, log=log)
     if log is not None:
         last = history[-1]
         log(f"test accuracy: {last['test_acc']:.2%} on the {len(test_set):,} {info.name} test images "
-            f"after {_plural(last['epoch'], 'epoch')}")
+            f"after {counted(last['epoch'], 'epoch')}")
     return history

@@ -11,11 +11,18 @@ import os
 
 from cnnlab.io.files import atomic_write_bytes
 
-__all__ = ["plot_curves", "curves_png"]
+__all__ = ["plot_curves", "curves_png", "curves_figure"]
 
 
 def curves_png(history, title: str | None = None) -> bytes:
-    """The PNG bytes of two panels: loss (train, test) and accuracy in % (train, test) against the epoch.
+    """The PNG bytes of `curves_figure`."""
+    buffer = io.BytesIO()
+    curves_figure(history, title).savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def curves_figure(history, title: str | None = None):
+    """A matplotlib `Figure` of two panels: loss (train, test) and accuracy in % (train, test) against the epoch.
 
     Args:
         history: one dict per epoch with epoch, train_loss, test_loss, train_acc, test_acc
@@ -45,16 +52,14 @@ def curves_png(history, title: str | None = None) -> bytes:
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend()
-    if len(epochs) > 1 and history[-1]["test_acc"] > 0.9:  # zoom in on the interesting end of the accuracy axis
-        low = min(100 * min(row["test_acc"] for row in history[1:]), 100 * min(row["train_acc"] for row in history[1:]))
-        acc_ax.set_ylim(max(low - 0.5, 0), 100.05)
+    # the accuracy axis ends at 100% and starts just below the lowest point: every point is inside the axes
+    low = 100 * min(min(row["train_acc"], row["test_acc"]) for row in history)
+    acc_ax.set_ylim(max(low - max(0.05 * (100 - low), 0.1), 0), 100.05)
     acc_ax.set_title(f"final test accuracy {100 * history[-1]['test_acc']:.2f}%")
     loss_ax.set_title(f"final test loss {history[-1]['test_loss']:.4f}")
     if title:
         fig.suptitle(title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return fig
 
 
 def plot_curves(history, path: str | os.PathLike, title: str | None = None) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.messages import counted
+
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `grad` down to `shape`, undoing NumPy broadcasting (the one place that does this)."""
@@ -19,7 +21,7 @@ def normalize_dim(dim, ndim: int, op: str) -> int:
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise ValueError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions "
+        raise ValueError(f"{op}: dim {dim} is out of range for a tensor of {counted(ndim, 'dimension')} "
                          f"(expected {-n} to {n - 1})")
     return int(dim) % n
 

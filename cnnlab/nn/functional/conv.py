@@ -49,6 +49,7 @@ from cnnlab.autograd import Function, Tensor
 from cnnlab.backend import batch_parts, in_lanes, parallel_map
 
 from cnnlab.nn.functional._windows import copy_runs, pad_constant, scatter_add_windows, tap_slices, windows
+from cnnlab.messages import counted
 
 #: Size of one column buffer (im2col): the batch is processed in chunks of about this size, so the
 #: columns are still in cache when the GEMM reads them. Measured on 2 cores (64→64 channels, 32×32,
@@ -705,7 +706,7 @@ def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups):
     O, Cg, *k = weight.shape
     C = input.shape[0] if input.ndim == D + 1 else input.shape[1]
     if C != Cg * groups:
-        raise ValueError(f"{op}: input has {C} channels, but weight expects {Cg * groups} "
+        raise ValueError(f"{op}: input has {counted(C, 'channel')}, but weight expects {Cg * groups} "
                          f"(in_channels={Cg * groups}, groups={groups}; weight shape {weight.shape})")
     if O % groups:
         raise ValueError(f"{op}: out_channels={O} (weight.shape[0]) must be divisible by groups={groups}")
@@ -794,7 +795,7 @@ def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_paddi
     Cin, Cout_g, *k = weight.shape
     C = input.shape[0] if input.ndim == D + 1 else input.shape[1]
     if C != Cin:
-        raise ValueError(f"{op}: input has {C} channels, but weight expects {Cin} "
+        raise ValueError(f"{op}: input has {counted(C, 'channel')}, but weight expects {Cin} "
                          f"(weight shape {weight.shape} is (in_channels, out_channels/groups, *kernel_size))")
     if Cin % groups:
         raise ValueError(f"{op}: in_channels={Cin} (weight.shape[0]) must be divisible by groups={groups}")

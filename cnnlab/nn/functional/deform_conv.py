@@ -37,6 +37,7 @@ import numpy as np
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional.linear import matmul
+from cnnlab.messages import counted
 
 __all__ = ["deform_conv2d"]
 
@@ -163,7 +164,7 @@ def _check(input, offset, weight, bias, mask, stride, padding, dilation):
     N, C, H, W = input.shape
     O, Cg, kH, kW = weight.shape
     if Cg == 0 or C % Cg:
-        raise ValueError(f"{OP}: input has {C} channels, which is not a multiple of weight.shape[1]={Cg} "
+        raise ValueError(f"{OP}: input has {counted(C, 'channel')}, which is not a multiple of weight.shape[1]={Cg} "
                          f"(in_channels/groups; weight shape {weight.shape})")
     groups = C // Cg
     if O % groups:
@@ -175,7 +176,7 @@ def _check(input, offset, weight, bias, mask, stride, padding, dilation):
                 for n, k, s, p, d in zip((H, W), (kH, kW), stride, padding, dilation))
     T = kH * kW
     if offset.shape[1] == 0 or offset.shape[1] % (2 * T):
-        raise ValueError(f"{OP}: offset has {offset.shape[1]} channels, but it must be 2·offset_groups·kH·kW "
+        raise ValueError(f"{OP}: offset has {counted(offset.shape[1], 'channel')}, but it must be 2·offset_groups·kH·kW "
                          f"= a multiple of {2 * T} (kH={kH}, kW={kW}, offset_groups ≥ 1)")
     offset_groups = offset.shape[1] // (2 * T)
     if offset.shape[0] != N:
@@ -185,8 +186,8 @@ def _check(input, offset, weight, bias, mask, stride, padding, dilation):
                          f"{out} (input {(H, W)}, kernel {(kH, kW)}, stride {stride}, padding {padding}, "
                          f"dilation {dilation})")
     if C % offset_groups:
-        raise ValueError(f"{OP}: input has {C} channels, which is not divisible by offset_groups={offset_groups} "
-                         f"(from offset's {offset.shape[1]} channels = 2·offset_groups·{kH}·{kW})")
+        raise ValueError(f"{OP}: input has {counted(C, 'channel')}, which is not divisible by offset_groups={offset_groups} "
+                         f"(from offset's {counted(offset.shape[1], 'channel')} = 2·offset_groups·{kH}·{kW})")
     if mask is not None and mask.shape != (N, offset_groups * T) + out:
         raise ValueError(f"{OP}: mask must have shape {(N, offset_groups * T) + out} "
                          f"(N, offset_groups·kH·kW, oH, oW), got {mask.shape}")

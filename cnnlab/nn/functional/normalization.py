@@ -26,6 +26,7 @@ from cnnlab.backend import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_float
 from cnnlab.nn.functional.elementwise import add, mul
 from cnnlab.nn.functional.shape import cat, reshape
+from cnnlab.messages import counted
 
 
 class BatchNorm(Function):
@@ -368,7 +369,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     check_float(input.data, op)
     if input.ndim < 3:
-        raise ValueError(f"{op}: expected 3D or higher dimensionality input (N, C, *), got {input.ndim} dimensions")
+        raise ValueError(f"{op}: expected 3D or higher dimensionality input (N, C, *), got {counted(input.ndim, 'dimension')}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"{op}: size must be a positive int, got {size!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):

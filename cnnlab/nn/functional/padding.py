@@ -32,6 +32,7 @@ import operator
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor
+from cnnlab.messages import counted
 
 __all__ = ["pad"]
 
@@ -228,7 +229,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         raise ValueError(f"pad: pad must have an even length (a (before, after) pair per dim), "
                          f"got length {len(pad)}: {pad}")
     if len(pad) > 2 * input.ndim:
-        raise ValueError(f"pad: pad of length {len(pad)} pads {len(pad) // 2} dims, but the input has only "
+        raise ValueError(f"pad: pad of length {len(pad)} pads {counted(len(pad) // 2, 'dim')}, but the input has only "
                          f"{input.ndim} (shape {input.shape}); the length must be at most 2 * ndim = {2 * input.ndim}")
     if mode != "constant" and value is not None and value != 0:
         raise ValueError(f"pad: mode {mode!r} doesn't take a value argument (only 'constant' fills with a "

@@ -12,6 +12,7 @@ from cnnlab.nn.functional.normalization import _normalized_shape, group_norm, la
 from cnnlab.nn.modules._utils import boolean, float_dtype, positive_int
 from cnnlab.nn.modules.module import Module
 from cnnlab.nn.parameter import Parameter
+from cnnlab.messages import counted
 
 __all__ = ["GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
@@ -88,7 +89,7 @@ class GroupNorm(_AffineNorm):
 
     def forward(self, input: Tensor) -> Tensor:
         if isinstance(input, Tensor) and input.ndim >= 2 and input.shape[1] != self.num_channels:
-            raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels, got input of shape "
+            raise ValueError(f"GroupNorm: expected input with {counted(self.num_channels, 'channel')}, got input of shape "
                              f"{input.shape}")
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
