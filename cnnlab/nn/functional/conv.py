@@ -18,11 +18,11 @@ they copy the input only once per leading-axes tap ("row bands", below). Python
 loops run over batch chunks (to bound the buffers) and over kernel taps — never
 over positions.
 
-Threads: the batch is split into one lane per thread (`backend.in_lanes`), each
+Threads: the batch is split into one lane per thread (`runtime.in_lanes`), each
 lane running its chunks with a single-threaded BLAS, so that the copies run on
 every core too (OpenBLAS threads only its GEMMs, and barely speeds up GEMMs of
 this size: measured 98 vs 104 GFLOP/s for 1 and 2 threads on (1024×576)·(576×64)).
-Per-chunk buffers are per-thread scratch arrays reused across calls (`_scratch`).
+Per-chunk buffers are per-thread scratch arrays reused across calls (`runtime.scratch`).
 
 Gradients, each a convolution-like op of the same kernels:
 
@@ -39,14 +39,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
-from cnnlab.backend import batch_parts, in_lanes, parallel_map
+from cnnlab.runtime import batch_parts, in_lanes, parallel_map, scratch
 
 from cnnlab.nn.functional._windows import copy_runs, pad_constant, scatter_add_windows, tap_slices, windows
 
@@ -59,28 +58,6 @@ COLUMN_BUFFER_BYTES = 4 * 2**20
 
 def _batch_chunk(per_sample_bytes: int) -> int:
     return max(1, COLUMN_BUFFER_BYTES // max(per_sample_bytes, 1))
-
-
-_workspace = threading.local()
-
-#: Scratch buffers up to this size are kept between calls; a larger one (a single sample's columns
-#: past it) is allocated for its call only, so that one huge conv does not hold its memory forever.
-SCRATCH_KEEP_BYTES = 64 * 2**20
-
-
-def _scratch(slot: str, shape, dtype) -> np.ndarray:
-    """An uninitialised array for per-chunk work (columns, tap results), reused across chunks and calls.
-
-    Fresh multi-megabyte arrays are new pages to the kernel, and the page faults of writing them
-    measured as much as the arithmetic (a 3-d conv's input gradient: 25 ms, 12 ms with reused buffers).
-    One buffer per slot and thread, grown as needed; a slot's array is dead once its chunk is done."""
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    if nbytes > SCRATCH_KEEP_BYTES:
-        return np.empty(shape, dtype=dtype)
-    buffers = _workspace.__dict__
-    if slot not in buffers or buffers[slot].nbytes < nbytes:
-        buffers[slot] = np.empty(max(nbytes, 1), dtype=np.uint8)
-    return buffers[slot][:nbytes].view(dtype).reshape(shape)
 
 
 # ---------------------------------------------------------------- dense convs: channels-last
@@ -168,7 +145,7 @@ def _rows(xp, kernel, stride, dilation, out):
     D = len(kernel)
     v = windows(xp, kernel, stride, dilation, out)                                  # (B, C, *k, *out) view
     v = v.transpose((0,) + tuple(range(2 + D, 2 + 2 * D)) + tuple(range(2, 2 + D)) + (1,))  # (B, *out, *k, C)
-    rows = _scratch("rows", v.shape, xp.dtype)
+    rows = scratch("rows", v.shape, xp.dtype)
     copy_runs(rows, v)
     return rows.reshape(B * math.prod(out), math.prod(kernel) * C)
 
@@ -257,7 +234,7 @@ def _dense_grads(xp, g, w, kernel, padded_shape, stride, dilation, need_input, n
             if need_bias:
                 gb += _column_sums(grb)
             if need_input:
-                res = np.matmul(grb, wt, out=_scratch("taps", (K, (e - b) * L, C), dtype))
+                res = np.matmul(grb, wt, out=scratch("taps", (K, (e - b) * L, C), dtype))
                 res = res.reshape((K, e - b) + tuple(out) + (C,))
                 for i, sl in enumerate(taps):
                     gx[(slice(b, e),) + sl] += res[i]
@@ -323,7 +300,7 @@ def _lower(xp, kernel, stride, dilation, out, last):
     view = as_strided(xl, (B,) + tuple(out[:lead]) + (n,) + tuple(kernel[:lead]) + (C,),
                       (st[0],) + tuple(st[1 + i] * stride[i] for i in range(lead)) + (st[1 + lead],)
                       + tuple(st[1 + i] * dilation[i] for i in range(lead)) + (st[-1],), writeable=False)
-    L = _scratch("rows", (B,) + tuple(out[:lead]) + (dw, Q) + tuple(kernel[:lead]) + (C,), xl.dtype)
+    L = scratch("rows", (B,) + tuple(out[:lead]) + (dw, Q) + tuple(kernel[:lead]) + (C,), xl.dtype)
     at = (slice(None),) * (1 + lead)
     for r, Qr in residues:
         copy_runs(L[at + (r, slice(0, Qr))], view[at + (slice(r, None, dw),)])
@@ -339,7 +316,7 @@ def _lower_grad(g, kernel, dilation, last):
     gl = _to_last(g)                                                                # (B, *o, O)
     lead, k, dw, Wo = len(kernel) - 1, kernel[-1], dilation[-1], g.shape[-1]
     Q, _ = _residues(n, dw)
-    Gr = _scratch("grows", gl.shape[:1 + lead] + (dw, Q, k, gl.shape[-1]), gl.dtype)
+    Gr = scratch("grows", gl.shape[:1 + lead] + (dw, Q, k, gl.shape[-1]), gl.dtype)
     at = (slice(None),) * (1 + lead)
     for r in range(dw):
         for j in range(k):   # Gr[.., r, q, j] = g[.., base + q·d_w] where 0 <= base + q·d_w < Wo
@@ -418,7 +395,7 @@ def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_inp
                 continue
             Gr = _lower_grad(g[b:e], k, dilation, last).reshape(-1, kw * O)
             if need_input:
-                res = np.matmul(Gr, wt, out=_scratch("taps", (K1, Gr.shape[0], C), dtype))
+                res = np.matmul(Gr, wt, out=scratch("taps", (K1, Gr.shape[0], C), dtype))
                 res = res.reshape((K1, e - b) + tuple(out[:lead]) + (dw, Q, C))
                 for i, sl in enumerate(taps):
                     gxr[(slice(b, e),) + sl] += res[i]
@@ -446,7 +423,7 @@ def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_inp
 def _cols(xp, kernel, stride, dilation, out, groups):
     """im2col: xp (B, C, *n) -> (B, G, C_g·K, L), in the "rows" scratch buffer (use before the next call)."""
     v = windows(xp, kernel, stride, dilation, out)                     # (B, C, *k, *out) view
-    cols = _scratch("rows", v.shape, xp.dtype)
+    cols = scratch("rows", v.shape, xp.dtype)
     copy_runs(cols, v)
     return cols.reshape(v.shape[0], groups, -1, math.prod(out))
 
@@ -481,7 +458,7 @@ def _grouped_adjoint(g, w, padded_shape, stride, dilation, groups):
         for p in chunks:
             b, e = p.start, p.stop
             gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
-            cols = np.matmul(wt, gb, out=_scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
+            cols = np.matmul(wt, gb, out=scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
             scatter_add_windows(cols.reshape((-1, C) + tuple(k) + tuple(out)), gx[b:e], k, stride, dilation)
 
     in_lanes(lane, N, C * K * L, B)

@@ -1,11 +1,12 @@
-"""The worker threads of batch-parallel ops: set/get_num_threads, batch_parts, and results that do not
-depend on how the batch was split (checked against PyTorch too)."""
+"""cnnlab.runtime: the worker threads of batch-parallel ops (set/get_num_threads, batch_parts, results that
+do not depend on how the batch was split, checked against PyTorch too), BLAS lanes, scratch
+buffers and the opt-in malloc setting."""
 import numpy as np
 import pytest
 
 import cnnlab
 import cnnlab.nn.functional as F
-from cnnlab import backend
+from cnnlab import runtime
 
 
 @pytest.fixture
@@ -33,12 +34,12 @@ def test_num_threads_round_trip_and_rejects_bad_values(threads):
 ])
 def test_batch_parts_cover_the_batch(threads, n, item, threads_, expected):
     cnnlab.set_num_threads(threads_)
-    assert [(p.start, p.stop) for p in backend.batch_parts(n, item)] == expected
+    assert [(p.start, p.stop) for p in runtime.batch_parts(n, item)] == expected
 
 
 def test_parallel_map_keeps_order(threads):
     cnnlab.set_num_threads(2)
-    assert backend.parallel_map(lambda i: i * i, range(7)) == [0, 1, 4, 9, 16, 25, 36]
+    assert runtime.parallel_map(lambda i: i * i, range(7)) == [0, 1, 4, 9, 16, 25, 36]
 
 
 def _batch_norm_run(x, g, w, b):
@@ -57,9 +58,9 @@ def test_batch_norm_split_over_threads_matches_one_thread_and_torch(threads, mon
     w, b = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
     cnnlab.set_num_threads(1)
     single = _batch_norm_run(x, g, w, b)
-    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)   # split even this small batch: 3 parts of 5 samples
+    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)   # split even this small batch: 3 parts of 5 samples
     cnnlab.set_num_threads(3)
-    assert len(backend.batch_parts(5, 3 * 24)) == 3
+    assert len(runtime.batch_parts(5, 3 * 24)) == 3
     split = _batch_norm_run(x, g, w, b)
 
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -94,7 +95,7 @@ def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, monkey
     g = rng.standard_normal(shape)
     cnnlab.set_num_threads(1)
     single = _pool_run(fn, x, g)
-    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
     cnnlab.set_num_threads(3)
     split = _pool_run(fn, x, g)
     xt = torch.tensor(x, requires_grad=True)
@@ -108,19 +109,19 @@ def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, monkey
 def test_parallel_map_inside_a_worker_runs_inline(threads):
     """An op called from another op's part (a nested parallel_map) must not wait on the busy pool."""
     cnnlab.set_num_threads(2)
-    inner = lambda i: backend.parallel_map(lambda j: (i, j), range(3))   # noqa: E731
-    assert backend.parallel_map(inner, range(2)) == [[(0, 0), (0, 1), (0, 2)], [(1, 0), (1, 1), (1, 2)]]
+    inner = lambda i: runtime.parallel_map(lambda j: (i, j), range(3))   # noqa: E731
+    assert runtime.parallel_map(inner, range(2)) == [[(0, 0), (0, 1), (0, 2)], [(1, 0), (1, 1), (1, 2)]]
 
 
 def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
     cnnlab.set_num_threads(2)
-    assert backend.lanes_available()          # threadpoolctl (the fast extra, in the test extra) found BLAS
+    assert runtime.lanes_available()          # threadpoolctl (the fast extra, in the test extra) found BLAS
     cnnlab.set_num_threads(1)
-    assert not backend.lanes_available()
+    assert not runtime.lanes_available()
     cnnlab.set_num_threads(2)
-    monkeypatch.setattr(backend, "_blas_libs", [])   # as without threadpoolctl: everything in one lane
-    assert not backend.lanes_available()
-    assert backend.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 10, 2**30, 4) == [[(0, 4), (4, 8), (8, 10)]]
+    monkeypatch.setattr(runtime, "_blas_libs", [])   # as without threadpoolctl: everything in one lane
+    assert not runtime.lanes_available()
+    assert runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 10, 2**30, 4) == [[(0, 4), (4, 8), (8, 10)]]
 
 
 def test_lanes_share_the_chunks(threads, monkeypatch):
@@ -129,7 +130,7 @@ def test_lanes_share_the_chunks(threads, monkeypatch):
     import time
 
     cnnlab.set_num_threads(2)
-    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
 
     def lane(chunks):
         slow = threading.current_thread() is not threading.main_thread()
@@ -139,26 +140,28 @@ def test_lanes_share_the_chunks(threads, monkeypatch):
             time.sleep(0.02 if slow else 0.001)
         return taken
 
-    lanes = backend.in_lanes(lane, 20, 1, 2)
+    lanes = runtime.in_lanes(lane, 20, 1, 2)
     assert len(lanes) == 2 and sorted(sum(lanes, [])) == [(b, b + 2) for b in range(0, 20, 2)]
     assert len(lanes[0]) > len(lanes[1])          # the calling thread's lane was the fast one here
     # one chunk of the whole batch is cut in two, so that both lanes have work
-    lanes = backend.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 3, 1, 3)
+    lanes = runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 3, 1, 3)
     assert sorted(sum(lanes, [])) == [(0, 2), (2, 3)]
 
 
-def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
+def _blas_threads() -> list:
+    """The thread count of each BLAS library loaded in this process."""
     from threadpoolctl import threadpool_info
 
-    def blas_threads():
-        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
+
+def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
     cnnlab.set_num_threads(2)
-    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
-    before = blas_threads()
-    inside = backend.in_lanes(lambda chunks: blas_threads(), 4, 1, 1)
+    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    before = _blas_threads()
+    inside = runtime.in_lanes(lambda chunks: _blas_threads(), 4, 1, 1)
     assert len(inside) == 2 and all(t == [1] * len(before) for t in inside)
-    assert blas_threads() == before
+    assert _blas_threads() == before
 
 
 CONV_CASES = [  # (conv, input shape, weight shape, kwargs): dense channels-last, few-channel, grouped, 1-d, 3-d
@@ -187,9 +190,9 @@ def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch,
 
     cnnlab.set_num_threads(1)
     single = run()
-    monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1)
+    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
     cnnlab.set_num_threads(3)
-    assert len(backend.batch_parts(x_shape[0], 1)) == 3 and backend.lanes_available()
+    assert len(runtime.batch_parts(x_shape[0], 1)) == 3 and runtime.lanes_available()
     split = run()
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     y = getattr(torch.nn.functional, op)(xt, wt, **kwargs)
@@ -204,44 +207,36 @@ def test_a_forked_child_gets_a_fresh_pool(threads):
     import os
 
     cnnlab.set_num_threads(2)
-    assert backend.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]   # the parent's pool is running
+    assert runtime.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]   # the parent's pool is running
     pid = os.fork()
     if pid == 0:                                                            # child: would hang on the parent's pool
         import signal
         signal.alarm(20)                                                    # so a hang fails instead of blocking
-        ok = backend.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]
+        ok = runtime.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_scratch_buffers_are_reused_up_to_their_limit(monkeypatch):
+    a = runtime.scratch("test-slot", (4, 8), np.float32)
+    b = runtime.scratch("test-slot", (2, 3), np.float64)           # smaller: the same memory again
+    assert np.shares_memory(a, b) and b.shape == (2, 3) and b.dtype == np.float64
+    monkeypatch.setattr(runtime, "SCRATCH_KEEP_BYTES", 100)
+    c = runtime.scratch("test-slot", (50,), np.float32)            # 200 bytes: over the limit, not kept
+    d = runtime.scratch("test-slot", (50,), np.float32)
+    assert not np.shares_memory(c, d) and not np.shares_memory(c, a)
 
 
 def test_keep_freed_memory_takes_effect_on_glibc_only():
     import platform
 
     on_glibc = platform.libc_ver()[0] == "glibc"
+    before = runtime.keeps_freed_memory()
     try:
-        assert backend.keep_freed_memory(False) is on_glibc
+        assert runtime.keep_freed_memory(True) is on_glibc
+        assert runtime.keeps_freed_memory() is on_glibc
+        assert runtime.keep_freed_memory(False) is on_glibc
+        assert runtime.keeps_freed_memory() is False
     finally:
-        assert backend.keep_freed_memory(True) is on_glibc    # the import-time setting again
-
-
-def test_keep_freed_memory_can_be_refused_through_the_environment():
-    """CNNLAB_KEEP_FREED_MEMORY=0 keeps cnnlab's import from calling mallopt at all."""
-    import os
-    import platform
-    import subprocess
-    import sys
-
-    probe = ("import ctypes, unittest.mock as mock\n"
-             "calls, real = [], ctypes.CDLL\n"
-             "class Spy:\n"
-             "    def __init__(self, *args, **kwargs): self.lib = real(*args, **kwargs)\n"
-             "    def __getattr__(self, name): calls.append(name); return getattr(self.lib, name)\n"
-             "with mock.patch('ctypes.CDLL', Spy):\n"
-             "    import cnnlab.backend\n"
-             "print('mallopt' in calls)\n")
-    on_glibc = platform.libc_ver()[0] == "glibc"
-    for value, applied in (("0", False), ("1", on_glibc)):
-        env = dict(os.environ, CNNLAB_KEEP_FREED_MEMORY=value)
-        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-        assert out.stdout.strip() == str(applied)
+        runtime.keep_freed_memory(before)
