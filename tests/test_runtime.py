@@ -1,6 +1,6 @@
 """cnnlab.runtime: the worker threads of batch-parallel ops (set/get_num_threads, batch_parts, results that
-do not depend on how the batch was split, checked against PyTorch too), BLAS lanes, scratch
-buffers and the opt-in malloc setting."""
+do not depend on how the batch was split, checked against PyTorch too), BLAS lanes and their scoped thread
+count, scratch buffers, the opt-in malloc setting, and an import of cnnlab that changes nothing process-wide."""
 import numpy as np
 import pytest
 
@@ -240,3 +240,96 @@ def test_keep_freed_memory_takes_effect_on_glibc_only():
         assert runtime.keeps_freed_memory() is False
     finally:
         runtime.keep_freed_memory(before)
+
+
+# Run in a fresh interpreter: BLAS set to 2 threads first (a count that lanes would change to 1), then
+# `import cnnlab`; then the same checks after `keep_freed_memory(True)`, which must see it (so that the
+# malloc check can fail). malloc's probe: a 30 MB block is mmapped under glibc's defaults (the dynamic
+# threshold is at most 32 MB and grows only when such a block is freed) and comes from the heap once
+# freed memory is kept (threshold 32 MB); mallinfo2's hblkhd counts the mmapped bytes.
+_IMPORT_PROBE = """
+import ctypes, json, platform, threading
+from threadpoolctl import ThreadpoolController, threadpool_info
+import numpy
+
+for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+    lib.set_num_threads(2)
+
+def blas():
+    return sorted((i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+
+def mmapped():
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                         "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = Mallinfo2, ctypes.c_void_p, [ctypes.c_void_p]
+    before, block = libc.mallinfo2().hblkhd, libc.malloc(30 * 2**20)
+    grown = libc.mallinfo2().hblkhd - before
+    libc.free(block)
+    return grown >= 30 * 2**20
+
+def state(probe_malloc=True):
+    return {"blas": blas(), "threads": threading.active_count(), "mmapped": probe_malloc and mmapped()}
+
+# malloc is probed after the import only: freeing a mmapped block raises glibc's dynamic threshold
+report = {"before": state(probe_malloc=False)}
+import cnnlab
+import cnnlab.nn.functional
+report["after_import"] = state()
+report["keeps"] = cnnlab.runtime.keeps_freed_memory()
+cnnlab.runtime.keep_freed_memory(True)
+report["after_opt_in"] = state()
+print(json.dumps(report))
+"""
+
+
+def _probe_import():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_import_leaves_blas_threads_and_starts_no_thread():
+    report = _probe_import()
+    assert report["before"]["blas"] and all(n == 2 for _, n in report["before"]["blas"])
+    assert report["after_import"]["blas"] == report["before"]["blas"]
+    assert report["after_import"]["threads"] == report["before"]["threads"]
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_import_leaves_malloc_settings_and_the_opt_in_changes_them():
+    report = _probe_import()
+    assert report["after_import"]["mmapped"] is True and report["keeps"] is False   # glibc's defaults
+    assert report["after_opt_in"]["mmapped"] is False                               # the probe sees the setting
+
+
+def test_blas_threads_come_back_when_a_lane_raises(threads, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    def lane(chunks):
+        for p in chunks:
+            if p.start == 2:
+                raise RuntimeError("lane failed")
+
+    cnnlab.set_num_threads(2)
+    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    with threadpool_limits(limits=2, user_api="blas"):   # a count that lanes change, on any machine
+        before = _blas_threads()
+        assert before and all(n == 2 for n in before)
+        with pytest.raises(RuntimeError, match="lane failed"):
+            runtime.in_lanes(lane, 4, 1, 1)
+        assert _blas_threads() == before
+        with pytest.raises(ZeroDivisionError):
+            with runtime.single_threaded_blas():
+                assert _blas_threads() == [1] * len(before)
+                1 / 0
+        assert _blas_threads() == before
+        # the count of open sections is back to zero: the next one sets one thread and restores again
+        assert runtime.in_lanes(lambda chunks: _blas_threads(), 4, 1, 1) == [[1] * len(before)] * 2
+        assert _blas_threads() == before
