@@ -25,7 +25,7 @@ import itertools
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -144,7 +144,8 @@ def parallel_map(fn, items) -> list:
     try:
         first = _run_in_worker(fn, items[0])
     finally:
-        wait(futures)     # for all, even when the first one raised
+        for f in futures:    # wait for all, even when the first one raised (exception() waits, never raises)
+            f.exception()
     return [first] + [f.result() for f in futures]
 
 
