@@ -113,6 +113,25 @@ def test_parallel_map_inside_a_worker_runs_inline(threads):
     assert runtime.parallel_map(inner, range(2)) == [[(0, 0), (0, 1), (0, 2)], [(1, 0), (1, 1), (1, 2)]]
 
 
+def test_parallel_map_waits_for_every_item_before_raising(threads):
+    """An exception leaves parallel_map only once every item is done: a lane section's BLAS setting is
+    restored after its last lane, and no item still writes to memory that the caller frees."""
+    import time
+
+    cnnlab.set_num_threads(3)
+    done = []
+
+    def item(i):
+        if i == 1:
+            raise RuntimeError("item 1 failed")
+        time.sleep(0.05 * i)
+        done.append(i)
+
+    with pytest.raises(RuntimeError, match="item 1 failed"):
+        runtime.parallel_map(item, range(3))
+    assert sorted(done) == [0, 2]
+
+
 def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
     cnnlab.set_num_threads(2)
     assert runtime.lanes_available()          # threadpoolctl (the fast extra, in the test extra) found BLAS
