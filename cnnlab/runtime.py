@@ -5,7 +5,7 @@ thread count and glibc's malloc settings as they were, and registers no hook.
 
 - Worker threads (`set_num_threads`, `batch_parts`, `parallel_map`): batch-parallel
   ops split their batch over a thread pool, started by the first call that has
-  work for it. The results never depend on the split.
+  work for it. The split changes at most the rounding of sums over the batch.
 - BLAS lanes (`in_lanes`): a conv runs one lane per thread, each with a
   single-threaded BLAS. BLAS's thread count is process-wide, so it is changed only
   inside a lane section (`single_threaded_blas`, a context manager): the first
