@@ -13,7 +13,9 @@ printed either way (through threadpoolctl). Each figure is the minimum over
 at least --repeat runs (and --min-time seconds) after one warm-up, in each of
 --rounds turns that cnnlab and torch take; each round passes over all the cases, so
 that a case's turns are spread over the whole run. "fwd+bwd" is forward, then backward
-of the sum of the output times a fixed random gradient.
+of the sum of the output times a fixed random gradient. As `cnnlab train` does,
+the script turns on `cnnlab.runtime.keep_freed_memory` for its process (PyTorch
+keeps freed blocks in its own caching allocator; NumPy allocates through malloc).
 """
 from __future__ import annotations
 
@@ -167,8 +169,12 @@ def main():
 
     import torch
 
+    from cnnlab import runtime
+
+    kept = runtime.keep_freed_memory(True)
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"BLAS: {blas_kernel()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"BLAS: {blas_kernel()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+          f"freed memory kept: {kept}")
     header = f"{'case':52s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
     cases = [(name, prepare_case(make)) for name, make in CASES.items() if args.filter in name]
     # Every round passes over all the cases, so that each case's turns are spread over the whole run: these

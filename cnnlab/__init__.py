@@ -5,7 +5,8 @@ shapes and numbers. The public names mirror ``torch``: `cnnlab.tensor`,
 `cnnlab.Tensor`, `cnnlab.no_grad`, `cnnlab.manual_seed`, `cnnlab.nn`,
 `cnnlab.nn.functional`, `cnnlab.optim`, `cnnlab.save`, `cnnlab.load`.
 """
-from cnnlab.backend import get_default_dtype, get_num_threads, manual_seed, set_default_dtype, set_num_threads
+from cnnlab.backend import get_default_dtype, manual_seed, set_default_dtype
+from cnnlab.runtime import get_num_threads, set_num_threads
 from cnnlab.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from cnnlab.creation import (
     arange, bool, empty, float16, float32, float64, from_numpy, full, int8, int16, int32, int64, linspace, ones,

@@ -5,6 +5,10 @@
     cnnlab predict   the top-k classes of image files
     cnnlab demo      a two-layer perceptron on MNIST, the whole loop on one screen
 
+`cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
+(glibc's malloc then reuses freed arrays instead of faulting in new pages); the
+library never does that by itself.
+
 User errors (a value out of range, an unknown name, a missing folder or file, a
 foreign checkpoint) end with one line ``cnnlab CMD: error: ...`` that names the
 flag, and exit status 2; ``cnnlab --traceback CMD ...`` shows the traceback instead.
@@ -116,6 +120,7 @@ def _given(args) -> dict:
 
 
 def _train(args) -> int:
+    from cnnlab import runtime
     from cnnlab.train import CHECKPOINT, TrainConfig, read_run_config, train
 
     given = _given(args)
@@ -135,6 +140,7 @@ def _train(args) -> int:
         elif (Path(args.out) / CHECKPOINT).exists():
             raise ValueError(f"{args.out} holds a run already ({CHECKPOINT}); pass --resume to continue it, "
                              "or choose another --out")
+    runtime.keep_freed_memory(True)   # this process is the run's own: let malloc reuse the steps' freed arrays
     try:
         train(config, resume=args.resume, progress=args.progress)
     except KeyboardInterrupt:

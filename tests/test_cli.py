@@ -147,6 +147,17 @@ def test_resume_with_other_settings_is_refused(trained, tmp_path, capsys):
                         "--out may change)"), err
 
 
+def test_train_keeps_freed_memory_for_its_own_process(monkeypatch, tmp_path):
+    """`cnnlab train` opts in to runtime.keep_freed_memory before training (the library never does)."""
+    import cnnlab.train
+
+    calls = []
+    monkeypatch.setattr(cnnlab.runtime, "keep_freed_memory", lambda enabled=True: calls.append(enabled) or True)
+    monkeypatch.setattr(cnnlab.train, "train", lambda config, **kwargs: calls.append("train"))
+    assert main(["train", *QUICK, "--out", str(tmp_path / "o")]) == 0
+    assert calls == [True, "train"]
+
+
 def test_bugs_keep_their_traceback(monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")

@@ -270,7 +270,7 @@ def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
     float32, whole batches, one sample per chunk and one lane per sample, every gradient wanted or not."""
     import warnings
 
-    import cnnlab.backend as backend
+    import cnnlab.runtime as runtime
     import cnnlab.nn.functional.conv as conv
 
     calls = []
@@ -285,7 +285,7 @@ def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         b = rng.standard_normal(ws[1] if transposed else ws[0]) if rng.random() < 0.7 else None
         monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1 if i % 3 == 1 else 4 * 2**20)
-        monkeypatch.setattr(backend, "MIN_PART_ELEMENTS", 1 if i % 3 == 2 else 2**18)
+        monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1 if i % 3 == 2 else 2**18)
         del calls[:]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
@@ -380,18 +380,6 @@ def test_conv_transpose_errors_name_the_rule():
         F.conv_transpose2d(x, cnnlab.ones(4, 2, 3, 3), padding=(-1, 0))
     with pytest.raises(ValueError, match="conv_transpose1d: .*output size"):
         F.conv_transpose1d(cnnlab.ones(1, 4, 1), cnnlab.ones(4, 2, 1), padding=1)
-
-
-def test_scratch_buffers_are_reused_up_to_their_limit(monkeypatch):
-    import cnnlab.nn.functional.conv as conv
-
-    a = conv._scratch("test-slot", (4, 8), np.float32)
-    b = conv._scratch("test-slot", (2, 3), np.float64)           # smaller: the same memory again
-    assert np.shares_memory(a, b) and b.shape == (2, 3) and b.dtype == np.float64
-    monkeypatch.setattr(conv, "SCRATCH_KEEP_BYTES", 100)
-    c = conv._scratch("test-slot", (50,), np.float32)            # 200 bytes: over the limit, not kept
-    d = conv._scratch("test-slot", (50,), np.float32)
-    assert not np.shares_memory(c, d) and not np.shares_memory(c, a)
 
 
 def test_copy_runs_matches_copyto_for_any_strides():

@@ -18,11 +18,11 @@ they copy the input only once per leading-axes tap ("row bands", below). Python
 loops run over batch chunks (to bound the buffers) and over kernel taps — never
 over positions.
 
-Threads: the batch is split into one lane per thread (`backend.in_lanes`), each
+Threads: the batch is split into one lane per thread (`runtime.in_lanes`), each
 lane running its chunks with a single-threaded BLAS, so that the copies run on
 every core too (OpenBLAS threads only its GEMMs, and barely speeds up GEMMs of
 this size: measured 98 vs 104 GFLOP/s for 1 and 2 threads on (1024×576)·(576×64)).
-Per-chunk buffers are per-thread scratch arrays reused across calls (`_scratch`).
+Per-chunk buffers are per-thread scratch arrays reused across calls (`runtime.scratch`).
 
 Gradients, each a convolution-like op of the same kernels:
 
@@ -39,14 +39,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
-from cnnlab.backend import batch_parts, in_lanes, parallel_map
+from cnnlab.runtime import batch_parts, in_lanes, parallel_map, scratch
 
 from cnnlab.nn.functional._windows import copy_runs, pad_constant, scatter_add_windows, tap_slices, windows
 from cnnlab.messages import counted
@@ -60,28 +59,6 @@ COLUMN_BUFFER_BYTES = 4 * 2**20
 
 def _batch_chunk(per_sample_bytes: int) -> int:
     return max(1, COLUMN_BUFFER_BYTES // max(per_sample_bytes, 1))
-
-
-_workspace = threading.local()
-
-#: Scratch buffers up to this size are kept between calls; a larger one (a single sample's columns
-#: past it) is allocated for its call only, so that one huge conv does not hold its memory forever.
-SCRATCH_KEEP_BYTES = 64 * 2**20
-
-
-def _scratch(slot: str, shape, dtype) -> np.ndarray:
-    """An uninitialised array for per-chunk work (columns, tap results), reused across chunks and calls.
-
-    Fresh multi-megabyte arrays are new pages to the kernel, and the page faults of writing them
-    measured as much as the arithmetic (a 3-d conv's input gradient: 25 ms, 12 ms with reused buffers).
-    One buffer per slot and thread, grown as needed; a slot's array is dead once its chunk is done."""
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    if nbytes > SCRATCH_KEEP_BYTES:
-        return np.empty(shape, dtype=dtype)
-    buffers = _workspace.__dict__
-    if slot not in buffers or buffers[slot].nbytes < nbytes:
-        buffers[slot] = np.empty(max(nbytes, 1), dtype=np.uint8)
-    return buffers[slot][:nbytes].view(dtype).reshape(shape)
 
 
 # ---------------------------------------------------------------- dense convs: channels-last
@@ -121,13 +98,13 @@ def channels_last(x: np.ndarray, pads=None) -> np.ndarray:
     if not padded and is_channels_last(x):
         return x
     shape = (N,) + tuple(m + a + b for m, (a, b) in zip(n, pads)) + (C,)
-    xp = np.empty(shape, dtype=x.dtype)
+    x_pad = np.empty(shape, dtype=x.dtype)
     for i, (m, (a, b)) in enumerate(zip(n, pads)):   # zero the borders only: the inside is copied over
         at = (slice(None),) * (1 + i)
-        xp[at + (slice(0, a),)] = 0
-        xp[at + (slice(a + m, None),)] = 0
-    _copy_channels_last(xp[(slice(None),) + tuple(slice(a, a + m) for m, (a, _) in zip(n, pads))], x)
-    return _to_first(xp)
+        x_pad[at + (slice(0, a),)] = 0
+        x_pad[at + (slice(a + m, None),)] = 0
+    _copy_channels_last(x_pad[(slice(None),) + tuple(slice(a, a + m) for m, (a, _) in zip(n, pads))], x)
+    return _to_first(x_pad)
 
 
 #: Staging chunk of `_copy_channels_last`, small enough to stay in the L2 cache.
@@ -161,15 +138,15 @@ def _copy_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
     parallel_map(part, batch_parts(N, C * L))
 
 
-def _rows(xp, kernel, stride, dilation, out):
-    """im2row: xp (B, C, *n) -> (B·L, K·C), one row per output position: its window, taps outer, channels inner.
+def _rows(x_pad, kernel, stride, dilation, out):
+    """im2row: x_pad (B, C, *n) -> (B·L, K·C), one row per output position: its window, taps outer, channels inner.
 
     The rows are written into the "rows" scratch buffer: use them before the next call."""
-    B, C = xp.shape[:2]
+    B, C = x_pad.shape[:2]
     D = len(kernel)
-    v = windows(xp, kernel, stride, dilation, out)                                  # (B, C, *k, *out) view
+    v = windows(x_pad, kernel, stride, dilation, out)                               # (B, C, *k, *out) view
     v = v.transpose((0,) + tuple(range(2 + D, 2 + 2 * D)) + tuple(range(2, 2 + D)) + (1,))  # (B, *out, *k, C)
-    rows = _scratch("rows", v.shape, xp.dtype)
+    rows = scratch("rows", v.shape, x_pad.dtype)
     copy_runs(rows, v)
     return rows.reshape(B * math.prod(out), math.prod(kernel) * C)
 
@@ -202,19 +179,19 @@ def _add_to_rows(a: np.ndarray, v: np.ndarray) -> None:
     a[head:] += v
 
 
-def _dense_conv(xp, w, stride, dilation, out, bias):
-    N = xp.shape[0]
+def _dense_conv(x_pad, w, stride, dilation, out, bias):
+    N = x_pad.shape[0]
     O, C, *k = w.shape
     L = math.prod(out)
     wr = _weight_rows(w)                                                            # (K·C, O)
-    y = np.empty((N, L, O), dtype=np.result_type(xp, w))                            # channels-last
-    B = _batch_chunk(L * math.prod(k) * C * xp.itemsize)
+    y = np.empty((N, L, O), dtype=np.result_type(x_pad, w))                         # channels-last
+    B = _batch_chunk(L * math.prod(k) * C * x_pad.itemsize)
 
     def lane(chunks):
         for p in chunks:
             b, e = p.start, p.stop
             yb = y[b:e].reshape(-1, O)
-            np.matmul(_rows(xp[b:e], k, stride, dilation, out), wr, out=yb)
+            np.matmul(_rows(x_pad[b:e], k, stride, dilation, out), wr, out=yb)
             if bias is not None:
                 _add_to_rows(yb, bias)
 
@@ -228,20 +205,20 @@ def _all_tap_slices(kernel, stride, dilation, out) -> tuple:
     return tuple(tap_slices(t, stride, dilation, out) for t in itertools.product(*(range(k) for k in kernel)))
 
 
-def _dense_grads(xp, g, w, kernel, padded_shape, stride, dilation, need_input, need_weight, need_bias):
-    """(gI_pad, gK, gb) of the conv of xp (N, C, *padded_shape) with w (O, C, *kernel), from its output
+def _dense_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, need_input, need_weight, need_bias):
+    """(gI_pad, gK, gb) of the conv of x_pad (N, C, *padded_shape) with w (O, C, *kernel), from its output
     gradient g (N, O, *out), each None unless asked for, in one pass over the batch. w is only read for
-    gI_pad (else it may be None), xp only for gK.
+    gI_pad (else it may be None), x_pad only for gK.
 
     gI_pad, tap by tap: the rows g (B·L, O) @ K_t (O, C) give each tap's contribution (B, *out, C),
     contiguous, added into the strided slice of the channels-last result that the tap reads in the
     forward pass (one batched GEMM per chunk gives all taps; measured 1.1-2× faster than one
     (B·L, K·C) GEMM whose tap slices would be scattered C values at a time).
-    gK = rows(xp)^T @ g, gb = the column sums of g's rows."""
+    gK = rows(x_pad)^T @ g, gb = the column sums of g's rows."""
     N, O, *out = g.shape
-    C = (w if w is not None else xp).shape[1]
+    C = (w if w is not None else x_pad).shape[1]
     L, K = math.prod(out), math.prod(kernel)
-    dtype = np.result_type(g, w if w is not None else xp)
+    dtype = np.result_type(g, w if w is not None else x_pad)
     gr = _grad_rows(g)                                                              # (N·L, O)
     if need_input:
         wt = np.ascontiguousarray(np.moveaxis(w.reshape(O, C, K), 2, 0))           # (K, O, C)
@@ -258,12 +235,12 @@ def _dense_grads(xp, g, w, kernel, padded_shape, stride, dilation, need_input, n
             if need_bias:
                 gb += _column_sums(grb)
             if need_input:
-                res = np.matmul(grb, wt, out=_scratch("taps", (K, (e - b) * L, C), dtype))
+                res = np.matmul(grb, wt, out=scratch("taps", (K, (e - b) * L, C), dtype))
                 res = res.reshape((K, e - b) + tuple(out) + (C,))
                 for i, sl in enumerate(taps):
                     gx[(slice(b, e),) + sl] += res[i]
             if need_weight:
-                gw += _rows(xp[b:e], kernel, stride, dilation, out).T @ grb
+                gw += _rows(x_pad[b:e], kernel, stride, dilation, out).T @ grb
         return gw, gb
 
     parts = in_lanes(lane, N, L * K * C * (need_input + need_weight), B)
@@ -312,11 +289,11 @@ def _residues(n: int, d: int):
     return Q, [(r, len(range(r, n, d))) for r in range(d)]
 
 
-def _lower(xp, kernel, stride, dilation, out, last):
-    """L (B, *o', d_w, Q, *k', C) from the padded input xp (B, C, *n) (any layout), for the positions
+def _lower(x_pad, kernel, stride, dilation, out, last):
+    """L (B, *o', d_w, Q, *k', C) from the padded input x_pad (B, C, *n) (any layout), for the positions
     last = (start, length) of its last axis, in the "rows" scratch buffer."""
     lo, n = last
-    xl = _to_last(xp)[..., lo:lo + n, :]                                            # (B, *n', n, C)
+    xl = _to_last(x_pad)[..., lo:lo + n, :]                                         # (B, *n', n, C)
     B, C = xl.shape[0], xl.shape[-1]
     lead, dw = len(kernel) - 1, dilation[-1]
     Q, residues = _residues(n, dw)
@@ -324,7 +301,7 @@ def _lower(xp, kernel, stride, dilation, out, last):
     view = as_strided(xl, (B,) + tuple(out[:lead]) + (n,) + tuple(kernel[:lead]) + (C,),
                       (st[0],) + tuple(st[1 + i] * stride[i] for i in range(lead)) + (st[1 + lead],)
                       + tuple(st[1 + i] * dilation[i] for i in range(lead)) + (st[-1],), writeable=False)
-    L = _scratch("rows", (B,) + tuple(out[:lead]) + (dw, Q) + tuple(kernel[:lead]) + (C,), xl.dtype)
+    L = scratch("rows", (B,) + tuple(out[:lead]) + (dw, Q) + tuple(kernel[:lead]) + (C,), xl.dtype)
     at = (slice(None),) * (1 + lead)
     for r, Qr in residues:
         copy_runs(L[at + (r, slice(0, Qr))], view[at + (slice(r, None, dw),)])
@@ -340,7 +317,7 @@ def _lower_grad(g, kernel, dilation, last):
     gl = _to_last(g)                                                                # (B, *o, O)
     lead, k, dw, Wo = len(kernel) - 1, kernel[-1], dilation[-1], g.shape[-1]
     Q, _ = _residues(n, dw)
-    Gr = _scratch("grows", gl.shape[:1 + lead] + (dw, Q, k, gl.shape[-1]), gl.dtype)
+    Gr = scratch("grows", gl.shape[:1 + lead] + (dw, Q, k, gl.shape[-1]), gl.dtype)
     at = (slice(None),) * (1 + lead)
     for r in range(dw):
         for j in range(k):   # Gr[.., r, q, j] = g[.., base + q·d_w] where 0 <= base + q·d_w < Wo
@@ -355,23 +332,23 @@ def _lower_grad(g, kernel, dilation, last):
     return Gr
 
 
-def _band_conv(xp, w, stride, dilation, out, bias):
-    """The conv of the padded input xp (N, C, *n) with w (O, C, *k), bias added: (N, O, *out) channels-last."""
-    N = xp.shape[0]
+def _band_conv(x_pad, w, stride, dilation, out, bias):
+    """The conv of the padded input x_pad (N, C, *n) with w (O, C, *k), bias added: (N, O, *out) channels-last."""
+    N = x_pad.shape[0]
     O, C, *k = w.shape
     lead, kw, dw, Wo = len(k) - 1, k[-1], dilation[-1], out[-1]
-    Q, residues = _residues(xp.shape[-1], dw)
+    Q, residues = _residues(x_pad.shape[-1], dw)
     T, Mo = math.prod(k[:lead]) * C, math.prod(out[:lead])
     # weights (k_w, *k', C) x O, in the order of a window's values
     wr = np.ascontiguousarray(w.transpose((1 + len(k),) + tuple(range(2, 1 + len(k))) + (1, 0))).reshape(kw * T, O)
-    y = np.empty((N, Mo, Wo, O), dtype=np.result_type(xp, w))
-    B = _batch_chunk(Mo * dw * Q * T * xp.itemsize)
+    y = np.empty((N, Mo, Wo, O), dtype=np.result_type(x_pad, w))
+    B = _batch_chunk(Mo * dw * Q * T * x_pad.itemsize)
     isz = y.itemsize
 
     def lane(chunks):
         for p in chunks:
             b, e = p.start, p.stop
-            L = _lower(xp[b:e], k, stride, dilation, out, (0, xp.shape[-1])).reshape((e - b) * Mo, dw * Q * T)
+            L = _lower(x_pad[b:e], k, stride, dilation, out, (0, x_pad.shape[-1])).reshape((e - b) * Mo, dw * Q * T)
             yb = y[b:e].reshape((e - b) * Mo, Wo * O)
             for r, _ in residues[:Wo]:     # the outputs j·d_w + r read the residue-r blocks j, j+1, .., j+k_w−1
                 J = len(range(r, Wo, dw))
@@ -385,17 +362,17 @@ def _band_conv(xp, w, stride, dilation, out, bias):
     return _to_first(y.reshape((N,) + tuple(out) + (O,)))                    # (N, O, *out) view
 
 
-def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_input, need_weight, need_bias):
-    """(gI_pad, gK, gb) of the conv of xp (N, C, *padded_shape) with w (O, C, *kernel), from its output
+def _band_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, last, need_input, need_weight, need_bias):
+    """(gI_pad, gK, gb) of the conv of x_pad (N, C, *padded_shape) with w (O, C, *kernel), from its output
     gradient g (N, O, *out), each None unless asked for. gI_pad (N, C, *padded_shape), channels-last, is
-    computed for the positions last = (start, length) of the last axis only (zero elsewhere), and xp must
-    be zero outside them. w is only read for gI_pad (else it may be None), xp only for gK."""
+    computed for the positions last = (start, length) of the last axis only (zero elsewhere), and x_pad must
+    be zero outside them. w is only read for gI_pad (else it may be None), x_pad only for gK."""
     N, O, *out = g.shape
-    C, k = (w if w is not None else xp).shape[1], list(kernel)
+    C, k = (w if w is not None else x_pad).shape[1], list(kernel)
     lead, kw, dw = len(k) - 1, k[-1], dilation[-1]
     Q, _ = _residues(last[1], dw)
     K1, Mo = math.prod(k[:lead]), math.prod(out[:lead])
-    dtype = np.result_type(g, w if w is not None else xp)
+    dtype = np.result_type(g, w if w is not None else x_pad)
     if need_input:
         # K_t'[(j, o), c] = K[o, c, t', k_w − 1 − j]
         wt = np.ascontiguousarray(w.reshape(O, C, K1, kw)[..., ::-1].transpose(2, 3, 0, 1)).reshape(K1, kw * O, C)
@@ -419,12 +396,12 @@ def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_inp
                 continue
             Gr = _lower_grad(g[b:e], k, dilation, last).reshape(-1, kw * O)
             if need_input:
-                res = np.matmul(Gr, wt, out=_scratch("taps", (K1, Gr.shape[0], C), dtype))
+                res = np.matmul(Gr, wt, out=scratch("taps", (K1, Gr.shape[0], C), dtype))
                 res = res.reshape((K1, e - b) + tuple(out[:lead]) + (dw, Q, C))
                 for i, sl in enumerate(taps):
                     gxr[(slice(b, e),) + sl] += res[i]
             if need_weight:
-                gw += _lower(xp[b:e], k, stride, dilation, out, last).reshape(-1, K1 * C).T @ Gr
+                gw += _lower(x_pad[b:e], k, stride, dilation, out, last).reshape(-1, K1 * C).T @ Gr
         return gw, gb
 
     parts = in_lanes(lane, N, per_sample, B)
@@ -444,26 +421,26 @@ def _band_grads(xp, g, w, kernel, padded_shape, stride, dilation, last, need_inp
 # contiguous in NCHW: columns (B, G, C_g·K, L) and one batched GEMM with (G, O_g, C_g·K). For
 # depthwise convs (C_g = 1) this measured several times faster than gathering channels-last rows.
 
-def _cols(xp, kernel, stride, dilation, out, groups):
-    """im2col: xp (B, C, *n) -> (B, G, C_g·K, L), in the "rows" scratch buffer (use before the next call)."""
-    v = windows(xp, kernel, stride, dilation, out)                     # (B, C, *k, *out) view
-    cols = _scratch("rows", v.shape, xp.dtype)
+def _cols(x_pad, kernel, stride, dilation, out, groups):
+    """im2col: x_pad (B, C, *n) -> (B, G, C_g·K, L), in the "rows" scratch buffer (use before the next call)."""
+    v = windows(x_pad, kernel, stride, dilation, out)                  # (B, C, *k, *out) view
+    cols = scratch("rows", v.shape, x_pad.dtype)
     copy_runs(cols, v)
     return cols.reshape(v.shape[0], groups, -1, math.prod(out))
 
 
-def _grouped_conv(xp, w, stride, dilation, groups, out):
-    N, C = xp.shape[:2]
+def _grouped_conv(x_pad, w, stride, dilation, groups, out):
+    N, C = x_pad.shape[:2]
     O, Cg, *k = w.shape
     G, K, L = groups, math.prod(k), math.prod(out)
     wg = w.reshape(G, O // G, Cg * K)                                  # (G, O_g, C_g·K)
-    y = np.empty((N, G, O // G, L), dtype=np.result_type(xp, w))
-    B = _batch_chunk(C * K * L * xp.itemsize)
+    y = np.empty((N, G, O // G, L), dtype=np.result_type(x_pad, w))
+    B = _batch_chunk(C * K * L * x_pad.itemsize)
 
     def lane(chunks):
         for p in chunks:
             b, e = p.start, p.stop
-            np.matmul(wg, _cols(xp[b:e], k, stride, dilation, out, G), out=y[b:e])   # (B, G, O_g, L)
+            np.matmul(wg, _cols(x_pad[b:e], k, stride, dilation, out, G), out=y[b:e])  # (B, G, O_g, L)
 
     in_lanes(lane, N, C * K * L, B)
     return y.reshape((N, O) + tuple(out))
@@ -482,25 +459,25 @@ def _grouped_adjoint(g, w, padded_shape, stride, dilation, groups):
         for p in chunks:
             b, e = p.start, p.stop
             gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
-            cols = np.matmul(wt, gb, out=_scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
+            cols = np.matmul(wt, gb, out=scratch("taps", gb.shape[:2] + (Cg * K, L), gx.dtype))  # (B, G, C_g·K, L)
             scatter_add_windows(cols.reshape((-1, C) + tuple(k) + tuple(out)), gx[b:e], k, stride, dilation)
 
     in_lanes(lane, N, C * K * L, B)
     return gx
 
 
-def _grouped_weight(xp, g, kernel, stride, dilation, groups):
-    N, C = xp.shape[:2]
+def _grouped_weight(x_pad, g, kernel, stride, dilation, groups):
+    N, C = x_pad.shape[:2]
     _, O, *out = g.shape
     G, K, L = groups, math.prod(kernel), math.prod(out)
     Cg = C // G
-    B = _batch_chunk(C * K * L * xp.itemsize)
+    B = _batch_chunk(C * K * L * x_pad.itemsize)
 
     def lane(chunks):
-        gw = np.zeros((G, O // G, Cg * K), dtype=np.result_type(xp, g))
+        gw = np.zeros((G, O // G, Cg * K), dtype=np.result_type(x_pad, g))
         for p in chunks:
             b, e = p.start, p.stop
-            cols = _cols(xp[b:e], kernel, stride, dilation, out, G)    # (B, G, C_g·K, L)
+            cols = _cols(x_pad[b:e], kernel, stride, dilation, out, G)  # (B, G, C_g·K, L)
             gb = g[b:e].reshape(-1, G, O // G, L)                      # (B, G, O_g, L)
             gw += np.matmul(gb, cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (G, O_g, C_g·K)
         return gw
@@ -519,16 +496,16 @@ def _channels_last_pays(in_channels: int, groups: int, taps: int) -> bool:
     return groups == 1 and (in_channels >= 8 or (in_channels >= 4 and in_channels * taps >= 128))
 
 
-def _conv(xp, w, stride, dilation, groups, out, bias=None):
-    """Cross-correlate the padded input xp (N, C, *n) with w (O, C_g, *k), plus bias (O,) -> (N, O, *out)."""
+def _conv(x_pad, w, stride, dilation, groups, out, bias=None):
+    """Cross-correlate the padded input x_pad (N, C, *n) with w (O, C_g, *k), plus bias (O,) -> (N, O, *out)."""
     # The bands' GEMMs are smaller (one per output column j): with 64 or more output channels the GEMMs
     # dominate and im2row measured 2-5% faster; with 32 (the 3-d and dilated benchmark cases) bands
     # measured 11-14% faster.
-    if _bands_pay(xp.shape[1], groups, w.shape[2:], stride) and w.shape[0] < 64:
-        return _band_conv(xp, w, stride, dilation, out, bias)
-    if _channels_last_pays(xp.shape[1], groups, math.prod(w.shape[2:])):
-        return _dense_conv(xp, w, stride, dilation, out, bias)
-    y = _grouped_conv(xp, w, stride, dilation, groups, out)
+    if _bands_pay(x_pad.shape[1], groups, w.shape[2:], stride) and w.shape[0] < 64:
+        return _band_conv(x_pad, w, stride, dilation, out, bias)
+    if _channels_last_pays(x_pad.shape[1], groups, math.prod(w.shape[2:])):
+        return _dense_conv(x_pad, w, stride, dilation, out, bias)
+    y = _grouped_conv(x_pad, w, stride, dilation, groups, out)
     if bias is not None:
         y += bias.reshape((1, -1) + (1,) * len(out))
     return y
@@ -545,15 +522,15 @@ def _conv_adjoint(g, w, padded_shape, stride, dilation, groups, last=None):
     return _grouped_adjoint(g, w, padded_shape, stride, dilation, groups)
 
 
-def _conv_weight(xp, g, kernel, stride, dilation, groups, last=None):
-    """Gradient of `_conv` in its weight: Σ over batch and positions of g ⊗ windows(xp) -> (O, C_g, *k).
-    last = (start, length): xp is zero outside these positions of its last axis."""
-    if _bands_pay(xp.shape[1], groups, kernel, stride):
-        last = last or (0, xp.shape[-1])
-        return _band_grads(xp, g, None, kernel, xp.shape[2:], stride, dilation, last, False, True, False)[1]
-    if _channels_last_pays(xp.shape[1], groups, math.prod(kernel)):
-        return _dense_grads(xp, g, None, kernel, xp.shape[2:], stride, dilation, False, True, False)[1]
-    return _grouped_weight(xp, g, kernel, stride, dilation, groups)
+def _conv_weight(x_pad, g, kernel, stride, dilation, groups, last=None):
+    """Gradient of `_conv` in its weight: Σ over batch and positions of g ⊗ windows(x_pad) -> (O, C_g, *k).
+    last = (start, length): x_pad is zero outside these positions of its last axis."""
+    if _bands_pay(x_pad.shape[1], groups, kernel, stride):
+        last = last or (0, x_pad.shape[-1])
+        return _band_grads(x_pad, g, None, kernel, x_pad.shape[2:], stride, dilation, last, False, True, False)[1]
+    if _channels_last_pays(x_pad.shape[1], groups, math.prod(kernel)):
+        return _dense_grads(x_pad, g, None, kernel, x_pad.shape[2:], stride, dilation, False, True, False)[1]
+    return _grouped_weight(x_pad, g, kernel, stride, dilation, groups)
 
 
 def _input_grad(g, w, x_shape, pads, stride, dilation, groups):
@@ -602,30 +579,31 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(), pads=(), dilation=(), groups=1):
-        xp = _pad_zeros(x, pads, groups, math.prod(w.shape[2:]))
+        x_pad = _pad_zeros(x, pads, groups, math.prod(w.shape[2:]))
         k = w.shape[2:]
-        out = tuple(shapes.conv_output_size(n, kk, s, 0, d) for n, kk, s, d in zip(xp.shape[2:], k, stride, dilation))
-        y = _conv(xp, w, stride, dilation, groups, out, b)
-        ctx.save = (xp, w, x.shape, stride, pads, dilation, groups)
+        out = tuple(shapes.conv_output_size(n, kk, s, 0, d)
+                    for n, kk, s, d in zip(x_pad.shape[2:], k, stride, dilation))
+        y = _conv(x_pad, w, stride, dilation, groups, out, b)
+        ctx.save = (x_pad, w, x.shape, stride, pads, dilation, groups)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        xp, w, x_shape, stride, pads, dilation, groups = ctx.save
+        x_pad, w, x_shape, stride, pads, dilation, groups = ctx.save
         if _channels_last_pays(w.shape[1] * groups, groups, math.prod(w.shape[2:])):
             g = channels_last(g)          # once, for the rows of both gradients (a view if it already is)
         need = (tuple(ctx.needs_input_grad) + (False,))[:3]
         gx = gw = gb = None
         if _bands_pay(w.shape[1] * groups, groups, w.shape[2:], stride):     # all gradients in one pass
             last = (pads[-1][0], x_shape[-1])
-            gx, gw, gb = _band_grads(xp, g, w, w.shape[2:], xp.shape[2:], stride, dilation, last, *need)
+            gx, gw, gb = _band_grads(x_pad, g, w, w.shape[2:], x_pad.shape[2:], stride, dilation, last, *need)
         elif _channels_last_pays(w.shape[1] * groups, groups, math.prod(w.shape[2:])):
-            gx, gw, gb = _dense_grads(xp, g, w, w.shape[2:], xp.shape[2:], stride, dilation, *need)
+            gx, gw, gb = _dense_grads(x_pad, g, w, w.shape[2:], x_pad.shape[2:], stride, dilation, *need)
         else:
             if need[0]:
                 gx = _input_grad(g, w, x_shape, pads, stride, dilation, groups)
             if need[1]:
-                gw = _conv_weight(xp, g, w.shape[2:], stride, dilation, groups)
+                gw = _conv_weight(x_pad, g, w.shape[2:], stride, dilation, groups)
             if need[2]:
                 gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
             return (gx, gw, gb)[:len(ctx.needs_input_grad)]

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor, no_grad
-from cnnlab.backend import batch_parts, parallel_map
+from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_float
 from cnnlab.nn.functional.elementwise import add, mul
 from cnnlab.nn.functional.shape import cat, reshape
@@ -37,7 +37,7 @@ class BatchNorm(Function):
     (evaluation with running statistics). weight and bias may be None.
 
     Both directions are memory-bound passes over (N, C, L) arrays; they run on parts of
-    the batch in parallel (`backend.parallel_map`), which measured ~1.7× faster on 2 cores.
+    the batch in parallel (`runtime.parallel_map`), which measured ~1.7× faster on 2 cores.
     """
 
     @staticmethod

@@ -26,7 +26,7 @@ window order on ties, the last NaN if there is one, the first input element if a
 are flat within each (N, C) plane of the unpadded input, int64, as PyTorch's ``return_indices``.
 Python loops run over taps only; a reshape + reduce for non-overlapping windows was measured 10-25×
 slower than the tap loop (NumPy reduces short strided axes slowly), so there is no such path. The
-max search and the window sums run on parts of the batch in worker threads (`backend.parallel_map`).
+max search and the window sums run on parts of the batch in worker threads (`runtime.parallel_map`).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
-from cnnlab.backend import batch_parts, parallel_map
+from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_float
 from cnnlab.nn.functional._windows import pad_constant, windows
 from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
