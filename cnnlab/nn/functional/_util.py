@@ -1,7 +1,9 @@
-"""Helpers shared by the ops: undoing broadcasting, checking dims and dtypes."""
+"""Helpers shared by the ops: undoing broadcasting, checking dims, dtypes and inputs, adding a batch dim."""
 from __future__ import annotations
 
 import numpy as np
+
+from cnnlab.autograd import Tensor
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -37,6 +39,21 @@ def normalize_dims(dim, ndim: int, op: str):
 def check_float(x: np.ndarray, op: str) -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point tensor, got dtype {x.dtype}")
+
+
+def check_input(op: str, D: int, input) -> None:
+    """The input of a D-d windowed op: a floating point Tensor, (C, *D sizes) or (N, C, *D sizes)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    check_float(input.data, op)
+    if input.ndim not in (D + 1, D + 2):
+        raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
+                         f"got a {input.ndim}-d input of shape {input.shape}")
+
+
+def batched(input: Tensor, D: int):
+    """(input with a batch dim, whether one was added): an unbatched (C, *D sizes) input gets N = 1."""
+    return (input.unsqueeze(0), True) if input.ndim == D + 1 else (input, False)
 
 
 def result_dtype_fix(out: np.ndarray, *operands) -> np.ndarray:
