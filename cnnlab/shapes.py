@@ -24,7 +24,7 @@ from collections import namedtuple
 
 __all__ = ["integer", "positive_int", "nonnegative_int", "boolean", "number", "ntuple", "check_positive",
            "check_nonnegative", "positive_ints", "nonnegative_ints", "window_args", "divisor_override",
-           "adaptive_output_size", "conv_output_size",
+           "adaptive_output_size", "normalized_shape", "conv_output_size",
            "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
            "same_padding_torch", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
            "RFInfo", "receptive_field", "effective_stride_and_padding"]
@@ -238,6 +238,25 @@ def adaptive_output_size(output_size, D, spatial=None, *, op):
     if min(size) < 1:
         raise ValueError(f"{op}: output_size must be positive, got output_size={output_size!r}")
     return size
+
+
+def normalized_shape(value, *, op) -> tuple[int, ...]:
+    """layer_norm's ``normalized_shape``: an int or a non-empty sequence of positive ints, as a tuple.
+
+    Example:
+        >>> normalized_shape(8, op="layer_norm")
+        (8,)
+    """
+    shape = (value,) if _is_int(value) or _is_bool(value) else value
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{op}: normalized_shape must be an int or a tuple of ints, "
+                        f"got {type(value).__name__}") from None
+    if not shape or not all(_is_int(s) and operator.index(s) >= 1 for s in shape):
+        raise ValueError(f"{op}: normalized_shape must be a positive int or a non-empty tuple of positive ints, "
+                         f"got {value!r}")
+    return tuple(operator.index(s) for s in shape)
 
 
 # ------------------------------------------------------------- output sizes

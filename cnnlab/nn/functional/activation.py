@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional._util import check_float
 from cnnlab.nn.functional.elementwise import stable_sigmoid
@@ -200,11 +201,6 @@ def _check_input(op: str, input) -> None:
     check_float(input.data, op)
 
 
-def _check_inplace(op: str, inplace) -> None:
-    if not isinstance(inplace, (bool, np.bool_)):
-        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
-
-
 def _number(op: str, name: str, value) -> float:
     """A Python float (a NumPy float64 scalar would upcast float32 arrays), or TypeError."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -227,7 +223,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     _check_input("relu6", input)
-    _check_inplace("relu6", inplace)
+    shapes.boolean(inplace, op="relu6", arg="inplace")
     return ReLU6.apply(input)
 
 
@@ -245,7 +241,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         Input (*), output (*): the same shape.
     """
     _check_input("leaky_relu", input)
-    _check_inplace("leaky_relu", inplace)
+    shapes.boolean(inplace, op="leaky_relu", arg="inplace")
     return LeakyReLU.apply(input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
 
 
@@ -263,7 +259,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     _check_input("elu", input)
-    _check_inplace("elu", inplace)
+    shapes.boolean(inplace, op="elu", arg="inplace")
     return ELU.apply(input, alpha=_number("elu", "alpha", alpha))
 
 
@@ -295,7 +291,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     _check_input("silu", input)
-    _check_inplace("silu", inplace)
+    shapes.boolean(inplace, op="silu", arg="inplace")
     return SiLU.apply(input)
 
 
@@ -313,5 +309,5 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     _check_input("hardswish", input)
-    _check_inplace("hardswish", inplace)
+    shapes.boolean(inplace, op="hardswish", arg="inplace")
     return Hardswish.apply(input)

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from cnnlab import backend
+from cnnlab import backend, shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional._util import check_float
 from cnnlab.nn.functional.elementwise import add, mul
@@ -34,8 +34,7 @@ def _check(op, input, p, training):
         raise TypeError(f"{op}: p must be a number, got {type(p).__name__}")
     if not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"{op}: training must be True or False, got {type(training).__name__}")
+    shapes.boolean(training, op=op, arg="training")
 
 
 def _keep_mask(shape, p, dtype) -> np.ndarray:

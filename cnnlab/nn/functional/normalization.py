@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, no_grad
 from cnnlab.backend import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_float
@@ -161,12 +162,11 @@ def _normalize_rows(input: Tensor, rows: int, eps: float) -> Tensor:
 
 # ---------------------------------------------------------------- batch norm
 def _check_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps) -> None:
-    """Every check of `batch_norm`, callable on its own (the layers run it before they touch their counters)."""
+    """Every check of `batch_norm`, before any work (so a bad batch leaves the running statistics as they were)."""
     op = "batch_norm"
     _check_input(op, input, 2)
     _check_same_dtype(op, input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"{op}: training must be True or False, got {type(training).__name__}")
+    shapes.boolean(training, op=op, arg="training")
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)):
         raise TypeError(f"{op}: momentum must be a number, got {type(momentum).__name__} "
                         "(the BatchNorm layers turn momentum=None into a cumulative average)")
@@ -308,7 +308,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     op = "layer_norm"
     _check_input(op, input, 0)
     _check_same_dtype(op, input, weight=weight, bias=bias)
-    shape = _normalized_shape(op, normalized_shape)
+    shape = shapes.normalized_shape(normalized_shape, op=op)
     k = len(shape)
     if input.shape[input.ndim - k:] != shape or input.ndim < k:
         raise ValueError(f"{op}: given normalized_shape={shape}, expected input with shape (*, "
@@ -326,19 +326,6 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     if bias is not None:
         y = add(y, bias)
     return y
-
-
-def _normalized_shape(op, normalized_shape) -> tuple:
-    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-    try:
-        shape = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{op}: normalized_shape must be an int or a tuple of ints, "
-                        f"got {type(normalized_shape).__name__}") from None
-    if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
-        raise ValueError(f"{op}: normalized_shape must be a positive int or a non-empty tuple of positive ints, "
-                         f"got {normalized_shape!r}")
-    return tuple(int(s) for s in shape)
 
 
 # ---------------------------------------------------------------- local response norm

@@ -12,7 +12,7 @@ from cnnlab import shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn import init
-from cnnlab.nn.modules._utils import boolean, float_dtype, positive_int
+from cnnlab.nn.modules._utils import float_dtype
 from cnnlab.nn.modules.module import Module
 from cnnlab.nn.parameter import Parameter
 
@@ -30,9 +30,9 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         D = self.D
-        self.in_channels = positive_int(in_channels, "in_channels", name)
-        self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.groups = positive_int(groups, "groups", name)
+        self.in_channels = shapes.positive_int(in_channels, op=name, arg="in_channels")
+        self.out_channels = shapes.positive_int(out_channels, op=name, arg="out_channels")
+        self.groups = shapes.positive_int(groups, op=name, arg="groups")
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by groups={groups}")
         if self.out_channels % self.groups:
@@ -66,7 +66,7 @@ class _ConvNd(Module):
         else:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.empty(shape, dtype=dt))
-        if boolean(bias, "bias", name):
+        if shapes.boolean(bias, op=name, arg="bias"):
             self.bias = Parameter(np.empty(self.out_channels, dtype=dt))
         else:
             self.register_parameter("bias", None)
