@@ -37,11 +37,9 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by groups={groups}")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels={out_channels} must be divisible by groups={groups}")
-        self.kernel_size = shapes.check_positive(shapes.ntuple(kernel_size, D, op=name, arg="kernel_size"),
-                                                 op=name, arg="kernel_size")
-        self.stride = shapes.check_positive(shapes.ntuple(stride, D, op=name, arg="stride"), op=name, arg="stride")
-        self.dilation = shapes.check_positive(shapes.ntuple(dilation, D, op=name, arg="dilation"),
-                                              op=name, arg="dilation")
+        self.kernel_size = shapes.positive_ints(kernel_size, D, op=name, arg="kernel_size")
+        self.stride = shapes.positive_ints(stride, D, op=name, arg="stride")
+        self.dilation = shapes.positive_ints(dilation, D, op=name, arg="dilation")
         if isinstance(padding, str):
             if self.transposed or padding not in ("same", "valid"):
                 allowed = "an int or a tuple" if self.transposed else "an int, a tuple, 'same' or 'valid'"
@@ -51,10 +49,8 @@ class _ConvNd(Module):
                                  f"(stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = shapes.check_nonnegative(shapes.ntuple(padding, D, op=name, arg="padding"),
-                                                    op=name, arg="padding")
-        self.output_padding = shapes.check_nonnegative(
-            shapes.ntuple(output_padding, D, op=name, arg="output_padding"), op=name, arg="output_padding")
+            self.padding = shapes.nonnegative_ints(padding, D, op=name, arg="padding")
+        self.output_padding = shapes.nonnegative_ints(output_padding, D, op=name, arg="output_padding")
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         if self.transposed and padding_mode != "zeros":

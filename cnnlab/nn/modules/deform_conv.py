@@ -82,13 +82,10 @@ class DeformConv2d(Module):
             raise ValueError(f"{name}: out_channels={out_channels} must be divisible by groups={groups}")
         if self.in_channels % self.offset_groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by offset_groups={offset_groups}")
-        self.kernel_size = shapes.check_positive(shapes.ntuple(kernel_size, 2, op=name, arg="kernel_size"),
-                                                 op=name, arg="kernel_size")
-        self.stride = shapes.check_positive(shapes.ntuple(stride, 2, op=name, arg="stride"), op=name, arg="stride")
-        self.padding = shapes.check_nonnegative(shapes.ntuple(padding, 2, op=name, arg="padding"),
-                                                op=name, arg="padding")
-        self.dilation = shapes.check_positive(shapes.ntuple(dilation, 2, op=name, arg="dilation"),
-                                              op=name, arg="dilation")
+        self.kernel_size = shapes.positive_ints(kernel_size, 2, op=name, arg="kernel_size")
+        self.stride = shapes.positive_ints(stride, 2, op=name, arg="stride")
+        self.padding = shapes.nonnegative_ints(padding, 2, op=name, arg="padding")
+        self.dilation = shapes.positive_ints(dilation, 2, op=name, arg="dilation")
         self.modulated = shapes.boolean(modulated, op=name, arg="modulated")
         dt = float_dtype(dtype, name)
         kH, kW = self.kernel_size
