@@ -1,9 +1,13 @@
-"""The arithmetic of the lecture: every size formula of cnnlab, in one place.
+"""The arithmetic of the lecture: every size formula of cnnlab, in one place, and
+the argument checks that ops and layers share.
 
 Pure functions on Python ints; ops, layers, ``summary`` and ``explain`` all
 call these, so a formula is written exactly once. Each function checks its
 arguments first and raises ``ValueError``/``TypeError`` whose message names the
-op (the ``op`` keyword), the argument, the rule and what came.
+op (the ``op`` keyword), the argument, the rule and what came, in one style:
+``max_pool2d: kernel_size must be positive, got kernel_size=(0, 2)``. A layer
+calls the same parser as its op when it is made (so it fails early, under its
+own name), and its op checks again when called.
 
 Notation (one spatial axis):
     n  input size        k  kernel size      s  stride
