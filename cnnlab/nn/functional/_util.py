@@ -41,11 +41,17 @@ def check_float(x: np.ndarray, op: str) -> None:
         raise TypeError(f"{op}: expected a floating point tensor, got dtype {x.dtype}")
 
 
+def check_tensor(op: str, value, name: str = "input", floating: bool = True) -> None:
+    """TypeError unless `value` is a Tensor (of a floating dtype, if `floating`)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+    if floating:
+        check_float(value.data, op)
+
+
 def check_input(op: str, D: int, input) -> None:
     """The input of a D-d windowed op: a floating point Tensor, (C, *D sizes) or (N, C, *D sizes)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
+    check_tensor(op, input)
     if input.ndim not in (D + 1, D + 2):
         raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
                          f"got a {input.ndim}-d input of shape {input.shape}")

@@ -28,7 +28,7 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import stable_sigmoid
 
 # ---------------------------------------------------------------- erf (W. J. Cody, netlib specfun/erf)
@@ -195,12 +195,6 @@ class Hardswish(Function):
 
 
 # ---------------------------------------------------------------- public functions
-def _check_input(op: str, input) -> None:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
-
-
 def _number(op: str, name: str, value) -> float:
     """A Python float (a NumPy float64 scalar would upcast float32 arrays), or TypeError."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -222,7 +216,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("relu6", input)
+    check_tensor("relu6", input)
     shapes.boolean(inplace, op="relu6", arg="inplace")
     return ReLU6.apply(input)
 
@@ -240,7 +234,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("leaky_relu", input)
+    check_tensor("leaky_relu", input)
     shapes.boolean(inplace, op="leaky_relu", arg="inplace")
     return LeakyReLU.apply(input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
 
@@ -258,7 +252,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("elu", input)
+    check_tensor("elu", input)
     shapes.boolean(inplace, op="elu", arg="inplace")
     return ELU.apply(input, alpha=_number("elu", "alpha", alpha))
 
@@ -274,7 +268,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("gelu", input)
+    check_tensor("gelu", input)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU.apply(input, approximate=approximate)
@@ -290,7 +284,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("silu", input)
+    check_tensor("silu", input)
     shapes.boolean(inplace, op="silu", arg="inplace")
     return SiLU.apply(input)
 
@@ -308,6 +302,6 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("hardswish", input)
+    check_tensor("hardswish", input)
     shapes.boolean(inplace, op="hardswish", arg="inplace")
     return Hardswish.apply(input)

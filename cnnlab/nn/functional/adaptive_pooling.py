@@ -39,7 +39,7 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
-from cnnlab.nn.functional._util import batched, check_input
+from cnnlab.nn.functional._util import batched, check_input, check_tensor
 from cnnlab.nn.functional._window_ops import TakeFlat, along, max_and_first_tap
 from cnnlab.nn.functional.reduction import mean
 from cnnlab.nn.functional.shape import reshape
@@ -252,8 +252,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 # ---------------------------------------------------------------- global pooling
 def _check_global(op, input, keepdim):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    check_tensor(op, input, floating=False)
     if input.ndim < 3:
         raise ValueError(f"{op}: expected a batched input (N, C, *spatial) with at least one spatial dim, "
                          f"got shape {input.shape}")

@@ -19,7 +19,7 @@ import numpy as np
 
 from cnnlab import backend, shapes
 from cnnlab.autograd import Tensor
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import add, mul
 
 #: |α'| = SELU's α·λ: a dropped unit is set to α' = −1.758... before the affine correction.
@@ -27,9 +27,7 @@ _SELU_ALPHA_SCALE = 1.7580993408473766
 
 
 def _check(op, input, p, training):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
+    check_tensor(op, input)
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
         raise TypeError(f"{op}: p must be a number, got {type(p).__name__}")
     if not 0 <= p <= 1:

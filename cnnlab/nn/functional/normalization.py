@@ -24,7 +24,7 @@ import numpy as np
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, no_grad
 from cnnlab.backend import batch_parts, parallel_map
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import add, mul
 from cnnlab.nn.functional.shape import cat, reshape
 
@@ -103,9 +103,7 @@ class BatchNorm(Function):
 
 # ---------------------------------------------------------------- checks and statistics
 def _check_input(op, input, min_dims):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
+    check_tensor(op, input)
     if input.ndim < min_dims:
         raise ValueError(f"{op}: expected an input with at least {min_dims} dims (N, C, *), "
                          f"got shape {input.shape}")
@@ -351,9 +349,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
         - Output: (N, C, *), the same shape.
     """
     op = "local_response_norm"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
+    check_tensor(op, input)
     if input.ndim < 3:
         raise ValueError(f"{op}: expected 3D or higher dimensionality input (N, C, *), got {input.ndim} dimensions")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:

@@ -32,6 +32,7 @@ import operator
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor
+from cnnlab.nn.functional._util import check_tensor
 
 __all__ = ["pad"]
 
@@ -217,8 +218,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         >>> F.pad(x, (1, -2), value=9.0)
         tensor([[9., 0., 1.]])
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    check_tensor("pad", input, floating=False)
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"pad: mode must be one of 'constant', 'reflect', 'replicate', 'circular', got {mode!r}")
     pad = _check_pad(pad)

@@ -11,8 +11,7 @@ import math
 import numpy as np
 
 from cnnlab import shapes
-from cnnlab.autograd import Tensor
-from cnnlab.nn.functional._util import batched, check_input
+from cnnlab.nn.functional._util import batched, check_input, check_tensor
 from cnnlab.nn.functional._window_ops import PutFlat
 
 
@@ -35,8 +34,7 @@ def _unpool_size(op, D, spatial, k, s, p, output_size):
 
 def _max_unpool_nd(op, D, input, indices, kernel_size, stride, padding, output_size):
     check_input(op, D, input)
-    if not isinstance(indices, Tensor):
-        raise TypeError(f"{op}: indices must be a Tensor, got {type(indices).__name__}")
+    check_tensor(op, indices, "indices", floating=False)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer tensor (int64, from max_pool with "
                         f"return_indices=True), got dtype {indices.dtype}")
