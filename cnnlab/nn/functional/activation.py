@@ -197,8 +197,7 @@ class Hardswish(Function):
 # ---------------------------------------------------------------- public functions
 def _number(op: str, name: str, value) -> float:
     """A Python float (a NumPy float64 scalar would upcast float32 arrays), or TypeError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+    shapes.number(value, op=op, arg=name)
     if not math.isfinite(value):
         raise ValueError(f"{op}: {name} must be finite, got {value}")
     return float(value)

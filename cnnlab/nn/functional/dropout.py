@@ -28,8 +28,7 @@ _SELU_ALPHA_SCALE = 1.7580993408473766
 
 def _check(op, input, p, training):
     check_tensor(op, input)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{op}: p must be a number, got {type(p).__name__}")
+    shapes.number(p, op=op, arg="p")
     if not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
     shapes.boolean(training, op=op, arg="training")

@@ -121,8 +121,7 @@ def _check_same_dtype(op, input, **tensors):
 
 
 def _check_eps(op, eps, positive):
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{op}: eps must be a number, got {type(eps).__name__}")
+    shapes.number(eps, op=op, arg="eps")
     if eps < 0 or (positive and eps == 0):
         rule = "positive during training" if positive else "non-negative"
         raise ValueError(f"{op}: eps must be {rule}, but got {eps}")
@@ -355,8 +354,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"{op}: size must be a positive int, got {size!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
+        shapes.number(value, op=op, arg=name)
     alpha, beta, k = float(alpha), float(beta), float(k)  # Python floats: float32 stays float32
     if input.data.size == 0:
         return input

@@ -9,7 +9,6 @@ invalidate values the graph saved for backward).
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 from cnnlab import shapes
@@ -24,8 +23,7 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Si
 
 def _real(value, name: str, layer: str):
     """A finite real number (kept as given, so that the repr shows it as PyTorch does), or TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{layer}: {name} must be a number, got {type(value).__name__} {value!r}")
+    shapes.number(value, op=layer, arg=name)
     if not math.isfinite(value):
         raise ValueError(f"{layer}: {name} must be finite, got {value}")
     return value

@@ -21,8 +21,7 @@ class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         name = type(self).__name__
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name}: p must be a number, got {type(p).__name__} {p!r}")
+        shapes.number(p, op=name, arg="p")
         if not 0 <= p <= 1:
             raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
         self.p = p

@@ -18,8 +18,7 @@ __all__ = ["GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
 def _number(value, name, layer, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{layer}: {name} must be a number, got {type(value).__name__} {value!r}")
+    shapes.number(value, op=layer, arg=name)
     if minimum is not None and value < minimum:
         raise ValueError(f"{layer}: {name} must be at least {minimum}, got {value}")
     return value
