@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Tensor
 
 
@@ -17,8 +18,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def normalize_dim(dim, ndim: int, op: str) -> int:
     """A dim in [-ndim, ndim) as a non-negative int (a 0-d tensor accepts dim 0 and -1, as in PyTorch)."""
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    dim = shapes.integer(dim, op=op, arg="dim")
     n = max(ndim, 1)
     if not -n <= dim < n:
         raise ValueError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions "
