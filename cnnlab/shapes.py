@@ -1,9 +1,13 @@
-"""The arithmetic of the lecture: every size formula of cnnlab, in one place.
+"""The arithmetic of the lecture: every size formula of cnnlab, in one place, and
+the argument checks that ops and layers share.
 
 Pure functions on Python ints; ops, layers, ``summary`` and ``explain`` all
 call these, so a formula is written exactly once. Each function checks its
 arguments first and raises ``ValueError``/``TypeError`` whose message names the
-op (the ``op`` keyword), the argument, the rule and what came.
+op (the ``op`` keyword), the argument, the rule and what came, in one style:
+``max_pool2d: kernel_size must be positive, got kernel_size=(0, 2)``. A layer
+calls the same parser as its op when it is made (so it fails early, under its
+own name), and its op checks again when called.
 
 Notation (one spatial axis):
     n  input size        k  kernel size      s  stride
@@ -18,20 +22,30 @@ Example:
 """
 from __future__ import annotations
 
+import numbers
 import operator
 from collections import namedtuple
 
-__all__ = ["ntuple", "check_positive", "check_nonnegative", "conv_output_size",
+__all__ = ["integer", "positive_int", "nonnegative_int", "boolean", "number", "ntuple", "check_positive",
+           "check_nonnegative", "positive_ints", "nonnegative_ints", "window_args", "divisor_override",
+           "adaptive_output_size", "normalized_shape", "conv_output_size",
            "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
            "same_padding_torch", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
            "RFInfo", "receptive_field", "effective_stride_and_padding"]
 
 
-# ---------------------------------------------------------------- validation
+# ------------------------------------------------------- argument parsing
+# The one set of argument checks of cnnlab's ops and layers (one message style:
+# "{op}: {arg} must be {rule}, got {arg}={value!r}", with the type for a TypeError).
+
+def _is_bool(value) -> bool:
+    """True for Python's and NumPy's bools (``numpy.bool_``, named ``bool`` in NumPy 2)."""
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
+
 
 def _is_int(value) -> bool:
     """True for ints and int-like scalars (``operator.index``), never for bools."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if _is_bool(value):
         return False
     try:
         operator.index(value)
@@ -40,23 +54,55 @@ def _is_int(value) -> bool:
     return True
 
 
-def _int(value, *, op, arg) -> int:
+def integer(value, *, op, arg) -> int:
+    """`value` as an int (Python or NumPy, never a bool), or TypeError.
+
+    Example:
+        >>> integer(-1, op="Softmax", arg="dim")
+        -1
+    """
     if not _is_int(value):
         raise TypeError(f"{op}: {arg} must be an int, got {arg}={value!r} ({type(value).__name__})")
     return operator.index(value)
 
 
-def _positive(value, *, op, arg) -> int:
-    value = _int(value, op=op, arg=arg)
+def positive_int(value, *, op, arg) -> int:
+    """`value` as an int >= 1, or TypeError/ValueError.
+
+    Example:
+        >>> positive_int(16, op="Conv2d", arg="in_channels")
+        16
+    """
+    value = integer(value, op=op, arg=arg)
     if value <= 0:
         raise ValueError(f"{op}: {arg} must be positive, got {arg}={value}")
     return value
 
 
-def _nonnegative(value, *, op, arg) -> int:
-    value = _int(value, op=op, arg=arg)
+def nonnegative_int(value, *, op, arg) -> int:
+    """`value` as an int >= 0, or TypeError/ValueError."""
+    value = integer(value, op=op, arg=arg)
     if value < 0:
         raise ValueError(f"{op}: {arg} must be non-negative, got {arg}={value}")
+    return value
+
+
+def boolean(value, *, op, arg) -> bool:
+    """`value` (a Python or NumPy bool) as a bool, or TypeError.
+
+    Example:
+        >>> boolean(False, op="max_pool2d", arg="ceil_mode")
+        False
+    """
+    if not _is_bool(value):
+        raise TypeError(f"{op}: {arg} must be True or False, got {arg}={value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def number(value, *, op, arg):
+    """`value` if it is a real number (int or float, Python or NumPy, never a bool), or TypeError."""
+    if not isinstance(value, numbers.Real) or _is_bool(value):
+        raise TypeError(f"{op}: {arg} must be a number, got {arg}={value!r} ({type(value).__name__})")
     return value
 
 
@@ -68,7 +114,7 @@ def _padding_pair(padding, *, op, arg="padding") -> tuple[int, int]:
                             f"got {arg}={padding!r}")
         pair = tuple(operator.index(v) for v in padding)
     else:
-        pair = (_int(padding, op=op, arg=arg),) * 2
+        pair = (integer(padding, op=op, arg=arg),) * 2
     if min(pair) < 0:
         raise ValueError(f"{op}: {arg} must be non-negative, got {arg}={padding!r}")
     return pair
@@ -97,7 +143,7 @@ def ntuple(value, n, *, op, arg) -> tuple[int, ...]:
 def _check_all(values, rule, ok, *, op, arg):
     items = tuple(values) if isinstance(values, (tuple, list)) else (values,)
     for v in items:
-        _int(v, op=op, arg=arg)
+        integer(v, op=op, arg=arg)
     if not all(ok(v) for v in items):
         raise ValueError(f"{op}: {arg} must be {rule}, got {arg}={values!r}")
     return values
@@ -123,6 +169,100 @@ def check_nonnegative(values, *, op, arg):
     return _check_all(values, "non-negative", lambda v: v >= 0, op=op, arg=arg)
 
 
+def positive_ints(value, n, *, op, arg) -> tuple[int, ...]:
+    """An int or n ints, all > 0, as an n-tuple (``ntuple`` + ``check_positive``).
+
+    Example:
+        >>> positive_ints(2, 2, op="max_pool2d", arg="kernel_size")
+        (2, 2)
+    """
+    items = ntuple(value, n, op=op, arg=arg)
+    check_positive(value, op=op, arg=arg)  # the message shows the value as it came
+    return items
+
+
+def nonnegative_ints(value, n, *, op, arg) -> tuple[int, ...]:
+    """An int or n ints, all >= 0, as an n-tuple (``ntuple`` + ``check_nonnegative``)."""
+    items = ntuple(value, n, op=op, arg=arg)
+    check_nonnegative(value, op=op, arg=arg)
+    return items
+
+
+def window_args(D, kernel_size, stride, padding, dilation=1, *, op):
+    """(kernel, stride, padding, dilation) of a D-d pooling window as D-tuples of ints, checked.
+
+    ``stride=None`` (or ``()``) means the kernel size, as in PyTorch; kernel, stride and dilation
+    must be positive, padding non-negative. Messages show each value as it came.
+
+    Example:
+        >>> window_args(2, 3, None, (1, 0), op="max_pool2d")
+        ((3, 3), (3, 3), (1, 0), (1, 1))
+    """
+    k = positive_ints(kernel_size, D, op=op, arg="kernel_size")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        positive_ints(stride, D, op=op, arg="stride")
+    return k, s, nonnegative_ints(padding, D, op=op, arg="padding"), positive_ints(dilation, D, op=op, arg="dilation")
+
+
+def divisor_override(value, *, op):
+    """avg_pool's ``divisor_override``: None, or a non-zero int.
+
+    Example:
+        >>> divisor_override(None, op="avg_pool2d") is None
+        True
+    """
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise TypeError(f"{op}: divisor_override must be an int or None, got divisor_override={value!r} "
+                        f"({type(value).__name__})")
+    if value == 0:
+        raise ValueError(f"{op}: divisor_override must not be zero, got divisor_override=0")
+    return operator.index(value)
+
+
+def adaptive_output_size(output_size, D, spatial=None, *, op):
+    """The ``output_size`` of D-d adaptive pooling as a D-tuple of positive ints.
+
+    An int, or D entries, where (2-d and 3-d only, as PyTorch) None keeps that input size
+    (`spatial`; without it, when a layer checks its argument, None stands for 1).
+
+    Example:
+        >>> adaptive_output_size((None, 3), 2, (7, 9), op="adaptive_avg_pool2d")
+        (7, 3)
+    """
+    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * D
+    if output_size is None or (D == 1 and None in items):
+        raise TypeError(f"{op}: output_size must be an int or a tuple of {D} int{'s' * (D > 1)}"
+                        f"{' (or None to keep that input size)' if D > 1 else ''}, got {output_size!r}")
+    if len(items) == D:
+        keep = (1,) * D if spatial is None else spatial
+        items = tuple(n if o is None else o for n, o in zip(keep, items))
+    size = ntuple(items, D, op=op, arg="output_size")
+    if min(size) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got output_size={output_size!r}")
+    return size
+
+
+def normalized_shape(value, *, op) -> tuple[int, ...]:
+    """layer_norm's ``normalized_shape``: an int or a non-empty sequence of positive ints, as a tuple.
+
+    Example:
+        >>> normalized_shape(8, op="layer_norm")
+        (8,)
+    """
+    shape = (value,) if _is_int(value) or _is_bool(value) else value
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{op}: normalized_shape must be an int or a tuple of ints, "
+                        f"got {type(value).__name__}") from None
+    if not shape or not all(_is_int(s) and operator.index(s) >= 1 for s in shape):
+        raise ValueError(f"{op}: normalized_shape must be a positive int or a non-empty tuple of positive ints, "
+                         f"got {value!r}")
+    return tuple(operator.index(s) for s in shape)
+
+
 # ------------------------------------------------------------- output sizes
 
 def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1, *, op="conv"):
@@ -138,10 +278,10 @@ def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1, *, op="con
         >>> conv_output_size(10, 3, dilation=2)   # effective kernel 5
         6
     """
-    n = _positive(n, op=op, arg="input_size")
-    k = _positive(kernel_size, op=op, arg="kernel_size")
-    s = _positive(stride, op=op, arg="stride")
-    d = _positive(dilation, op=op, arg="dilation")
+    n = positive_int(n, op=op, arg="input_size")
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    s = positive_int(stride, op=op, arg="stride")
+    d = positive_int(dilation, op=op, arg="dilation")
     before, after = _padding_pair(padding, op=op)
     span, padded = d * (k - 1) + 1, n + before + after
     if span > padded:
@@ -167,13 +307,12 @@ def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
         >>> pool_output_size(5, 2, 2, ceil_mode=True)  # last window is [4, 6)
         3
     """
-    n = _positive(n, op=op, arg="input_size")
-    k = _positive(kernel_size, op=op, arg="kernel_size")
-    s = k if stride is None else _positive(stride, op=op, arg="stride")
-    d = _positive(dilation, op=op, arg="dilation")
+    n = positive_int(n, op=op, arg="input_size")
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    s = k if stride is None else positive_int(stride, op=op, arg="stride")
+    d = positive_int(dilation, op=op, arg="dilation")
     before, after = _padding_pair(padding, op=op)
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"{op}: ceil_mode must be a bool, got ceil_mode={ceil_mode!r}")
+    ceil_mode = boolean(ceil_mode, op=op, arg="ceil_mode")
     if max(before, after) > k // 2:
         raise ValueError(f"{op}: padding should be at most half of kernel size, but got "
                          f"padding={padding!r} and kernel_size={k}")
@@ -198,12 +337,12 @@ def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_paddi
         >>> conv_transpose_output_size(4, 3, stride=2, padding=1, output_padding=1)
         8
     """
-    n = _positive(n, op=op, arg="input_size")
-    k = _positive(kernel_size, op=op, arg="kernel_size")
-    s = _positive(stride, op=op, arg="stride")
-    p = _nonnegative(padding, op=op, arg="padding")
-    op_ = _nonnegative(output_padding, op=op, arg="output_padding")
-    d = _positive(dilation, op=op, arg="dilation")
+    n = positive_int(n, op=op, arg="input_size")
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    s = positive_int(stride, op=op, arg="stride")
+    p = nonnegative_int(padding, op=op, arg="padding")
+    op_ = nonnegative_int(output_padding, op=op, arg="output_padding")
+    d = positive_int(dilation, op=op, arg="dilation")
     if not (op_ < s or op_ < d):
         raise ValueError(f"{op}: output padding must be smaller than either stride or dilation, "
                          f"got output_padding={op_}, stride={s}, dilation={d}")
@@ -225,10 +364,10 @@ def unpool_output_size(n, kernel_size, stride=None, padding=0, *, op="max_unpool
         >>> unpool_output_size(2, 2, 2)
         4
     """
-    n = _positive(n, op=op, arg="input_size")
-    k = _positive(kernel_size, op=op, arg="kernel_size")
-    s = k if stride is None else _positive(stride, op=op, arg="stride")
-    p = _nonnegative(padding, op=op, arg="padding")
+    n = positive_int(n, op=op, arg="input_size")
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    s = k if stride is None else positive_int(stride, op=op, arg="stride")
+    p = nonnegative_int(padding, op=op, arg="padding")
     o = (n - 1) * s - 2 * p + k
     if o < 1:
         raise ValueError(f"{op}: given input size {n}, calculated output size {o}; output size "
@@ -248,8 +387,8 @@ def same_padding_torch(kernel_size, dilation=1, *, op="conv"):
         >>> same_padding_torch(4)
         (1, 2)
     """
-    k = _positive(kernel_size, op=op, arg="kernel_size")
-    d = _positive(dilation, op=op, arg="dilation")
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    d = positive_int(dilation, op=op, arg="dilation")
     total = d * (k - 1)
     return total // 2, total - total // 2
 
@@ -266,10 +405,10 @@ def same_padding_tf(n, kernel_size, stride=1, dilation=1, *, op="conv"):
         >>> same_padding_tf(6, 3, stride=2)
         (3, 0, 1)
     """
-    n = _positive(n, op=op, arg="input_size")
-    k = _positive(kernel_size, op=op, arg="kernel_size")
-    s = _positive(stride, op=op, arg="stride")
-    d = _positive(dilation, op=op, arg="dilation")
+    n = positive_int(n, op=op, arg="input_size")
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    s = positive_int(stride, op=op, arg="stride")
+    d = positive_int(dilation, op=op, arg="dilation")
     o = -(-n // s)
     total = max((o - 1) * s + d * (k - 1) + 1 - n, 0)
     return o, total // 2, total - total // 2
@@ -340,8 +479,8 @@ def adaptive_bins(n, out, *, op="adaptive_pool"):
         >>> adaptive_bins(5, 3)
         [(0, 2), (1, 4), (3, 5)]
     """
-    n = _positive(n, op=op, arg="input_size")
-    o = _positive(out, op=op, arg="output_size")
+    n = positive_int(n, op=op, arg="input_size")
+    o = positive_int(out, op=op, arg="output_size")
     return [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
 
 
@@ -359,10 +498,10 @@ def _layer(layer, i, *, op):
         raise TypeError(f"{op}: layer {i} must be (kernel_size, stride, padding[, dilation]), "
                         f"got {layer!r}")
     k, s, p, d = (*layer, 1) if len(layer) == 3 else layer
-    k = _positive(k, op=op, arg=f"layer {i} kernel_size")
-    s = _positive(s, op=op, arg=f"layer {i} stride")
+    k = positive_int(k, op=op, arg=f"layer {i} kernel_size")
+    s = positive_int(s, op=op, arg=f"layer {i} stride")
     before, _ = _padding_pair(p, op=op, arg=f"layer {i} padding")
-    d = _positive(d, op=op, arg=f"layer {i} dilation")
+    d = positive_int(d, op=op, arg=f"layer {i} dilation")
     return k, s, before, d
 
 

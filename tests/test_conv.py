@@ -338,7 +338,7 @@ def test_conv_errors_name_the_rule():
         F.conv2d(x, cnnlab.ones(4, 2, 3, 3), groups=2)
     with pytest.raises(ValueError, match=r"conv2d: out_channels=5 \(weight.shape\[0\]\) must be divisible by groups=3"):
         F.conv2d(x, cnnlab.ones(5, 1, 3, 3), groups=3)
-    with pytest.raises(ValueError, match="conv2d: groups must be a positive int, got groups=0"):
+    with pytest.raises(ValueError, match="conv2d: groups must be positive, got groups=0"):
         F.conv2d(x, cnnlab.ones(4, 3, 3, 3), groups=0)
     with pytest.raises(ValueError, match=r"conv2d: kernel size \(after dilation\) 9 is larger than the padded input size 8"):
         F.conv2d(x, cnnlab.ones(4, 3, 9, 3))

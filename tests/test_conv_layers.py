@@ -112,7 +112,7 @@ def test_layer_argument_checks():
         nn.Conv2d(4, 4, (3, 0))
     with pytest.raises(ValueError, match="Conv3d: stride must be an int or a tuple of 3 ints"):
         nn.Conv3d(4, 4, 3, stride=(1, 2))
-    with pytest.raises(ValueError, match="Conv2d: in_channels must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"Conv2d: in_channels must be positive, got in_channels=0"):
         nn.Conv2d(0, 4, 3)
     m = nn.ConvTranspose2d(2, 2, 3, stride=2)
     with pytest.raises(ValueError, match=r"ConvTranspose2d: requested an output size of \(12, 12\), but valid sizes "

@@ -426,7 +426,7 @@ def test_layer_parameters_init_and_repr():
     (dict(in_channels=4, out_channels=6, kernel_size=3, offset_groups=3), ValueError,
      "DeformConv2d: in_channels=4 must be divisible by offset_groups=3"),
     (dict(in_channels=4, out_channels=6, kernel_size=3, offset_groups=0), ValueError,
-     "DeformConv2d: offset_groups must be a positive int, got 0"),
+     r"DeformConv2d: offset_groups must be positive, got offset_groups=0"),
     (dict(in_channels=4, out_channels=6, kernel_size=(3, 3, 3)), ValueError, "DeformConv2d: kernel_size must be"),
     (dict(in_channels=4, out_channels=6, kernel_size=3, stride=0), ValueError, "DeformConv2d: stride must be positive"),
     (dict(in_channels=4, out_channels=6, kernel_size=3, modulated=1), TypeError,

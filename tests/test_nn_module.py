@@ -642,11 +642,11 @@ def test_linear_shapes_bias_and_dtype():
 
 
 @pytest.mark.parametrize("args, kwargs, exc, msg", [
-    ((0, 3), {}, ValueError, "Linear: in_features must be a positive int, got 0"),
-    ((4, -1), {}, ValueError, "Linear: out_features must be a positive int, got -1"),
-    ((4.0, 3), {}, TypeError, "Linear: in_features must be a positive int, got float 4.0"),
-    ((True, 3), {}, TypeError, "Linear: in_features must be a positive int, got bool True"),
-    ((4, 3), {"bias": "yes"}, TypeError, "Linear: bias must be True or False, got str 'yes'"),
+    ((0, 3), {}, ValueError, r"Linear: in_features must be positive, got in_features=0"),
+    ((4, -1), {}, ValueError, r"Linear: out_features must be positive, got out_features=-1"),
+    ((4.0, 3), {}, TypeError, r"Linear: in_features must be an int, got in_features=4.0 \(float\)"),
+    ((True, 3), {}, TypeError, r"Linear: in_features must be an int, got in_features=True \(bool\)"),
+    ((4, 3), {"bias": "yes"}, TypeError, r"Linear: bias must be True or False, got bias='yes' \(str\)"),
     ((4, 3), {"dtype": cnnlab.int64}, TypeError, "Linear: dtype must be a floating point dtype .* got int64"),
 ])
 def test_linear_validates_its_arguments(args, kwargs, exc, msg):
@@ -683,7 +683,7 @@ def test_relu_inplace_is_accepted_but_does_not_modify_the_input():
 
 
 def test_flatten_errors():
-    with pytest.raises(TypeError, match="Flatten: start_dim must be an int, got float 1.5"):
+    with pytest.raises(TypeError, match=r"Flatten: start_dim must be an int, got start_dim=1.5 \(float\)"):
         nn.Flatten(1.5)
     with pytest.raises(ValueError, match="flatten: dim 4 is out of range"):
         nn.Flatten(4)(cnnlab.ones(2, 3))

@@ -383,7 +383,7 @@ def test_batch_norm_layer_errors():
     m.eval()(cnnlab.randn(1, 3))  # one value per channel is fine in eval mode
     with pytest.raises(ValueError, match=r"more than 1 value per channel"):  # untracked: batch stats even in eval
         BatchNorm1d(3, track_running_stats=False).eval()(cnnlab.randn(1, 3))
-    with pytest.raises(ValueError, match=r"BatchNorm2d: num_features must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"BatchNorm2d: num_features must be positive, got num_features=0"):
         BatchNorm2d(0)
     with pytest.raises(TypeError, match=r"BatchNorm2d: momentum must be a number or None, got str"):
         BatchNorm2d(3, momentum="0.1")

@@ -291,7 +291,7 @@ ERRORS = [
     ((2, 5), (1.0, 1), {}, TypeError, r"pad: pad must be a tuple of ints, got \(1.0, 1\) \(element 0 is float\)"),
     ((2, 5), (True, 1), {}, TypeError, r"pad: pad must be a tuple of ints, got \(True, 1\) \(element 0 is bool\)"),
     ((2, 5), 1, {}, TypeError, r"pad: pad must be a tuple of ints, got int 1"),
-    ((2, 5), (1, 1), {"value": "a"}, TypeError, r"pad: value must be a number, got str 'a'"),
+    ((2, 5), (1, 1), {"value": "a"}, TypeError, r"pad: value must be a number, got value='a' \(str\)"),
     ((2, 5), (1, 1), {"mode": "reflect", "value": 1.0},
      ValueError, r"pad: mode 'reflect' doesn't take a value argument .*got value=1.0"),
     ((2, 3, 3), (3, 3, 0, 0), {"mode": "reflect"},
@@ -391,7 +391,7 @@ def test_layer_errors():
         L.ReflectionPad2d((1, 2))
     with pytest.raises(TypeError, match=r"ZeroPad1d: padding must be an int or a tuple of 2 ints, got 1.5"):
         L.ZeroPad1d(1.5)
-    with pytest.raises(TypeError, match=r"ConstantPad2d: value must be a number, got str 'x'"):
+    with pytest.raises(TypeError, match=r"ConstantPad2d: value must be a number, got value='x' \(str\)"):
         L.ConstantPad2d(1, "x")
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'value'"):
         L.ConstantPad1d(1)

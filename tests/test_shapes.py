@@ -8,6 +8,7 @@ import itertools
 import math
 import random
 
+import numpy as np
 import pytest
 
 from cnnlab import shapes
@@ -71,6 +72,63 @@ def test_check_positive_and_nonnegative():
     with pytest.raises(TypeError, match=r"^conv2d: stride must be an int"):
         check_positive((1, True), op="conv2d", arg="stride")
 
+
+
+def test_scalar_checkers_one_message_style():
+    """The one int, positive-int, bool and number checker of ops and layers: op, argument, rule, what came."""
+    assert shapes.integer(-1, op="Softmax", arg="dim") == -1
+    assert shapes.positive_int(np.int64(3), op="Conv2d", arg="in_channels") == 3
+    assert type(shapes.positive_int(np.int64(3), op="Conv2d", arg="in_channels")) is int
+    assert shapes.nonnegative_int(0, op="x", arg="seed") == 0
+    assert shapes.boolean(np.bool_(True), op="ReLU", arg="inplace") is True
+    assert shapes.number(0.5, op="lp_pool2d", arg="norm_type") == 0.5
+    with pytest.raises(TypeError, match=r"^Softmax: dim must be an int, got dim=1.0 \(float\)$"):
+        shapes.integer(1.0, op="Softmax", arg="dim")
+    with pytest.raises(ValueError, match=r"^Conv2d: in_channels must be positive, got in_channels=0$"):
+        shapes.positive_int(0, op="Conv2d", arg="in_channels")
+    with pytest.raises(TypeError, match=r"^Conv2d: groups must be an int, got groups=True \(bool\)$"):
+        shapes.positive_int(True, op="Conv2d", arg="groups")
+    with pytest.raises(ValueError, match=r"^x: seed must be non-negative, got seed=-1$"):
+        shapes.nonnegative_int(-1, op="x", arg="seed")
+    with pytest.raises(TypeError, match=r"^ReLU: inplace must be True or False, got inplace=1 \(int\)$"):
+        shapes.boolean(1, op="ReLU", arg="inplace")
+    with pytest.raises(TypeError, match=r"^LPPool2d: norm_type must be a number, got norm_type=True \(bool\)$"):
+        shapes.number(True, op="LPPool2d", arg="norm_type")
+
+
+def test_window_args():
+    assert shapes.window_args(2, 3, None, (1, 0), op="max_pool2d") == ((3, 3), (3, 3), (1, 0), (1, 1))
+    assert shapes.window_args(1, [2], (), 0, op="max_pool1d") == ((2,), (2,), (0,), (1,))
+    assert shapes.window_args(3, 2, 1, 0, 2, op="max_pool3d") == ((2, 2, 2), (1, 1, 1), (0, 0, 0), (2, 2, 2))
+    assert shapes.positive_ints(2, 2, op="x", arg="k") == (2, 2)
+    assert shapes.nonnegative_ints([0, 1], 2, op="x", arg="p") == (0, 1)
+    with pytest.raises(ValueError, match=r"^max_pool2d: kernel_size must be positive, got kernel_size=\(0, 2\)$"):
+        shapes.window_args(2, (0, 2), None, 0, op="max_pool2d")
+    with pytest.raises(ValueError, match=r"^MaxPool2d: stride must be positive, got stride=0$"):
+        shapes.window_args(2, 2, 0, 0, op="MaxPool2d")
+    with pytest.raises(ValueError, match=r"^avg_pool1d: padding must be non-negative, got padding=-1$"):
+        shapes.window_args(1, 2, None, -1, op="avg_pool1d")
+    with pytest.raises(ValueError, match=r"^max_pool2d: dilation must be an int or a tuple of 2 ints, got \(1, 1, 1\)$"):
+        shapes.window_args(2, 2, None, 0, (1, 1, 1), op="max_pool2d")
+
+
+def test_pooling_arguments():
+    assert shapes.divisor_override(None, op="avg_pool2d") is None
+    assert shapes.divisor_override(np.int32(-2), op="avg_pool2d") == -2
+    with pytest.raises(ValueError, match=r"^avg_pool2d: divisor_override must not be zero, got divisor_override=0$"):
+        shapes.divisor_override(0, op="avg_pool2d")
+    with pytest.raises(TypeError, match=r"^AvgPool2d: divisor_override must be an int or None, got "
+                                        r"divisor_override=True \(bool\)$"):
+        shapes.divisor_override(True, op="AvgPool2d")
+    assert shapes.adaptive_output_size(3, 2, (7, 9), op="adaptive_avg_pool2d") == (3, 3)
+    assert shapes.adaptive_output_size((None, 3), 2, (7, 9), op="adaptive_avg_pool2d") == (7, 3)
+    assert shapes.adaptive_output_size((None, 3), 2, op="AdaptiveAvgPool2d") == (1, 3)  # a layer, no input yet
+    with pytest.raises(TypeError, match=r"^adaptive_max_pool1d: output_size must be an int or a tuple of 1 int, "
+                                        r"got \(None,\)$"):
+        shapes.adaptive_output_size((None,), 1, (5,), op="adaptive_max_pool1d")
+    with pytest.raises(ValueError, match=r"^AdaptiveAvgPool2d: output_size must be positive, got "
+                                         r"output_size=\(0, None\)$"):
+        shapes.adaptive_output_size((0, None), 2, op="AdaptiveAvgPool2d")
 
 # ------------------------------------------------------------------ pinned values
 
@@ -257,7 +315,7 @@ def test_validation_comes_before_size_rules():
     # A bad stride is reported even though the kernel is also too large.
     with pytest.raises(ValueError, match="stride must be positive"):
         conv_output_size(2, 5, stride=0)
-    with pytest.raises(TypeError, match="ceil_mode must be a bool, got ceil_mode=1"):
+    with pytest.raises(TypeError, match=r"ceil_mode must be True or False, got ceil_mode=1 \(int\)"):
         pool_output_size(2, 3, padding=2, ceil_mode=1)
 
 

@@ -44,16 +44,16 @@ def supports_batch(transform) -> bool:
 
 
 # ------------------------------------------------------------------ helpers
-def _is_float(a: np.ndarray) -> bool:
+def is_float(a: np.ndarray) -> bool:
     return a.dtype.kind == "f"
 
 
-def _spatial_axes(images: np.ndarray) -> tuple[int, int]:
+def spatial_axes(images: np.ndarray) -> tuple[int, int]:
     """(H axis, W axis) of a batch: (1, 2) channels-last for integers, the last two for floats."""
-    return (images.ndim - 2, images.ndim - 1) if _is_float(images) else (1, 2)
+    return (images.ndim - 2, images.ndim - 1) if is_float(images) else (1, 2)
 
 
-def _check_batch(images, name: str) -> np.ndarray:
+def check_batch(images, name: str) -> np.ndarray:
     if not isinstance(images, np.ndarray):
         raise TypeError(f"{name}: apply_batch takes an ndarray batch, got {type(images).__name__}")
     if images.ndim not in (3, 4) or images.dtype.kind not in "biuf":
@@ -65,24 +65,24 @@ def _check_batch(images, name: str) -> np.ndarray:
 def _channels(images: np.ndarray) -> int:
     if images.ndim == 3:
         return 1
-    return images.shape[1] if _is_float(images) else images.shape[3]
+    return images.shape[1] if is_float(images) else images.shape[3]
 
 
-def _to_nhwc(images: np.ndarray) -> np.ndarray:
+def to_nhwc(images: np.ndarray) -> np.ndarray:
     """A (N, H, W, C) view of any batch layout."""
     if images.ndim == 3:
         return images[..., None]
-    return images.transpose(0, 2, 3, 1) if _is_float(images) else images
+    return images.transpose(0, 2, 3, 1) if is_float(images) else images
 
 
-def _from_nhwc(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+def from_nhwc(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Back from (N, H, W, C) to the layout of ``like``."""
     if like.ndim == 3:
         return out[..., 0]
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2)) if _is_float(like) else out
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2)) if is_float(like) else out
 
 
-def _fill_array(fill, images: np.ndarray, name: str) -> np.ndarray:
+def fill_array(fill, images: np.ndarray, name: str) -> np.ndarray:
     """``fill`` (a number or one value per channel) as a (C,) or (1,) array of the image dtype."""
     values = np.atleast_1d(np.asarray(fill, dtype=np.float64))
     c = _channels(images)
@@ -95,7 +95,7 @@ def _fill_array(fill, images: np.ndarray, name: str) -> np.ndarray:
     return values.astype(images.dtype)
 
 
-def _check_fill(fill, name: str):
+def check_fill(fill, name: str):
     ok = isinstance(fill, numbers.Real) or (
         isinstance(fill, (tuple, list)) and len(fill) > 0 and all(isinstance(v, numbers.Real) for v in fill))
     if not ok or isinstance(fill, bool):
@@ -128,7 +128,7 @@ class Transform:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def _numbers(v) -> bool:
+def all_numbers(v) -> bool:
     if isinstance(v, bool):
         return False
     if isinstance(v, numbers.Real):

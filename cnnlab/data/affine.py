@@ -6,8 +6,8 @@ import numbers
 import numpy as np
 
 from cnnlab.data._image import (
-    Transform, _check_batch, _check_fill, _fill_array, _from_nhwc, _is_float, _numbers, _spatial_axes, _to_nhwc,
-    current_generator,
+    Transform, all_numbers, check_batch, check_fill, current_generator, fill_array, from_nhwc, is_float,
+    spatial_axes, to_nhwc,
 )
 
 __all__ = ["RandomAffine", "affine", "inverse_affine_matrix"]
@@ -19,7 +19,7 @@ def _range(value, name: str, arg: str, lengths=(2,)) -> list:
         if value < 0:
             raise ValueError(f"{name}: if {arg} is a single number, it must be non-negative, got {value}")
         return [-float(value), float(value)]
-    if not (isinstance(value, (tuple, list)) and len(value) in lengths and _numbers(list(value))):
+    if not (isinstance(value, (tuple, list)) and len(value) in lengths and all_numbers(list(value))):
         raise ValueError(f"{name}: {arg} must be a number or a sequence of {' or '.join(map(str, lengths))} "
                          f"numbers, got {value!r}")
     return [float(v) for v in value]
@@ -55,12 +55,12 @@ class RandomAffine(Transform):
         name = "RandomAffine"
         self.degrees = _range(degrees, name, "degrees")
         if translate is not None:
-            if not (isinstance(translate, (tuple, list)) and len(translate) == 2 and _numbers(list(translate))):
+            if not (isinstance(translate, (tuple, list)) and len(translate) == 2 and all_numbers(list(translate))):
                 raise ValueError(f"{name}: translate should be a sequence of length 2, got {translate!r}")
             if not all(0.0 <= t <= 1.0 for t in translate):
                 raise ValueError(f"{name}: translation values should be between 0 and 1, got {translate!r}")
         if scale is not None:
-            if not (isinstance(scale, (tuple, list)) and len(scale) == 2 and _numbers(list(scale))):
+            if not (isinstance(scale, (tuple, list)) and len(scale) == 2 and all_numbers(list(scale))):
                 raise ValueError(f"{name}: scale should be a sequence of length 2, got {scale!r}")
             if not all(s > 0 for s in scale):
                 raise ValueError(f"{name}: scale values should be positive, got {scale!r}")
@@ -68,7 +68,7 @@ class RandomAffine(Transform):
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"{name}: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.translate, self.scale, self.interpolation = translate, scale, interpolation
-        self.fill = _check_fill(fill, name)
+        self.fill = check_fill(fill, name)
 
     def get_params(self, rng, n: int, height: int, width: int) -> dict:
         """Draw n sets of parameters: arrays angle, tx, ty, scale, shear_x, shear_y (degrees, pixels)."""
@@ -87,8 +87,8 @@ class RandomAffine(Transform):
         return p
 
     def apply_batch(self, images):
-        images = _check_batch(images, "RandomAffine")
-        hax, wax = _spatial_axes(images)
+        images = check_batch(images, "RandomAffine")
+        hax, wax = spatial_axes(images)
         p = self.get_params(current_generator(), len(images), images.shape[hax], images.shape[wax])
         return affine(images, inverse_affine_matrix(**p), self.interpolation, self.fill)
 
@@ -124,16 +124,16 @@ def affine(images: np.ndarray, matrices: np.ndarray, interpolation: str = "neare
     Output pixel (i, j) has centre offset x = j - (W-1)/2, y = i - (H-1)/2; it reads the
     input at offset M @ (x, y, 1), sampled nearest (round half to even) or bilinear.
     """
-    images = _check_batch(images, "affine")
+    images = check_batch(images, "affine")
     if interpolation not in ("nearest", "bilinear"):
         raise ValueError(f"affine: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
     if np.shape(matrices) != (len(images), 2, 3):
         raise ValueError(f"affine: matrices must be (N, 2, 3) with N = {len(images)} images, "
                          f"got shape {np.shape(matrices)}")
-    dt = images.dtype if _is_float(images) else np.dtype(np.float32)
-    v = _to_nhwc(images)  # (N, H, W, C)
+    dt = images.dtype if is_float(images) else np.dtype(np.float32)
+    v = to_nhwc(images)  # (N, H, W, C)
     n, h, w, _ = v.shape
-    values = _fill_array(fill, images, "RandomAffine").astype(dt)  # (C,) or (1,)
+    values = fill_array(fill, images, "RandomAffine").astype(dt)  # (C,) or (1,)
     # torchvision's grid: offsets -> normalised coords -> grid_sample's pixel coords (align_corners=False)
     r = (np.asarray(matrices).astype(dt) / np.array([w / 2, h / 2], dt)[:, None])  # (N, 2, 3)
     x = (np.arange(w, dtype=dt) - dt.type((w - 1) / 2))[None, None, :]  # (1, 1, W)
@@ -148,7 +148,7 @@ def affine(images: np.ndarray, matrices: np.ndarray, interpolation: str = "neare
         inside = (jx >= 0) & (jx < w) & (jy >= 0) & (jy < h)  # (N, H, W)
         sample = v[batch, np.clip(jy, 0, h - 1), np.clip(jx, 0, w - 1)]  # (N, H, W, C)
         out = np.where(inside[..., None], sample, values.astype(images.dtype))
-        return _from_nhwc(out, images)
+        return from_nhwc(out, images)
     x0, y0 = np.floor(ix), np.floor(iy)
     fx, fy = ix - x0, iy - y0
     x0, y0 = x0.astype(np.intp), y0.astype(np.intp)
@@ -160,7 +160,7 @@ def affine(images: np.ndarray, matrices: np.ndarray, interpolation: str = "neare
         sample += wgt[..., None] * v[batch, np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)]
         mask += wgt
     out = sample * mask[..., None] + (1 - mask[..., None]) * values
-    if not _is_float(images):
+    if not is_float(images):
         info = np.iinfo(images.dtype)
         out = np.clip(np.rint(out), info.min, info.max).astype(images.dtype)
-    return _from_nhwc(out, images)
+    return from_nhwc(out, images)

@@ -31,8 +31,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlab.autograd import Tensor
 from cnnlab.data._image import (  # noqa: F401  (use_generator, current_generator, supports_batch are public here)
-    Transform, _check_batch, _check_fill, _fill_array, _from_nhwc, _is_float, _numbers, _spatial_axes,
-    _to_nhwc, current_generator, supports_batch, use_generator,
+    Transform, all_numbers, check_batch, check_fill, current_generator, fill_array, from_nhwc, is_float,
+    spatial_axes, supports_batch, to_nhwc, use_generator,
 )
 from cnnlab.data.affine import RandomAffine, affine, inverse_affine_matrix  # noqa: F401
 from cnnlab.messages import counted
@@ -114,7 +114,7 @@ class Normalize(Transform):
 
     def __init__(self, mean, std, inplace: bool = False):
         def vector(v, arg):
-            a = np.atleast_1d(np.asarray(v, dtype=np.float64)) if _numbers(v) else None
+            a = np.atleast_1d(np.asarray(v, dtype=np.float64)) if all_numbers(v) else None
             if a is None or a.ndim != 1 or a.size == 0:
                 raise TypeError(f"Normalize: {arg} must be a number or a sequence of numbers, got {v!r}")
             return a
@@ -134,7 +134,7 @@ class Normalize(Transform):
         return super().__call__(img)
 
     def apply_batch(self, images):
-        if not isinstance(images, np.ndarray) or not _is_float(images):
+        if not isinstance(images, np.ndarray) or not is_float(images):
             got = images.dtype if isinstance(images, np.ndarray) else type(images).__name__
             raise TypeError(f"Normalize: input should be a float image (C, H, W) (apply ToTensor first), got {got}")
         if images.ndim != 4:
@@ -181,18 +181,18 @@ def _pad(images, ltrb, fill, mode, name):
     left, top, right, bottom = ltrb
     if not any(ltrb):
         return images
-    hax, wax = _spatial_axes(images)
+    hax, wax = spatial_axes(images)
     widths = [(0, 0)] * images.ndim
     widths[hax], widths[wax] = (top, bottom), (left, right)
     if mode != "constant":
         return np.pad(images, widths, mode=mode)
-    values = _fill_array(fill, images, name)
-    v = _to_nhwc(images)
+    values = fill_array(fill, images, name)
+    v = to_nhwc(images)
     n, h, w, c = v.shape
     out = np.empty((n, h + top + bottom, w + left + right, c), images.dtype)  # (N, H', W', C)
     out[...] = values
     out[:, top:top + h, left:left + w] = v
-    return _from_nhwc(out, images)
+    return from_nhwc(out, images)
 
 
 class Pad(Transform):
@@ -211,13 +211,13 @@ class Pad(Transform):
 
     def __init__(self, padding, fill=0, padding_mode: str = "constant"):
         self._ltrb = _parse_padding(padding, "Pad")
-        self.fill = _check_fill(fill, "Pad")
+        self.fill = check_fill(fill, "Pad")
         if padding_mode not in _PAD_MODES:
             raise ValueError(f"Pad: padding_mode should be one of {', '.join(_PAD_MODES)}, got {padding_mode!r}")
         self.padding, self.padding_mode = padding, padding_mode
 
     def apply_batch(self, images):
-        return _pad(_check_batch(images, "Pad"), self._ltrb, self.fill, self.padding_mode, "Pad")
+        return _pad(check_batch(images, "Pad"), self._ltrb, self.fill, self.padding_mode, "Pad")
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode}"
@@ -259,14 +259,14 @@ class RandomCrop(Transform):
             _parse_padding(padding, "RandomCrop")
         self._pad = None if padding is None else Pad(padding, fill, padding_mode)
         self.padding, self.pad_if_needed = padding, bool(pad_if_needed)
-        self.fill, self.padding_mode = _check_fill(fill, "RandomCrop"), padding_mode
+        self.fill, self.padding_mode = check_fill(fill, "RandomCrop"), padding_mode
 
     def apply_batch(self, images):
-        images = _check_batch(images, "RandomCrop")
+        images = check_batch(images, "RandomCrop")
         if self._pad is not None:
             images = self._pad.apply_batch(images)
         th, tw = self.size
-        hax, wax = _spatial_axes(images)
+        hax, wax = spatial_axes(images)
         if self.pad_if_needed:
             dw, dh = max(tw - images.shape[wax], 0), max(th - images.shape[hax], 0)
             images = _pad(images, (dw, dh, dw, dh), self.fill, self.padding_mode, "RandomCrop")
@@ -297,9 +297,9 @@ class RandomHorizontalFlip(Transform):
         self.p = p
 
     def apply_batch(self, images):
-        images = _check_batch(images, "RandomHorizontalFlip")
+        images = check_batch(images, "RandomHorizontalFlip")
         flip = current_generator().random(len(images)) < self.p  # (N,)
-        wax = _spatial_axes(images)[1]
+        wax = spatial_axes(images)[1]
         return np.where(flip.reshape((-1,) + (1,) * (images.ndim - 1)), np.flip(images, wax), images)
 
     def extra_repr(self) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.optim.optimizer import Optimizer, _check_number, _lerp_
+from cnnlab.optim.optimizer import Optimizer, check_number, lerp_
 
 
 class Adam(Optimizer):
@@ -51,13 +51,13 @@ class Adam(Optimizer):
 
     def _check_options(self, options: dict, where: str) -> None:
         super()._check_options(options, where)
-        _check_number(where, "eps", options["eps"], low=0.0)
+        check_number(where, "eps", options["eps"], low=0.0)
         betas = options["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
         for k, beta in enumerate(betas):
-            _check_number(where, f"betas[{k}]", beta, low=0.0, high=1.0, high_open=True)
-        _check_number(where, "weight_decay", options["weight_decay"], low=0.0)
+            check_number(where, f"betas[{k}]", beta, low=0.0, high=1.0, high_open=True)
+        check_number(where, "weight_decay", options["weight_decay"], low=0.0)
 
     def step(self, closure=None):
         """Perform one update of every param that has a grad; return closure()'s loss if given."""
@@ -85,7 +85,7 @@ class Adam(Optimizer):
                         p.data *= 1 - lr * weight_decay
                     else:
                         grad = grad + weight_decay * p.data
-                _lerp_(exp_avg, grad, 1 - beta1)                     # m = β1 m + (1 - β1) g
+                lerp_(exp_avg, grad, 1 - beta1)                     # m = β1 m + (1 - β1) g
                 exp_avg_sq *= beta2
                 exp_avg_sq += (1 - beta2) * grad * grad              # v = β2 v + (1 - β2) g²
 

@@ -112,7 +112,7 @@ class Optimizer:
     def _check_options(self, options: dict, where: str) -> None:
         """Raise ValueError naming `where` if an option breaks the algorithm's rules. Subclasses extend this."""
         if "lr" in options:
-            _check_number(where, "lr", options["lr"], low=0.0)
+            check_number(where, "lr", options["lr"], low=0.0)
 
     # ---------------------------------------------------------------- step
     def step(self, closure=None):
@@ -245,7 +245,7 @@ def _restore(key, value, p: Tensor, where: str):
     return np.array(array, dtype=p.data.dtype, copy=True)
 
 
-def _check_number(where: str, name: str, value, low=None, high=None, high_open: bool = False) -> None:
+def check_number(where: str, name: str, value, low=None, high=None, high_open: bool = False) -> None:
     """Raise ValueError unless `value` is a real number in [low, high] (or [low, high) with high_open)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
@@ -256,7 +256,7 @@ def _check_number(where: str, name: str, value, low=None, high=None, high_open: 
         raise ValueError(f"{where}: {name} must be in [{low:g}, {high:g}{')' if high_open else ']'}, got {value}")
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start <- start + weight * (end - start), in place, in ``torch.lerp``'s two forms.
 
     torch uses this form for |weight| < 0.5 and ``end - (end - start) * (1 - weight)``

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.optim.optimizer import Optimizer, _check_number, _lerp_
+from cnnlab.optim.optimizer import Optimizer, check_number, lerp_
 
 
 class RMSprop(Optimizer):
@@ -47,11 +47,11 @@ class RMSprop(Optimizer):
 
     def _check_options(self, options: dict, where: str) -> None:
         super()._check_options(options, where)
-        _check_number(where, "eps", options["eps"], low=0.0)
-        _check_number(where, "momentum", options["momentum"], low=0.0)
-        _check_number(where, "weight_decay", options["weight_decay"], low=0.0)
+        check_number(where, "eps", options["eps"], low=0.0)
+        check_number(where, "momentum", options["momentum"], low=0.0)
+        check_number(where, "weight_decay", options["weight_decay"], low=0.0)
         # torch checks alpha >= 0 only; alpha > 1 makes v negative and the update NaN
-        _check_number(where, "alpha", options["alpha"], low=0.0, high=1.0)
+        check_number(where, "alpha", options["alpha"], low=0.0, high=1.0)
 
     def step(self, closure=None):
         """Perform one update of every param that has a grad; return closure()'s loss if given."""
@@ -79,7 +79,7 @@ class RMSprop(Optimizer):
                 square_avg += (1 - alpha) * grad * grad              # v = α v + (1 - α) g²
                 if group["centered"]:
                     grad_avg = state.setdefault("grad_avg", np.zeros_like(p.data))
-                    _lerp_(grad_avg, grad, 1 - alpha)
+                    lerp_(grad_avg, grad, 1 - alpha)
                     avg = np.sqrt(square_avg - grad_avg * grad_avg)
                 else:
                     avg = np.sqrt(square_avg)

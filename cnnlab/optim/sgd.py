@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.optim.optimizer import Optimizer, _check_number
+from cnnlab.optim.optimizer import Optimizer, check_number
 
 
 class SGD(Optimizer):
@@ -47,9 +47,9 @@ class SGD(Optimizer):
 
     def _check_options(self, options: dict, where: str) -> None:
         super()._check_options(options, where)
-        _check_number(where, "momentum", options["momentum"], low=0.0)
-        _check_number(where, "dampening", options["dampening"])
-        _check_number(where, "weight_decay", options["weight_decay"], low=0.0)
+        check_number(where, "momentum", options["momentum"], low=0.0)
+        check_number(where, "dampening", options["dampening"])
+        check_number(where, "weight_decay", options["weight_decay"], low=0.0)
         if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
             raise ValueError(f"{where}: nesterov=True requires momentum > 0 and dampening = 0, got "
                              f"momentum={options['momentum']}, dampening={options['dampening']}")

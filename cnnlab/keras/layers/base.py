@@ -102,7 +102,7 @@ def get_activation(identifier, *, op="activations.get"):
                      f"(known names: {', '.join(sorted(ACTIVATIONS))}, None, or a callable)")
 
 
-def _activation_name(fn):
+def activation_name(fn):
     for name, f in ACTIVATIONS.items():
         if f is fn:
             return name

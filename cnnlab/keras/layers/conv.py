@@ -24,7 +24,7 @@ from __future__ import annotations
 from cnnlab.shapes import conv_transpose_padding_tf
 from cnnlab.nn import functional as F
 from cnnlab.keras.layers.base import (
-    InputSpec, Layer, _activation_name, check_bool, check_positive_int, get_activation, pad_spatial,
+    InputSpec, Layer, activation_name, check_bool, check_positive_int, get_activation, pad_spatial,
     standardize_data_format, standardize_padding, standardize_tuple, tf_output_size, tf_padding,
 )
 
@@ -96,7 +96,7 @@ class _BaseConv(Layer):
     def get_config(self):
         config = {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
                   "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                  "activation": _activation_name(self.activation), "use_bias": self.use_bias}
+                  "activation": activation_name(self.activation), "use_bias": self.use_bias}
         return {"name": self.name, **config}
 
 

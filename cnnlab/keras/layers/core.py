@@ -15,7 +15,7 @@ import numpy as np
 
 from cnnlab import backend
 from cnnlab.keras.layers.base import (
-    InputSpec, Layer, _activation_name, check_bool, get_activation, standardize_data_format,
+    InputSpec, Layer, activation_name, check_bool, get_activation, standardize_data_format,
 )
 from cnnlab.nn import functional as F
 
@@ -85,7 +85,7 @@ class Dense(Layer):
         return input_shape[:-1] + (self.units,)
 
     def get_config(self):
-        return {"name": self.name, "units": self.units, "activation": _activation_name(self.activation),
+        return {"name": self.name, "units": self.units, "activation": activation_name(self.activation),
                 "use_bias": self.use_bias}
 
 
@@ -151,7 +151,7 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {"name": self.name, "activation": _activation_name(self.activation)}
+        return {"name": self.name, "activation": activation_name(self.activation)}
 
 
 class Dropout(Layer):

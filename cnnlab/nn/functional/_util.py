@@ -1,8 +1,10 @@
-"""Helpers shared by the ops: undoing broadcasting, checking dims and dtypes."""
+"""Helpers shared by the ops: undoing broadcasting, checking dims, dtypes and inputs, adding a batch dim."""
 from __future__ import annotations
 
 import numpy as np
 
+from cnnlab import shapes
+from cnnlab.autograd import Tensor
 from cnnlab.messages import counted
 
 
@@ -17,8 +19,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def normalize_dim(dim, ndim: int, op: str) -> int:
     """A dim in [-ndim, ndim) as a non-negative int (a 0-d tensor accepts dim 0 and -1, as in PyTorch)."""
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    dim = shapes.integer(dim, op=op, arg="dim")
     n = max(ndim, 1)
     if not -n <= dim < n:
         raise ValueError(f"{op}: dim {dim} is out of range for a tensor of {counted(ndim, 'dimension')} "
@@ -39,6 +40,27 @@ def normalize_dims(dim, ndim: int, op: str):
 def check_float(x: np.ndarray, op: str) -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point tensor, got dtype {x.dtype}")
+
+
+def check_tensor(op: str, value, name: str = "input", floating: bool = True) -> None:
+    """TypeError unless `value` is a Tensor (of a floating dtype, if `floating`)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+    if floating:
+        check_float(value.data, op)
+
+
+def check_input(op: str, D: int, input) -> None:
+    """The input of a D-d windowed op: a floating point Tensor, (C, *D sizes) or (N, C, *D sizes)."""
+    check_tensor(op, input)
+    if input.ndim not in (D + 1, D + 2):
+        raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
+                         f"got a {input.ndim}-d input of shape {input.shape}")
+
+
+def batched(input: Tensor, D: int):
+    """(input with a batch dim, whether one was added): an unbatched (C, *D sizes) input gets N = 1."""
+    return (input.unsqueeze(0), True) if input.ndim == D + 1 else (input, False)
 
 
 def result_dtype_fix(out: np.ndarray, *operands) -> np.ndarray:

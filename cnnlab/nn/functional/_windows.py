@@ -1,7 +1,8 @@
 """Sliding windows as read-only strided views, shared by convolution and pooling.
 
 Notation (for each of the D spatial axes): n input size (after padding),
-k kernel size, s stride, d dilation, o output size = ⌊(n − d(k−1) − 1)/s⌋ + 1.
+k kernel size, s stride, d dilation, o output size = ⌊(n − d(k−1) − 1)/s⌋ + 1
+(`shapes.conv_output_size` with p = 0).
 
 `windows(x, k, s, d)` returns a view of x (N, C, n₁..n_D) with shape
 (N, C, k₁..k_D, o₁..o_D) whose element [.., t₁..t_D, i₁..i_D] is
@@ -17,12 +18,14 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnnlab import shapes
+
 
 def windows(x: np.ndarray, kernel, stride, dilation, out=None) -> np.ndarray:
     """Read-only view (N, C, *kernel, *out) of the sliding windows of x (N, C, *spatial)."""
     spatial = x.shape[2:]
     if out is None:
-        out = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel, stride, dilation))
+        out = tuple(shapes.conv_output_size(n, k, s, 0, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
     st = x.strides[2:]
     shape = x.shape[:2] + tuple(kernel) + tuple(out)
     strides = x.strides[:2] + tuple(a * d for a, d in zip(st, dilation)) + tuple(a * s for a, s in zip(st, stride))

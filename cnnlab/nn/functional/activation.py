@@ -26,8 +26,9 @@ import math
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import stable_sigmoid
 
 # ---------------------------------------------------------------- erf (W. J. Cody, netlib specfun/erf)
@@ -194,21 +195,9 @@ class Hardswish(Function):
 
 
 # ---------------------------------------------------------------- public functions
-def _check_input(op: str, input) -> None:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
-
-
-def _check_inplace(op: str, inplace) -> None:
-    if not isinstance(inplace, (bool, np.bool_)):
-        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
-
-
 def _number(op: str, name: str, value) -> float:
     """A Python float (a NumPy float64 scalar would upcast float32 arrays), or TypeError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+    shapes.number(value, op=op, arg=name)
     if not math.isfinite(value):
         raise ValueError(f"{op}: {name} must be finite, got {value}")
     return float(value)
@@ -226,8 +215,8 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("relu6", input)
-    _check_inplace("relu6", inplace)
+    check_tensor("relu6", input)
+    shapes.boolean(inplace, op="relu6", arg="inplace")
     return ReLU6.apply(input)
 
 
@@ -244,8 +233,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("leaky_relu", input)
-    _check_inplace("leaky_relu", inplace)
+    check_tensor("leaky_relu", input)
+    shapes.boolean(inplace, op="leaky_relu", arg="inplace")
     return LeakyReLU.apply(input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
 
 
@@ -262,8 +251,8 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("elu", input)
-    _check_inplace("elu", inplace)
+    check_tensor("elu", input)
+    shapes.boolean(inplace, op="elu", arg="inplace")
     return ELU.apply(input, alpha=_number("elu", "alpha", alpha))
 
 
@@ -278,7 +267,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("gelu", input)
+    check_tensor("gelu", input)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU.apply(input, approximate=approximate)
@@ -294,8 +283,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("silu", input)
-    _check_inplace("silu", inplace)
+    check_tensor("silu", input)
+    shapes.boolean(inplace, op="silu", arg="inplace")
     return SiLU.apply(input)
 
 
@@ -312,6 +301,6 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         Input (*), output (*): the same shape.
     """
-    _check_input("hardswish", input)
-    _check_inplace("hardswish", inplace)
+    check_tensor("hardswish", input)
+    shapes.boolean(inplace, op="hardswish", arg="inplace")
     return Hardswish.apply(input)

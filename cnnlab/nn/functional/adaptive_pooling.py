@@ -24,7 +24,7 @@ offsets t inside a bin, L the longest bin, like kernel taps):
 - The maximum over a box is separable too, and so is PyTorch's choice of argmax (the first maximum
   in row-major order is the first row holding the maximum and, in it, the first column; the last
   NaN likewise). adaptive_max_pool reduces the last axis first: per offset t it gathers the
-  column, and `pooling.max_and_first_tap` gives the maximum and the first offset reaching it; the
+  column, and `_window_ops.max_and_first_tap` gives the maximum and the first offset reaching it; the
   chosen input positions are carried as flat plane indices from axis to axis. The values are then
   picked with `TakeFlat`, whose gradient scatters g back to the argmax.
 
@@ -39,27 +39,13 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
-from cnnlab.nn.functional.pooling import TakeFlat, _along, _batched, _check_input, _flag, max_and_first_tap
+from cnnlab.nn.functional._util import batched, check_input, check_tensor
+from cnnlab.nn.functional._window_ops import TakeFlat, along, max_and_first_tap
 from cnnlab.nn.functional.reduction import mean
 from cnnlab.nn.functional.shape import reshape
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "adaptive_max_pool3d", "global_avg_pool", "global_max_pool"]
-
-
-def _output_size(op, D, spatial, output_size):
-    """output_size as a D-tuple of positive ints: an int, or D entries (None keeps the input size,
-    except in 1-d, as PyTorch)."""
-    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * D
-    if output_size is None or (D == 1 and None in items):
-        raise TypeError(f"{op}: output_size must be an int or a tuple of {D} int{'s' * (D > 1)}"
-                        f"{' (or None to keep that input size)' if D > 1 else ''}, got {output_size!r}")
-    if len(items) == D:
-        items = tuple(n if o is None else o for n, o in zip(spatial, items))
-    size = shapes.ntuple(items, D, op=op, arg="output_size")
-    for n, o in zip(spatial, size):
-        shapes.adaptive_bins(n, o, op=op)  # checks o >= 1 (PyTorch would return an empty tensor for 0)
-    return size
 
 
 def _bins(n, o, op):
@@ -85,7 +71,7 @@ class BinSum(Function):
             if bins.size == start.size:
                 y += part
             else:
-                y[_along(axis, bins)] += part                             # bins are distinct: no repeats
+                y[along(axis, bins)] += part                             # bins are distinct: no repeats
         return y
 
     @staticmethod
@@ -97,9 +83,9 @@ class BinSum(Function):
             bins = np.flatnonzero(length > t)
             part = g if bins.size == start.size else g.take(bins, axis=axis)
             if distinct:
-                gx[_along(axis, start[bins] + t)] += part
+                gx[along(axis, start[bins] + t)] += part
             else:
-                np.add.at(gx, _along(axis, start[bins] + t), part)        # repeated positions add up
+                np.add.at(gx, along(axis, start[bins] + t), part)        # repeated positions add up
         return gx
 
 
@@ -114,8 +100,8 @@ def _adaptive_avg_axis(x, axis, o, op):
 
 
 def _adaptive_avg_nd(op, D, input, output_size):
-    _check_input(op, D, input)
-    size = _output_size(op, D, input.shape[-D:], output_size)
+    check_input(op, D, input)
+    size = shapes.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
     spatial = input.shape[-D:]
     if all(n % o == 0 for n, o in zip(spatial, size)):
         # equal bins on every axis: one reshape (…, o₁, n₁/o₁, …) and one mean over the bin axes,
@@ -209,10 +195,10 @@ def _adaptive_max(x, size, op, want_index):
 
 
 def _adaptive_max_nd(op, D, input, output_size, return_indices):
-    _check_input(op, D, input)
-    return_indices = _flag(op, "return_indices", return_indices)
-    size = _output_size(op, D, input.shape[-D:], output_size)
-    x, added = _batched(input, D)
+    check_input(op, D, input)
+    return_indices = shapes.boolean(return_indices, op=op, arg="return_indices")
+    size = shapes.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
+    x, added = batched(input, D)
     needs_grad = x.requires_grad and is_grad_enabled()
     if all(o == 1 for o in size):       # global: one argmax over each contiguous plane
         flat = x.data.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))
@@ -266,12 +252,11 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 # ---------------------------------------------------------------- global pooling
 def _check_global(op, input, keepdim):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    check_tensor(op, input, floating=False)
     if input.ndim < 3:
         raise ValueError(f"{op}: expected a batched input (N, C, *spatial) with at least one spatial dim, "
                          f"got shape {input.shape}")
-    return _flag(op, "keepdim", keepdim)
+    return shapes.boolean(keepdim, op=op, arg="keepdim")
 
 
 def global_avg_pool(input, keepdim=False):
@@ -287,7 +272,7 @@ def global_avg_pool(input, keepdim=False):
         output (N, C), or (N, C, 1, …, 1) with keepdim.
     """
     keepdim = _check_global("global_avg_pool", input, keepdim)
-    _check_input("global_avg_pool", input.ndim - 2, input)
+    check_input("global_avg_pool", input.ndim - 2, input)
     return mean(input, dim=tuple(range(2, input.ndim)), keepdim=keepdim)
 
 
@@ -303,6 +288,6 @@ def global_max_pool(input, keepdim=False):
         output (N, C), or (N, C, 1, …, 1) with keepdim.
     """
     keepdim = _check_global("global_max_pool", input, keepdim)
-    _check_input("global_max_pool", input.ndim - 2, input)
+    check_input("global_max_pool", input.ndim - 2, input)
     y = _adaptive_max_nd("global_max_pool", input.ndim - 2, input, 1, False)
     return y if keepdim else reshape(y, input.shape[:2])

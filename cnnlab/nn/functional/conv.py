@@ -47,6 +47,7 @@ from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.runtime import batch_parts, in_lanes, parallel_map, scratch
 
+from cnnlab.nn.functional._util import batched
 from cnnlab.nn.functional._windows import copy_runs, pad_constant, scatter_add_windows, tap_slices, windows
 from cnnlab.messages import counted
 
@@ -663,22 +664,9 @@ def _check_tensors(op, D, input, weight, bias):
                          f"got a {input.ndim}-d input of shape {input.shape}")
 
 
-def _check_groups(op, groups):
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got groups={groups!r}")
-    return int(groups)
-
-
-def _batched(op, D, input):
-    """(input with a batch dim, whether it was added)."""
-    if input.ndim == D + 1:
-        return input.unsqueeze(0), True
-    return input, False
-
-
 def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups):
     _check_tensors(op, D, input, weight, bias)
-    groups = _check_groups(op, groups)
+    groups = shapes.positive_int(groups, op=op, arg="groups")
     stride = shapes.check_positive(shapes.ntuple(stride, D, op=op, arg="stride"), op=op, arg="stride")
     dilation = shapes.check_positive(shapes.ntuple(dilation, D, op=op, arg="dilation"), op=op, arg="dilation")
     O, Cg, *k = weight.shape
@@ -706,7 +694,7 @@ def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups):
     spatial = input.shape[-D:]
     for n, kk, s, pp, d in zip(spatial, k, stride, pads, dilation):
         shapes.conv_output_size(n, kk, s, pp, d, op=op)  # raises when the kernel does not fit
-    x, added = _batched(op, D, input)
+    x, added = batched(input, D)
     args = (x, weight) if bias is None else (x, weight, bias)
     y = ConvNd.apply(*args, stride=stride, pads=pads, dilation=dilation, groups=groups)
     return y.squeeze(0) if added else y
@@ -761,7 +749,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
 
 def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation):
     _check_tensors(op, D, input, weight, bias)
-    groups = _check_groups(op, groups)
+    groups = shapes.positive_int(groups, op=op, arg="groups")
     stride = shapes.check_positive(shapes.ntuple(stride, D, op=op, arg="stride"), op=op, arg="stride")
     dilation = shapes.check_positive(shapes.ntuple(dilation, D, op=op, arg="dilation"), op=op, arg="dilation")
     if isinstance(padding, str):
@@ -781,7 +769,7 @@ def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_paddi
         raise ValueError(f"{op}: bias must have shape ({Cout_g * groups},) (out_channels), got {bias.shape}")
     out = tuple(shapes.conv_transpose_output_size(n, kk, s, p, op_, d, op=op)
                 for n, kk, s, p, op_, d in zip(input.shape[-D:], k, stride, padding, output_padding, dilation))
-    x, added = _batched(op, D, input)
+    x, added = batched(input, D)
     args = (x, weight) if bias is None else (x, weight, bias)
     y = ConvTransposeNd.apply(*args, stride=stride, padding=padding, out=out, dilation=dilation, groups=groups)
     return y.squeeze(0) if added else y

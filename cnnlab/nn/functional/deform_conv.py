@@ -157,9 +157,9 @@ def _check(input, offset, weight, bias, mask, stride, padding, dilation):
                                   ("bias", bias, 1, "(C_out,)")):
         if t is not None and t.ndim != rank:
             raise ValueError(f"{OP}: {name} must be {rank}-d {layout}, got shape {t.shape}")
-    stride = shapes.check_positive(shapes.ntuple(stride, 2, op=OP, arg="stride"), op=OP, arg="stride")
-    padding = shapes.check_nonnegative(shapes.ntuple(padding, 2, op=OP, arg="padding"), op=OP, arg="padding")
-    dilation = shapes.check_positive(shapes.ntuple(dilation, 2, op=OP, arg="dilation"), op=OP, arg="dilation")
+    stride = shapes.positive_ints(stride, 2, op=OP, arg="stride")
+    padding = shapes.nonnegative_ints(padding, 2, op=OP, arg="padding")
+    dilation = shapes.positive_ints(dilation, 2, op=OP, arg="dilation")
 
     N, C, H, W = input.shape
     O, Cg, kH, kW = weight.shape

@@ -17,9 +17,9 @@ import warnings
 
 import numpy as np
 
-from cnnlab import backend
+from cnnlab import backend, shapes
 from cnnlab.autograd import Tensor
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import add, mul
 
 #: |α'| = SELU's α·λ: a dropped unit is set to α' = −1.758... before the affine correction.
@@ -27,15 +27,11 @@ _SELU_ALPHA_SCALE = 1.7580993408473766
 
 
 def _check(op, input, p, training):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{op}: p must be a number, got {type(p).__name__}")
+    check_tensor(op, input)
+    shapes.number(p, op=op, arg="p")
     if not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"{op}: training must be True or False, got {type(training).__name__}")
+    shapes.boolean(training, op=op, arg="training")
 
 
 def _keep_mask(shape, p, dtype) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor
-from cnnlab.nn.functional._util import unbroadcast
+from cnnlab.nn.functional._util import check_tensor, unbroadcast
 
 
 class MatMul(Function):
@@ -35,8 +35,7 @@ class MatMul(Function):
 
 def _check_matmul(a, b):
     for name, x in (("input", a), ("other", b)):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"matmul: {name} must be a Tensor, got {type(x).__name__}")
+        check_tensor("matmul", x, name, floating=False)
         if x.ndim == 0:
             raise ValueError(f"matmul: both arguments need at least 1 dimension, but {name} is 0-d")
     if a.dtype != b.dtype:
@@ -67,8 +66,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         -> output (*, out_features)
     """
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None and not isinstance(t, Tensor):
-            raise TypeError(f"linear: {name} must be a Tensor, got {type(t).__name__}")
+        if t is not None:
+            check_tensor("linear", t, name, floating=False)
     if input.dtype != weight.dtype:
         raise TypeError(f"linear: input has dtype {input.dtype}, but weight has dtype {weight.dtype} "
                         "(convert one with .to(), e.g. model.double() or x.float())")

@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import abs as _abs, where
 from cnnlab.nn.functional.reduction import log_softmax
 
@@ -41,13 +42,8 @@ def _check_reduction(op, reduction):
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def _check_tensor(op, name, x):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
-
-
 def _check_float_input(op, input):
-    _check_tensor(op, "input", input)
+    check_tensor(op, input, "input", floating=False)
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: input must be a floating point tensor, got dtype {input.dtype}")
 
@@ -61,7 +57,7 @@ def _check_same_dtype(op, name, x, input):
 def _check_pair(op, input, target):
     """Input and a target of the same shape and float dtype (the regression and binary losses)."""
     _check_float_input(op, input)
-    _check_tensor(op, "target", target)
+    check_tensor(op, target, "target", floating=False)
     if target.shape != input.shape:
         raise ValueError(f"{op}: target has shape {target.shape}, but input has shape {input.shape}; they must "
                          "be equal (cnnlab does not broadcast a loss target)")
@@ -80,7 +76,7 @@ def _check_broadcast_weight(op, name, w, input):
     """A weight that broadcasts to the input's shape without growing it."""
     if w is None:
         return
-    _check_tensor(op, name, w)
+    check_tensor(op, w, name, floating=False)
     try:
         ok = np.broadcast_shapes(w.shape, input.shape) == input.shape
     except ValueError:
@@ -93,7 +89,7 @@ def _check_broadcast_weight(op, name, w, input):
 def _check_class_weight(op, weight, C, input):
     if weight is None:
         return
-    _check_tensor(op, "weight", weight)
+    check_tensor(op, weight, "weight", floating=False)
     if weight.shape != (C,):
         raise ValueError(f"{op}: weight must have shape ({C},), one value per class, got {weight.shape}")
     _check_same_dtype(op, "weight", weight, input)
@@ -123,7 +119,7 @@ def _check_nll(input, target, weight, ignore_index, reduction):
     """Every check of nll_loss (also run by cross_entropy before any work); returns C."""
     _check_reduction("nll_loss", reduction)
     _check_float_input("nll_loss", input)
-    _check_tensor("nll_loss", "target", target)
+    check_tensor("nll_loss", target, "target", floating=False)
     _check_class_target("nll_loss", input, target)
     C = input.shape[1] if input.ndim > 1 else input.shape[0]
     t = target.data.reshape(-1)
@@ -218,7 +214,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         tensor(0.3365)
     """
     _check_float_input("cross_entropy", input)
-    _check_tensor("cross_entropy", "target", target)
+    check_tensor("cross_entropy", target, "target", floating=False)
     eps = _check_label_smoothing(label_smoothing)
     if input.ndim > 0 and target.shape == input.shape:
         return _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, eps)
@@ -283,7 +279,7 @@ def _check_regression(op, input, target, reduction, weight=None):
     _check_reduction(op, reduction)
     _check_pair(op, input, target)
     if weight is not None:
-        _check_tensor(op, "weight", weight)
+        check_tensor(op, weight, "weight", floating=False)
         if weight.shape != input.shape:
             raise ValueError(f"{op}: weight has shape {weight.shape}, but input has shape {input.shape}; "
                              "they must be equal")

@@ -21,9 +21,10 @@ import math
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor, no_grad
 from cnnlab.runtime import batch_parts, parallel_map
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import add, mul
 from cnnlab.nn.functional.shape import cat, reshape
 from cnnlab.messages import counted
@@ -103,9 +104,7 @@ class BatchNorm(Function):
 
 # ---------------------------------------------------------------- checks and statistics
 def _check_input(op, input, min_dims):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
+    check_tensor(op, input)
     if input.ndim < min_dims:
         raise ValueError(f"{op}: expected an input with at least {min_dims} dims (N, C, *), "
                          f"got shape {input.shape}")
@@ -123,8 +122,7 @@ def _check_same_dtype(op, input, **tensors):
 
 
 def _check_eps(op, eps, positive):
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{op}: eps must be a number, got {type(eps).__name__}")
+    shapes.number(eps, op=op, arg="eps")
     if eps < 0 or (positive and eps == 0):
         rule = "positive during training" if positive else "non-negative"
         raise ValueError(f"{op}: eps must be {rule}, but got {eps}")
@@ -162,12 +160,11 @@ def _normalize_rows(input: Tensor, rows: int, eps: float) -> Tensor:
 
 # ---------------------------------------------------------------- batch norm
 def _check_batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps) -> None:
-    """Every check of `batch_norm`, callable on its own (the layers run it before they touch their counters)."""
+    """Every check of `batch_norm`, before any work (so a bad batch leaves the running statistics as they were)."""
     op = "batch_norm"
     _check_input(op, input, 2)
     _check_same_dtype(op, input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"{op}: training must be True or False, got {type(training).__name__}")
+    shapes.boolean(training, op=op, arg="training")
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)):
         raise TypeError(f"{op}: momentum must be a number, got {type(momentum).__name__} "
                         "(the BatchNorm layers turn momentum=None into a cumulative average)")
@@ -309,7 +306,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     op = "layer_norm"
     _check_input(op, input, 0)
     _check_same_dtype(op, input, weight=weight, bias=bias)
-    shape = _normalized_shape(op, normalized_shape)
+    shape = shapes.normalized_shape(normalized_shape, op=op)
     k = len(shape)
     if input.shape[input.ndim - k:] != shape or input.ndim < k:
         raise ValueError(f"{op}: given normalized_shape={shape}, expected input with shape (*, "
@@ -327,19 +324,6 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     if bias is not None:
         y = add(y, bias)
     return y
-
-
-def _normalized_shape(op, normalized_shape) -> tuple:
-    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-    try:
-        shape = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{op}: normalized_shape must be an int or a tuple of ints, "
-                        f"got {type(normalized_shape).__name__}") from None
-    if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
-        raise ValueError(f"{op}: normalized_shape must be a positive int or a non-empty tuple of positive ints, "
-                         f"got {normalized_shape!r}")
-    return tuple(int(s) for s in shape)
 
 
 # ---------------------------------------------------------------- local response norm
@@ -365,16 +349,13 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
         - Output: (N, C, *), the same shape.
     """
     op = "local_response_norm"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
+    check_tensor(op, input)
     if input.ndim < 3:
         raise ValueError(f"{op}: expected 3D or higher dimensionality input (N, C, *), got {counted(input.ndim, 'dimension')}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"{op}: size must be a positive int, got {size!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
+        shapes.number(value, op=op, arg=name)
     alpha, beta, k = float(alpha), float(beta), float(k)  # Python floats: float32 stays float32
     if input.data.size == 0:
         return input

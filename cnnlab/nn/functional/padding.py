@@ -26,13 +26,14 @@ Example, n = 4 (x = [a b c d]), pad (2, 1):
 """
 from __future__ import annotations
 
-import numbers
 import operator
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.messages import counted
+from cnnlab.nn.functional._util import check_tensor
 
 __all__ = ["pad"]
 
@@ -218,13 +219,12 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         >>> F.pad(x, (1, -2), value=9.0)
         tensor([[9., 0., 1.]])
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    check_tensor("pad", input, floating=False)
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"pad: mode must be one of 'constant', 'reflect', 'replicate', 'circular', got {mode!r}")
     pad = _check_pad(pad)
-    if value is not None and (isinstance(value, Tensor) or not isinstance(value, numbers.Real)):
-        raise TypeError(f"pad: value must be a number, got {type(value).__name__} {value!r}")
+    if value is not None:
+        shapes.number(value, op="pad", arg="value")
     if len(pad) % 2:
         raise ValueError(f"pad: pad must have an even length (a (before, after) pair per dim), "
                          f"got length {len(pad)}: {pad}")

@@ -1,5 +1,7 @@
 """Max, average and power-average pooling in 1, 2 and 3 dimensions, through one N-d implementation
-each, as ``torch.nn.functional`` (max unpooling, which reuses `PutFlat`, is in `unpooling.py`).
+each, as ``torch.nn.functional`` (max unpooling is in `unpooling.py`; the primitives that pooling,
+adaptive pooling and unpooling share — `TakeFlat`, `PutFlat`, `WindowSum`, `max_and_first_tap` — are
+in `_window_ops.py`).
 
 Notation, per spatial axis: n input size, k kernel size, s stride, p padding, d dilation, o output
 size. Output i reads the input at i·s − p + t·d for the taps t = 0..k−1 (a D-dim index over the
@@ -35,176 +37,15 @@ import math
 import numpy as np
 
 from cnnlab import shapes
-from cnnlab.autograd import Function, Tensor, is_grad_enabled
+from cnnlab.autograd import Tensor, is_grad_enabled
 from cnnlab.runtime import batch_parts, parallel_map
-from cnnlab.nn.functional._util import check_float
+from cnnlab.nn.functional._util import batched, check_input
+from cnnlab.nn.functional._window_ops import TakeFlat, WindowSum, max_and_first_tap, tap_code_dtype
 from cnnlab.nn.functional._windows import pad_constant, windows
 from cnnlab.nn.functional.elementwise import abs as _abs, mul, neg, pow as _pow, relu, where
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "lp_pool1d", "lp_pool2d", "lp_pool3d"]
-
-
-# ---------------------------------------------------------------- primitives on (N, C) planes
-def _global(index, shape):
-    """Positions in the flattened (N, C, *plane) array `shape` of per-plane flat indices (N, C, *o)."""
-    planes, size = index.shape[0] * index.shape[1], math.prod(shape[2:])
-    offsets = np.arange(planes, dtype=np.int64)[:, None] * size                 # (N·C, 1)
-    return (index.reshape(planes, math.prod(index.shape[2:])) + offsets).reshape(-1)
-
-
-class TakeFlat(Function):
-    """y[n, c, j] = x[n, c].flat[index[n, c, j]]; gx = g scatter-added back to those elements.
-
-    `values`, when the caller already has them (the maxima of a pooling search), are returned
-    instead of gathering them again.
-    """
-
-    @staticmethod
-    def forward(ctx, x, index, values=None):
-        ctx.shape, ctx.index = x.shape, index
-        if values is not None:
-            return values
-        return x.reshape(-1)[_global(index, x.shape)].reshape(index.shape)         # (N, C, *o)
-
-    @staticmethod
-    def backward(ctx, g):
-        gx = np.zeros(math.prod(ctx.shape), dtype=g.dtype)
-        np.add.at(gx, _global(ctx.index, ctx.shape), g.reshape(-1))               # repeats add up
-        return gx.reshape(ctx.shape), None
-
-
-class PutFlat(Function):
-    """y[n, c].flat[index[n, c, j]] = x[n, c, j] in zeros of `shape` (on repeats the last write wins,
-    as PyTorch's CPU kernel); gx = g gathered at the index."""
-
-    @staticmethod
-    def forward(ctx, x, index, shape=()):
-        ctx.index = index
-        y = np.zeros(math.prod(shape), dtype=x.dtype)
-        y[_global(index, shape)] = x.reshape(-1)
-        return y.reshape(shape)                                                   # (N, C, *size)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(-1)[_global(ctx.index, g.shape)].reshape(ctx.index.shape), None
-
-
-class WindowSum(Function):
-    """y[i] = Σ_t x_pad[i·s + t] over each pooling window of the zero-padded input (no dilation).
-
-    Computed separably, one axis at a time (k passes per axis instead of k₁·…·k_D), and without
-    materialising the padding: each tap adds only the input slice that falls inside the input (the
-    zeros of the padding add nothing). The adjoint adds g back into the same slices, axis by axis.
-    """
-
-    @staticmethod
-    def forward(ctx, x, kernel=(), stride=(), pads=(), out=()):
-        ctx.args = (x.shape, kernel, stride, pads)
-        y = np.empty(x.shape[:2] + tuple(out), dtype=x.dtype)
-
-        def part(b):                                                         # parts of the batch, in parallel
-            yb = x[b]
-            for a, (k, s, p, o) in enumerate(zip(kernel, stride, pads, out)):
-                last = a == len(kernel) - 1
-                yb = _sum_taps(yb, 2 + a, k, s, p[0], o, out=y[b] if last else None)   # axis 2+a: n -> o
-
-        parallel_map(part, batch_parts(x.shape[0], math.prod(x.shape[1:])))
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        shape, kernel, stride, pads = ctx.args
-        gx = np.empty(shape, dtype=g.dtype)
-
-        def part(b):
-            gb = g[b]
-            for a in reversed(range(len(kernel))):                           # o -> n along axis 2+a
-                gb = _sum_taps_adjoint(gb, 2 + a, kernel[a], stride[a], pads[a][0], shape[2 + a],
-                                       out=gx[b] if a == 0 else None)
-
-        parallel_map(part, batch_parts(shape[0], math.prod(shape[1:])))
-        return gx
-
-
-def _along(axis, index):
-    return (slice(None),) * axis + (index,)
-
-
-def _tap_ranges(k, s, p, n, o):
-    """For each tap t, the outputs i whose input i·s + t − p lies in [0, n), and that input slice."""
-    for t in range(k):
-        first = max(-(-(p - t) // s), 0)                  # ⌈(p − t)/s⌉, at least 0
-        last = min((n - 1 + p - t) // s, o - 1)
-        if first <= last:
-            start = first * s + t - p
-            yield slice(first, last + 1), slice(start, start + (last - first) * s + 1, s)
-
-
-def _zeros(shape, dtype, out):
-    if out is None:
-        return np.zeros(shape, dtype=dtype)
-    out[...] = 0
-    return out
-
-
-def _sum_taps(x, axis, k, s, p, o, out=None):
-    """Σ_{t<k} x[.., i·s + t − p, ..] along one axis for i < o, positions outside [0, n) counting as 0
-    (into `out` if given)."""
-    y = _zeros(x.shape[:axis] + (o,) + x.shape[axis + 1:], x.dtype, out)
-    for out_slice, in_slice in _tap_ranges(k, s, p, x.shape[axis], o):
-        y[_along(axis, out_slice)] += x[_along(axis, in_slice)]
-    return y
-
-
-def _sum_taps_adjoint(g, axis, k, s, p, n, out=None):
-    gx = _zeros(g.shape[:axis] + (n,) + g.shape[axis + 1:], g.dtype, out)
-    for out_slice, in_slice in _tap_ranges(k, s, p, n, g.shape[axis]):
-        gx[_along(axis, in_slice)] += g[_along(axis, out_slice)]
-    return gx
-
-
-# ---------------------------------------------------------------- the argmax search
-def tap_code_dtype(K: int):
-    """The smallest integer dtype that numbers K taps."""
-    return np.int8 if K < 128 else np.int16 if K < 2**15 else np.int32
-
-
-def max_and_first_tap(tap, K, want_first=True, best=None, first=None):
-    """Elementwise maximum over K same-shape arrays tap(0) … tap(K−1) (views or gathers) and, if asked,
-    for each element the first tap that reaches it — or, where the maximum is NaN, the last NaN tap:
-    exactly the choice of PyTorch's CPU kernels (`val > max or isnan(val)` replaces, in tap order).
-
-    One pass over the taps, no loop over positions: a running ``np.maximum`` (NaN propagates) and,
-    where a tap is strictly greater than the maximum so far, its number i is recorded, as
-    first = max(first, greater·i) (taps come in increasing order; a masked copy measured 50× slower
-    on random data), so ties keep the first. Only if a maximum is NaN are the taps searched again.
-
-    `best` and `first` (of dtype `tap_code_dtype(K)`), if given, are written instead of new arrays.
-    """
-    if best is None:
-        best = tap(0).copy()
-    else:
-        np.copyto(best, tap(0))
-    if not want_first:
-        for i in range(1, K):
-            np.maximum(best, tap(i), out=best)
-        return best, None
-    code_t = tap_code_dtype(K)
-    if first is None:
-        first = np.zeros(best.shape, dtype=code_t)
-    else:
-        first[...] = 0
-    greater, code = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=code_t)
-    for i in range(1, K):
-        t = tap(i)
-        np.greater(t, best, out=greater)
-        np.maximum(first, np.multiply(greater, code_t(i), out=code), out=first)
-        np.maximum(best, t, out=best)
-    if np.isnan(best).any():
-        for i in range(K):
-            np.copyto(first, code_t(i), where=np.isnan(tap(i)))                 # the last NaN wins
-    return best, first
 
 
 def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index):
@@ -267,34 +108,6 @@ def _outer(parts, ufunc):
 
 
 # ---------------------------------------------------------------- argument checks
-def _check_input(op, D, input):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    check_float(input.data, op)
-    if input.ndim not in (D + 1, D + 2):
-        raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
-                         f"got a {input.ndim}-d input of shape {input.shape}")
-
-
-def _flag(op, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{op}: {name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _window_args(op, D, kernel_size, stride, padding, dilation=1):
-    """(kernel, stride, padding, dilation) as D-tuples of ints, checked; stride None (or ()) means kernel."""
-    def ints(value, arg, check):
-        items = shapes.ntuple(value, D, op=op, arg=arg)
-        check(value, op=op, arg=arg)  # the message shows the value as it came
-        return items
-
-    k = ints(kernel_size, "kernel_size", shapes.check_positive)
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        ints(stride, "stride", shapes.check_positive)
-    return k, s, ints(padding, "padding", shapes.check_nonnegative), ints(dilation, "dilation", shapes.check_positive)
-
-
 def _pool_geometry(op, spatial, k, s, p, d, ceil_mode):
     """Output sizes (shapes.pool_output_size) and the (before, after) pads that make every window fit:
     p on the left, p plus the ceil-mode overhang on the right."""
@@ -311,18 +124,14 @@ def _pool_geometry(op, spatial, k, s, p, d, ceil_mode):
     return tuple(out), pads
 
 
-def _batched(input, D):
-    """(input with a batch dim, whether one was added)."""
-    return (input.unsqueeze(0), True) if input.ndim == D + 1 else (input, False)
-
-
 # ---------------------------------------------------------------- max pooling
 def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    _check_input(op, D, input)
-    k, s, p, d = _window_args(op, D, kernel_size, stride, padding, dilation)
-    ceil_mode, return_indices = _flag(op, "ceil_mode", ceil_mode), _flag(op, "return_indices", return_indices)
+    check_input(op, D, input)
+    k, s, p, d = shapes.window_args(D, kernel_size, stride, padding, dilation, op=op)
+    ceil_mode = shapes.boolean(ceil_mode, op=op, arg="ceil_mode")
+    return_indices = shapes.boolean(return_indices, op=op, arg="return_indices")
     out, pads = _pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
-    x, added = _batched(input, D)
+    x, added = batched(input, D)
     needs_grad = x.requires_grad and is_grad_enabled()
     best, index, empty = _max_and_argmax(x.data, k, s, p, d, out, pads, needs_grad or return_indices)
     if needs_grad:
@@ -400,18 +209,14 @@ def _divisor(n, k, s, p, o, count_include_pad):
 
 
 def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-    _check_input(op, D, input)
-    k, s, p, d = _window_args(op, D, kernel_size, stride, padding)
-    ceil_mode = _flag(op, "ceil_mode", ceil_mode)
-    count_include_pad = _flag(op, "count_include_pad", count_include_pad)
-    if divisor_override is not None:
-        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)):
-            raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
-        if divisor_override == 0:
-            raise ValueError(f"{op}: divisor_override must not be zero")
+    check_input(op, D, input)
+    k, s, p, d = shapes.window_args(D, kernel_size, stride, padding, op=op)
+    ceil_mode = shapes.boolean(ceil_mode, op=op, arg="ceil_mode")
+    count_include_pad = shapes.boolean(count_include_pad, op=op, arg="count_include_pad")
+    divisor_override = shapes.divisor_override(divisor_override, op=op)
     spatial = input.shape[-D:]
     out, pads = _pool_geometry(op, spatial, k, s, p, d, ceil_mode)
-    x, added = _batched(input, D)
+    x, added = batched(input, D)
     total = WindowSum.apply(x, kernel=k, stride=s, pads=pads, out=out)            # (N, C, *o)
     if divisor_override is not None:
         y = total / int(divisor_override)
@@ -472,11 +277,10 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 # ---------------------------------------------------------------- power-average pooling
 def _lp_pool_nd(op, D, input, norm_type, kernel_size, stride, ceil_mode):
-    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{op}: norm_type must be a number, got {norm_type!r}")
-    _check_input(op, D, input)
-    k, s, p, d = _window_args(op, D, kernel_size, stride, 0)
-    _pool_geometry(op, input.shape[-D:], k, s, p, d, _flag(op, "ceil_mode", ceil_mode))
+    shapes.number(norm_type, op=op, arg="norm_type")
+    check_input(op, D, input)
+    k, s, p, d = shapes.window_args(D, kernel_size, stride, 0, op=op)
+    _pool_geometry(op, input.shape[-D:], k, s, p, d, shapes.boolean(ceil_mode, op=op, arg="ceil_mode"))
     if norm_type == math.inf:
         return _MAX_POOL[D](_abs(input), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -math.inf:

@@ -2,7 +2,7 @@
 
     y.flat[index[j]] = x[j] in a zero plane of each (N, C), with the indices that
     ``max_pool(..., return_indices=True)`` returned; the gradient gathers g at the index
-    (`pooling.PutFlat`). Default output size per axis: (n − 1)·s − 2p + k (`shapes.unpool_output_size`).
+    (`_window_ops.PutFlat`). Default output size per axis: (n − 1)·s − 2p + k (`shapes.unpool_output_size`).
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from cnnlab import shapes
-from cnnlab.autograd import Tensor
-from cnnlab.nn.functional.pooling import PutFlat, _batched, _check_input, _window_args
+from cnnlab.nn.functional._util import batched, check_input, check_tensor
+from cnnlab.nn.functional._window_ops import PutFlat
 
 
 def _unpool_size(op, D, spatial, k, s, p, output_size):
@@ -33,23 +33,22 @@ def _unpool_size(op, D, spatial, k, s, p, output_size):
 
 
 def _max_unpool_nd(op, D, input, indices, kernel_size, stride, padding, output_size):
-    _check_input(op, D, input)
-    if not isinstance(indices, Tensor):
-        raise TypeError(f"{op}: indices must be a Tensor, got {type(indices).__name__}")
+    check_input(op, D, input)
+    check_tensor(op, indices, "indices", floating=False)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer tensor (int64, from max_pool with "
                         f"return_indices=True), got dtype {indices.dtype}")
     if indices.shape != input.shape:
         raise ValueError(f"{op}: indices must have the shape of the input {input.shape}, "
                          f"got indices of shape {indices.shape}")
-    k, s, p, _ = _window_args(op, D, kernel_size, stride, padding)
+    k, s, p, _ = shapes.window_args(D, kernel_size, stride, padding, op=op)
     size = _unpool_size(op, D, input.shape[-D:], k, s, p, output_size)
     plane = math.prod(size)
     if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= plane):
         bad = indices.data.min() if indices.data.min() < 0 else indices.data.max()
         raise ValueError(f"{op}: found an invalid max index {bad} (output planes have size "
                          f"{'x'.join(map(str, size))} = {plane} elements)")
-    x, added = _batched(input, D)
+    x, added = batched(input, D)
     index = indices.data.astype(np.int64, copy=False)
     index = index[None] if added else index
     y = PutFlat.apply(x, index, shape=x.shape[:2] + size)

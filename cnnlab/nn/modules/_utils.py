@@ -1,5 +1,5 @@
-"""Small helpers of the layers: constructor-argument checks (one message style, naming the layer and
-the rule), type names for messages, repr indentation, hook handles, and load_state_dict's result."""
+"""Small helpers of the layers: the dtype of new parameters, type names for messages, repr indentation,
+hook handles, and load_state_dict's result. (Argument checks are `cnnlab.shapes`'s, shared with the ops.)"""
 from __future__ import annotations
 
 import itertools
@@ -8,22 +8,6 @@ from collections import namedtuple
 import numpy as np
 
 from cnnlab import backend
-
-
-def positive_int(value, name: str, layer: str) -> int:
-    """`value` as an int >= 1, or ValueError/TypeError: ``Linear: in_features must be a positive int, got 0``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{layer}: {name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive int, got {value}")
-    return int(value)
-
-
-def boolean(value, name: str, layer: str) -> bool:
-    """`value` as a bool (Python or NumPy), or TypeError."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{layer}: {name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def float_dtype(dtype, layer: str) -> np.dtype:
@@ -40,20 +24,13 @@ def float_dtype(dtype, layer: str) -> np.dtype:
     return dt
 
 
-def int_dim(value, name: str, layer: str) -> int:
-    """`value` as an int (a dim, possibly negative), or TypeError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{layer}: {name} must be an int, got {type(value).__name__} {value!r}")
-    return int(value)
-
-
-def _typename(value) -> str:
+def typename(value) -> str:
     """``int``, ``numpy.ndarray``, ``cnnlab.autograd.Tensor``: the type of `value` for messages."""
     t = type(value)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
-def _addindent(s: str, num_spaces: int) -> str:
+def addindent(s: str, num_spaces: int) -> str:
     """Indent every line but the first (PyTorch's helper for nested reprs)."""
     lines = s.split("\n")
     if len(lines) == 1:
@@ -61,7 +38,7 @@ def _addindent(s: str, num_spaces: int) -> str:
     return lines[0] + "\n" + "\n".join((num_spaces * " ") + line if line.strip() else "" for line in lines[1:])
 
 
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What `load_state_dict` returns: ``(missing_keys, unexpected_keys)``."""
 
     __slots__ = ()

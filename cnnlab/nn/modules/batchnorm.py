@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Tensor, no_grad
 from cnnlab.nn import init
-from cnnlab.nn.functional.normalization import _check_batch_norm, batch_norm
-from cnnlab.nn.modules._utils import boolean, float_dtype, positive_int
+from cnnlab.nn.functional.normalization import batch_norm
+from cnnlab.nn.modules._utils import float_dtype
 from cnnlab.nn.modules.module import Module
 from cnnlab.nn.parameter import Parameter
 
@@ -31,17 +32,17 @@ class _BatchNorm(Module):
                  track_running_stats: bool = True, dtype=None, *, bias: bool = True):
         super().__init__()
         name = type(self).__name__
-        self.num_features = positive_int(num_features, "num_features", name)
+        self.num_features = shapes.positive_int(num_features, op=name, arg="num_features")
         self.eps = _number(eps, "eps", name)
         if self.eps < 0:
             raise ValueError(f"{name}: eps must be non-negative, got {eps}")
         self.momentum = _number(momentum, "momentum", name, allow_none=True)
-        self.affine = boolean(affine, "affine", name)
-        self.track_running_stats = boolean(track_running_stats, "track_running_stats", name)
+        self.affine = shapes.boolean(affine, op=name, arg="affine")
+        self.track_running_stats = shapes.boolean(track_running_stats, op=name, arg="track_running_stats")
         dt = float_dtype(dtype, name)
         if self.affine:
             self.weight = Parameter(np.empty(self.num_features, dtype=dt))
-            if boolean(bias, "bias", name):
+            if shapes.boolean(bias, op=name, arg="bias"):
                 self.bias = Parameter(np.empty(self.num_features, dtype=dt))
             else:
                 self.register_parameter("bias", None)
@@ -87,16 +88,17 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats  # buffers to read (eval) or update (training)
         running_mean, running_var = (self.running_mean, self.running_var) if track else (None, None)
-        _check_batch_norm(input, running_mean, running_var, self.weight, self.bias, use_batch_stats,
-                          self.momentum or 0.0, self.eps)  # a bad batch must not count as tracked
-        # the weight of the new batch: momentum, or 1/n for the cumulative average (momentum=None)
+        counting = self.training and self.track_running_stats
+        # the weight of the new batch: momentum, or 1/n for the cumulative average (momentum=None), n
+        # counting this batch
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        if counting and self.momentum is None:
+            factor = 1.0 / float(self.num_batches_tracked.item() + 1)
+        y = batch_norm(input, running_mean, running_var, self.weight, self.bias, use_batch_stats, factor, self.eps)
+        if counting:  # after batch_norm's checks: a bad batch does not count as tracked
             with no_grad():
                 self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.item())
-        return batch_norm(input, running_mean, running_var, self.weight, self.bias, use_batch_stats, factor, self.eps)
+        return y
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -5,7 +5,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
-from cnnlab.nn.modules._utils import _addindent, _typename
+from cnnlab.nn.modules._utils import addindent, typename
 from cnnlab.nn.modules.module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
@@ -16,7 +16,7 @@ def _index(idx, size: int, op: str) -> int:
     try:
         idx = operator.index(idx)
     except TypeError:
-        raise TypeError(f"{op}: indices must be integers or slices, not {_typename(idx)}") from None
+        raise TypeError(f"{op}: indices must be integers or slices, not {typename(idx)}") from None
     if not -size <= idx < size:
         raise IndexError(f"{op}: index {idx} is out of range for {size} modules")
     return idx % size
@@ -87,7 +87,7 @@ class Sequential(Module):
     def insert(self, index: int, module: Module) -> Sequential:
         """Insert `module` before position `index` and renumber; returns self."""
         if not isinstance(module, Module):
-            raise TypeError(f"Sequential.insert: module must be a Module, got {_typename(module)}")
+            raise TypeError(f"Sequential.insert: module must be a Module, got {typename(module)}")
         n = len(self)
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert: index {index} is out of range for {n} modules")
@@ -110,12 +110,12 @@ class Sequential(Module):
 
     def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
-            raise ValueError(f"Sequential +: expected a Sequential, got {_typename(other)}")
+            raise ValueError(f"Sequential +: expected a Sequential, got {typename(other)}")
         return Sequential(*self, *other)
 
     def __iadd__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
-            raise ValueError(f"Sequential +=: expected a Sequential, got {_typename(other)}")
+            raise ValueError(f"Sequential +=: expected a Sequential, got {typename(other)}")
         return self.extend(list(other))
 
 
@@ -179,7 +179,7 @@ class ModuleList(Module):
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         """Append every module of an iterable; returns self."""
         if not isinstance(modules, Iterable):
-            raise TypeError(f"ModuleList.extend should be called with an iterable, but got {_typename(modules)}")
+            raise TypeError(f"ModuleList.extend should be called with an iterable, but got {typename(modules)}")
         for module in modules:
             self.append(module)
         return self
@@ -187,7 +187,7 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         """Insert `module` before position `index` and renumber."""
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList.insert: module must be a Module, got {_typename(module)}")
+            raise TypeError(f"ModuleList.insert: module must be a Module, got {typename(module)}")
         modules = list(self._modules.values())
         modules.insert(index, module)
         self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(modules))
@@ -209,7 +209,7 @@ class ModuleList(Module):
                 runs[-1][1] = i
             else:
                 runs.append([i, i, r])
-        lines = [_addindent(f"({s}): {r}" if s == e else f"({s}-{e}): {e - s + 1} x {r}", 2) for s, e, r in runs]
+        lines = [addindent(f"({s}): {r}" if s == e else f"({s}-{e}): {e - s + 1} x {r}", 2) for s, e, r in runs]
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
@@ -274,11 +274,11 @@ class ModuleDict(Module):
             return
         if not isinstance(modules, Iterable):
             raise TypeError(f"ModuleDict.update should be called with a mapping or an iterable of "
-                            f"(name, module) pairs, but got {_typename(modules)}")
+                            f"(name, module) pairs, but got {typename(modules)}")
         for j, pair in enumerate(modules):
             if not isinstance(pair, Iterable) or isinstance(pair, Module):
                 raise TypeError(f"ModuleDict.update: sequence element #{j} should be a (name, module) pair, "
-                                f"got {_typename(pair)}")
+                                f"got {typename(pair)}")
             pair = list(pair)
             if len(pair) != 2:
                 raise ValueError(f"ModuleDict.update: sequence element #{j} has length {len(pair)}; 2 is required")

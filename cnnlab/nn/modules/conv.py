@@ -12,7 +12,7 @@ from cnnlab import shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn import init
-from cnnlab.nn.modules._utils import boolean, float_dtype, positive_int
+from cnnlab.nn.modules._utils import float_dtype
 from cnnlab.nn.modules.module import Module
 from cnnlab.nn.parameter import Parameter
 
@@ -30,18 +30,16 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         D = self.D
-        self.in_channels = positive_int(in_channels, "in_channels", name)
-        self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.groups = positive_int(groups, "groups", name)
+        self.in_channels = shapes.positive_int(in_channels, op=name, arg="in_channels")
+        self.out_channels = shapes.positive_int(out_channels, op=name, arg="out_channels")
+        self.groups = shapes.positive_int(groups, op=name, arg="groups")
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by groups={groups}")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels={out_channels} must be divisible by groups={groups}")
-        self.kernel_size = shapes.check_positive(shapes.ntuple(kernel_size, D, op=name, arg="kernel_size"),
-                                                 op=name, arg="kernel_size")
-        self.stride = shapes.check_positive(shapes.ntuple(stride, D, op=name, arg="stride"), op=name, arg="stride")
-        self.dilation = shapes.check_positive(shapes.ntuple(dilation, D, op=name, arg="dilation"),
-                                              op=name, arg="dilation")
+        self.kernel_size = shapes.positive_ints(kernel_size, D, op=name, arg="kernel_size")
+        self.stride = shapes.positive_ints(stride, D, op=name, arg="stride")
+        self.dilation = shapes.positive_ints(dilation, D, op=name, arg="dilation")
         if isinstance(padding, str):
             if self.transposed or padding not in ("same", "valid"):
                 allowed = "an int or a tuple" if self.transposed else "an int, a tuple, 'same' or 'valid'"
@@ -51,10 +49,8 @@ class _ConvNd(Module):
                                  f"(stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = shapes.check_nonnegative(shapes.ntuple(padding, D, op=name, arg="padding"),
-                                                    op=name, arg="padding")
-        self.output_padding = shapes.check_nonnegative(
-            shapes.ntuple(output_padding, D, op=name, arg="output_padding"), op=name, arg="output_padding")
+            self.padding = shapes.nonnegative_ints(padding, D, op=name, arg="padding")
+        self.output_padding = shapes.nonnegative_ints(output_padding, D, op=name, arg="output_padding")
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         if self.transposed and padding_mode != "zeros":
@@ -66,7 +62,7 @@ class _ConvNd(Module):
         else:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.empty(shape, dtype=dt))
-        if boolean(bias, "bias", name):
+        if shapes.boolean(bias, op=name, arg="bias"):
             self.bias = Parameter(np.empty(self.out_channels, dtype=dt))
         else:
             self.register_parameter("bias", None)

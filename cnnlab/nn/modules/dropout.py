@@ -5,11 +5,10 @@ eval mode (``model.eval()``) they return the input itself.
 """
 from __future__ import annotations
 
-import numpy as np
 
+from cnnlab import shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
-from cnnlab.nn.modules._utils import boolean
 from cnnlab.nn.modules.module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
@@ -21,12 +20,11 @@ class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         name = type(self).__name__
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name}: p must be a number, got {type(p).__name__} {p!r}")
+        shapes.number(p, op=name, arg="p")
         if not 0 <= p <= 1:
             raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
-        self.inplace = boolean(inplace, "inplace", name)
+        self.inplace = shapes.boolean(inplace, op=name, arg="inplace")
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from cnnlab.autograd import Tensor, no_grad
-from cnnlab.nn.modules._utils import RemovableHandle, _addindent, _IncompatibleKeys, _typename
+from cnnlab.nn.modules._utils import IncompatibleKeys, RemovableHandle, addindent, typename
 from cnnlab.nn.parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -77,7 +77,7 @@ class Module:
 
     def _add_hook(self, hooks: OrderedDict, hook, prepend: bool) -> RemovableHandle:
         if not callable(hook):
-            raise TypeError(f"hook must be callable, got {_typename(hook)}")
+            raise TypeError(f"hook must be callable, got {typename(hook)}")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
         if prepend:
@@ -103,7 +103,7 @@ class Module:
     # ------------------------------------------------------------ registration
     def _check_name(self, name, kind: str, registry: dict) -> None:
         if not isinstance(name, str):
-            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+            raise TypeError(f"{kind} name should be a string. Got {typename(name)}")
         if "." in name:
             raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
         if name == "":
@@ -117,7 +117,7 @@ class Module:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         self._check_name(name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{_typename(param)}' object to parameter '{name}' "
+            raise TypeError(f"cannot assign '{typename(param)}' object to parameter '{name}' "
                             "(cnnlab.nn.Parameter or None required)")
         self._parameters[name] = param
 
@@ -133,7 +133,7 @@ class Module:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         self._check_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
+            raise TypeError(f"cannot assign '{typename(tensor)}' object to buffer '{name}' "
                             "(cnnlab.Tensor or None required)")
         self._buffers[name] = tensor
         if persistent:
@@ -144,7 +144,7 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module; its parameters get the prefix ``name + "."``."""
         if not isinstance(module, Module) and module is not None:
-            raise TypeError(f"{_typename(module)} is not a Module subclass (adding child module '{name}')")
+            raise TypeError(f"{typename(module)} is not a Module subclass (adding child module '{name}')")
         if "_modules" not in self.__dict__:
             raise AttributeError("cannot assign module before Module.__init__() call")
         self._check_name(name, "module", self._modules)
@@ -179,7 +179,7 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                raise TypeError(f"cannot assign '{typename(value)}' as parameter '{name}' "
                                 "(cnnlab.nn.Parameter or None expected); wrap it in nn.Parameter(...), "
                                 f"or update the values in place with `with cnnlab.no_grad(): "
                                 f"module.{name}.copy_(value)`")
@@ -192,12 +192,12 @@ class Module:
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
+                raise TypeError(f"cannot assign '{typename(value)}' as child module '{name}' "
                                 "(cnnlab.nn.Module or None expected)")
             modules[name] = value
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
+                raise TypeError(f"cannot assign '{typename(value)}' as buffer '{name}' "
                                 "(cnnlab.Tensor or None expected)")
             buffers[name] = value
         else:
@@ -309,7 +309,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on self and all children; returns self."""
         if not isinstance(mode, bool):
-            raise ValueError(f"train: training mode is expected to be boolean, got {_typename(mode)}")
+            raise ValueError(f"train: training mode is expected to be boolean, got {typename(mode)}")
         self.training = mode
         for module in self.children():
             module.train(mode)
@@ -476,7 +476,7 @@ class Module:
                 if not target.data.flags.writeable:  # e.g. a broadcast view: give it its own memory
                     target.data = target.data.copy()
                 target.copy_(array.astype(target.dtype, copy=False))
-        return _IncompatibleKeys(missing, unexpected)
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ printing
     def _get_name(self) -> str:
@@ -489,7 +489,7 @@ class Module:
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): " + _addindent(repr(module), 2) for name, module in self._modules.items()]
+        child_lines = [f"({name}): " + addindent(repr(module), 2) for name, module in self._modules.items()]
         lines = extra_lines + child_lines
         main = self._get_name() + "("
         if lines:

@@ -9,12 +9,10 @@ Shape, for each padded dim: o = n + p_before + p_after.
 """
 from __future__ import annotations
 
-import numbers
-
+from cnnlab import shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.modules.module import Module
-from cnnlab.shapes import ntuple
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
            "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
@@ -30,7 +28,7 @@ class _PadNd(Module):
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = ntuple(padding, 2 * self.dims, op=type(self).__name__, arg="padding")
+        self.padding = shapes.ntuple(padding, 2 * self.dims, op=type(self).__name__, arg="padding")
 
     def forward(self, input: Tensor) -> Tensor:
         return pad(input, self.padding, self.mode)
@@ -44,9 +42,7 @@ class _ConstantPadNd(_PadNd):
 
     def __init__(self, padding, value):
         super().__init__(padding)
-        if isinstance(value, Tensor) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{type(self).__name__}: value must be a number, got {type(value).__name__} {value!r}")
-        self.value = value
+        self.value = shapes.number(value, op=type(self).__name__, arg="value")
 
     def forward(self, input: Tensor) -> Tensor:
         return pad(input, self.padding, "constant", self.value)

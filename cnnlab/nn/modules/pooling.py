@@ -1,8 +1,9 @@
 """Pooling layers, as ``torch.nn``: max, average, power-average, adaptive average and adaptive max
 pooling, and max unpooling, each in 1, 2 and 3 dimensions.
 
-No parameters: each layer checks its arguments when it is made, keeps them as given (so that its
-repr is PyTorch's, character for character) and calls its op in `nn.functional.pooling` /
+No parameters: each layer checks its arguments when it is made, with the same parsers of `shapes`
+as its op (so a bad argument fails early, with the op's message under the layer's name), keeps them
+as given (so that its repr is PyTorch's, character for character) and calls its op in `nn.functional.pooling` /
 `nn.functional.adaptive_pooling`, where the definitions, formulas and gradients are documented.
 
 Output size of the windowed layers, per spatial axis (n input, k kernel, s stride, p padding,
@@ -33,13 +34,13 @@ class _MaxPoolNd(Module):
                  ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
-        P._window_args(name, self._D, kernel_size, stride, padding, dilation)
+        shapes.window_args(self._D, kernel_size, stride, padding, dilation, op=name)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
         self.dilation = dilation
-        self.return_indices = P._flag(name, "return_indices", return_indices)
-        self.ceil_mode = P._flag(name, "ceil_mode", ceil_mode)
+        self.return_indices = shapes.boolean(return_indices, op=name, arg="return_indices")
+        self.ceil_mode = shapes.boolean(ceil_mode, op=name, arg="ceil_mode")
 
     def forward(self, input: Tensor):
         return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -121,10 +122,10 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
         super().__init__()
-        k, s, p, _ = P._window_args("AvgPool1d", 1, kernel_size, stride, padding)
+        k, s, p, _ = shapes.window_args(1, kernel_size, stride, padding, op="AvgPool1d")
         self.kernel_size, self.stride, self.padding = k, s, p   # 1-tuples, as PyTorch stores them
-        self.ceil_mode = P._flag("AvgPool1d", "ceil_mode", ceil_mode)
-        self.count_include_pad = P._flag("AvgPool1d", "count_include_pad", count_include_pad)
+        self.ceil_mode = shapes.boolean(ceil_mode, op="AvgPool1d", arg="ceil_mode")
+        self.count_include_pad = shapes.boolean(count_include_pad, op="AvgPool1d", arg="count_include_pad")
 
     def forward(self, input: Tensor) -> Tensor:
         return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -142,15 +143,13 @@ class _AvgPoolNd(Module):
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__()
         name = type(self).__name__
-        P._window_args(name, self._D, kernel_size, stride, padding)
-        if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(divisor_override, int)
-                                             or divisor_override == 0):
-            raise ValueError(f"{name}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
+        shapes.window_args(self._D, kernel_size, stride, padding, op=name)
+        shapes.divisor_override(divisor_override, op=name)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
-        self.ceil_mode = P._flag(name, "ceil_mode", ceil_mode)
-        self.count_include_pad = P._flag(name, "count_include_pad", count_include_pad)
+        self.ceil_mode = shapes.boolean(ceil_mode, op=name, arg="ceil_mode")
+        self.count_include_pad = shapes.boolean(count_include_pad, op=name, arg="count_include_pad")
         self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
@@ -198,13 +197,12 @@ class _LPPoolNd(Module):
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
-        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)):
-            raise TypeError(f"{name}: norm_type must be a number, got {norm_type!r}")
-        P._window_args(name, self._D, kernel_size, stride, 0)
+        shapes.number(norm_type, op=name, arg="norm_type")
+        shapes.window_args(self._D, kernel_size, stride, 0, op=name)
         self.norm_type = norm_type
         self.kernel_size = kernel_size
         self.stride = stride
-        self.ceil_mode = P._flag(name, "ceil_mode", ceil_mode)
+        self.ceil_mode = shapes.boolean(ceil_mode, op=name, arg="ceil_mode")
 
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
@@ -254,25 +252,13 @@ class LPPool3d(_LPPoolNd):
 
 
 # ---------------------------------------------------------------- adaptive pooling
-def _check_output_size(name, D, output_size):
-    """An int >= 1, or D entries that are ints >= 1 or (2-d and 3-d only) None."""
-    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * D
-    if output_size is None or (D == 1 and None in items):
-        raise TypeError(f"{name}: output_size must be an int or a tuple of {D} int{'s' * (D > 1)}, "
-                        f"got {output_size!r}")
-    sizes = shapes.ntuple(tuple(1 if v is None else v for v in items) if len(items) == D else items, D,
-                          op=name, arg="output_size")
-    if min(sizes) < 1:
-        raise ValueError(f"{name}: output_size must be positive, got output_size={output_size!r}")
-
-
 class _AdaptiveAvgPoolNd(Module):
     _D = 0
     _fn = None
 
     def __init__(self, output_size):
         super().__init__()
-        _check_output_size(type(self).__name__, self._D, output_size)
+        shapes.adaptive_output_size(output_size, self._D, op=type(self).__name__)
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
@@ -337,9 +323,9 @@ class _AdaptiveMaxPoolNd(Module):
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
         name = type(self).__name__
-        _check_output_size(name, self._D, output_size)
+        shapes.adaptive_output_size(output_size, self._D, op=name)
         self.output_size = output_size
-        self.return_indices = P._flag(name, "return_indices", return_indices)
+        self.return_indices = shapes.boolean(return_indices, op=name, arg="return_indices")
 
     def forward(self, input: Tensor):
         return type(self)._fn(input, self.output_size, self.return_indices)
@@ -395,7 +381,7 @@ class _MaxUnpoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        k, s, p, _ = P._window_args(type(self).__name__, self._D, kernel_size, stride, padding)
+        k, s, p, _ = shapes.window_args(self._D, kernel_size, stride, padding, op=type(self).__name__)
         self.kernel_size, self.stride, self.padding = k, s, p   # tuples, as PyTorch stores them
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
