@@ -33,3 +33,6 @@ from cnnlab.nn.functional.reduction import (
 from cnnlab.nn.functional.shape import (
     cat, chunk, expand, flatten, getitem, permute, reshape, split, squeeze, stack, transpose, unsqueeze,
 )
+from cnnlab.nn.functional import tensor_methods
+
+tensor_methods.install()  # the Tensor's operators and methods: x + y, x.sum(), x.reshape(...), ...
