@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.backend import get_default_dtype
+
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `grad` down to `shape`, undoing NumPy broadcasting (the one place that does this)."""
@@ -47,8 +49,6 @@ def result_dtype_fix(out: np.ndarray, *operands) -> np.ndarray:
     float32 there. Only array operands of float64 make a float64 result.
     """
     if out.dtype == np.float64 and not any(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in operands):
-        from cnnlab.backend import get_default_dtype
-
         floats = [a.dtype for a in operands if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
         return out.astype(floats[0] if floats else get_default_dtype())
     return out
