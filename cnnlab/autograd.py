@@ -10,20 +10,18 @@ walks that graph from the output to the leaves in reverse topological order,
 summing the gradients that arrive at each tensor (fan-out adds up, as in
 ``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`).
 
-This module imports nothing above `cnnlab.backend`. The ops (add, matmul,
-conv, ...) live in `cnnlab.nn.functional`; the Tensor's operators and methods
-(``+``, ``x.sum()``, ``x.add_()``, ``x.item()``, ...) are one table there,
-`cnnlab.nn.functional.tensor_methods`, installed on `Tensor` when
-`cnnlab.nn.functional` is imported (as ``import cnnlab`` does). An in-place
-change adds 1 to ``t._version``; backward refuses an input changed since use.
+This module imports nothing else of cnnlab. The ops (add, matmul, conv, ...)
+live in `cnnlab.nn.functional`, and so do the Tensor's operators and
+methods (``+``, ``x.sum()``, ``x.add_()``, ...): one table,
+`cnnlab.nn.functional.tensor_methods`, put on `Tensor` when that package is
+imported (``import cnnlab`` imports it). Each in-place change of a tensor adds
+1 to ``t._version``; backward refuses an input changed after an op used it.
 """
 from __future__ import annotations
 
 import contextlib
 
 import numpy as np
-
-from cnnlab import backend
 
 _grad_enabled = True
 

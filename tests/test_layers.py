@@ -138,7 +138,7 @@ def test_autograd_alone_loads_no_higher_layer():
             "sys.modules['cnnlab'] = pkg; import cnnlab.autograd;"
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('cnnlab.'))))")
     out = subprocess.run([sys.executable, "-c", code, str(PACKAGE_DIR)], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["cnnlab.autograd", "cnnlab.backend"]
+    assert "cnnlab.autograd" in out.stdout.split() and set(out.stdout.split()) <= set(CORE)
 
 
 def test_import_cnnlab_gives_every_tensor_method():
