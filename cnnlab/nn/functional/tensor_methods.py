@@ -62,8 +62,8 @@ def _to(dtype):
     return lambda self: elementwise.cast(self, dtype)
 
 
-# ---- shape and movement with PyTorch's varargs sizes
-def reshape(self, *shape_): return shape.reshape(self, _sizes(shape_))
+# ---- shape and movement: sizes as varargs or one tuple, as PyTorch takes them
+def reshape(self, *sizes): return shape.reshape(self, _sizes(sizes))
 def reshape_as(self, other): return shape.reshape(self, other.shape)
 def permute(self, *dims): return shape.permute(self, _sizes(dims))
 def t(self): return shape.transpose(self, 0, 1) if self.ndim == 2 else self
