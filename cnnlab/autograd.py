@@ -8,25 +8,39 @@ turns the gradient of the result into one gradient per input. Calling
 the results form a graph pointing back to their inputs. `Tensor.backward()`
 walks that graph from the output to the leaves in reverse topological order,
 summing the gradients that arrive at each tensor (fan-out adds up, as in
-``micrograd``), and stores the sums on the leaves' `.grad`.
+``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`).
 
-The operations themselves (add, matmul, conv, ...) live in
-`cnnlab.nn.functional`; the `Tensor` methods below are one-line calls into it.
+This module imports nothing else of cnnlab. The ops (add, matmul, conv, ...)
+live in `cnnlab.nn.functional`, and so do the Tensor's operators and
+methods (``+``, ``x.sum()``, ``x.add_()``, ...): one table,
+`cnnlab.nn.functional.tensor_methods`, put on `Tensor` when that package is
+imported (``import cnnlab`` imports it). Each in-place change of a tensor adds
+1 to ``t._version``; backward refuses an input changed after an op used it.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import numpy as np
-
-from cnnlab import backend
 
 _grad_enabled = True
 
 
 # ---------------------------------------------------------------- grad mode
-class no_grad(contextlib.ContextDecorator):
+class _GradMode(contextlib.ContextDecorator):
+    enabled: bool
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev, _grad_enabled = _grad_enabled, self.enabled
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+
+class no_grad(_GradMode):
     """Context manager and decorator that turns off graph recording, as ``torch.no_grad``.
 
     Example:
@@ -34,27 +48,13 @@ class no_grad(contextlib.ContextDecorator):
         ...     y = x * 2          # y.requires_grad is False
     """
 
-    def __enter__(self):
-        global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, False
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
-        return False
+    enabled = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradMode):
     """Turn graph recording back on inside a `no_grad` block, as ``torch.enable_grad``."""
 
-    def __enter__(self):
-        global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, True
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
-        return False
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
@@ -79,7 +79,7 @@ class Function:
 
     A subclass whose backward returns only new arrays (or views of new buffers), a different one
     for each input and kept nowhere else, may set ``fresh_grads = True``: a leaf then stores its
-    gradient without a copy, as PyTorch does with a gradient nothing else holds.
+    gradient without a copy (see `_store_grad`).
     """
 
     fresh_grads = False
@@ -107,6 +107,7 @@ class Function:
         raise NotImplementedError
 
 
+# ---------------------------------------------------------------- backward
 def _topological_order(root: "Tensor") -> list:
     """Tensors that require grad and lead to `root`, inputs before the results made from them."""
     order, seen, stack = [], set(), [(root, False)]
@@ -126,6 +127,25 @@ def _topological_order(root: "Tensor") -> list:
     return order
 
 
+def _store_grad(t: "Tensor", g: np.ndarray, owned: bool) -> None:
+    """Add the finished gradient `g` of `t` to ``t.grad``.
+
+    The first gradient is stored as it is when it is `owned` and `t` is a leaf: the sum of
+    several arrivals, or the result of a ``fresh_grads`` Function, is an array nothing else
+    holds (as PyTorch steals a gradient nobody else refers to). Any other gradient may be held
+    elsewhere (add's backward hands its upstream gradient to both inputs; a non-leaf's
+    gradient goes on to its inputs), so it is copied, and later gradients make a new array.
+    """
+    if t._ctx is not None:
+        owned = False
+    if g.dtype != t.data.dtype:
+        g, owned = g.astype(t.data.dtype), True
+    if t._grad is None:
+        t._grad = Tensor(g if owned else np.array(g, copy=True))
+    else:
+        t._grad.data = t._grad.data + g
+
+
 def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into every leaf's `.grad` (see `Tensor.backward`)."""
     if not root.requires_grad:
@@ -142,14 +162,14 @@ def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
             raise ValueError(f"backward: gradient has shape {grad.shape}, but the tensor has shape {root.shape}")
 
     grads = {id(root): grad}  # id(tensor) -> gradient arrived so far (the tensors stay alive in `order`)
-    owned = set()             # ids whose gradient array nothing else holds (a sum, or a fresh_grads result)
+    owned = {}                # id(tensor) -> whether nothing else holds that array (see _store_grad)
     for t in reversed(_topological_order(root)):
         g = grads.pop(id(t), None)
         if g is None:
             continue
-        if t._ctx is None or t._retains_grad:  # a leaf, or a tensor that asked to keep its grad
-            t._accumulate_grad(g, owned=t._ctx is None and id(t) in owned)
         ctx = t._ctx
+        if ctx is None or t._retains_grad:  # a leaf, or a tensor that asked to keep its grad
+            _store_grad(t, g, owned.get(id(t), False))
         if ctx is None:
             continue
         if not hasattr(ctx, "inputs"):
@@ -173,36 +193,18 @@ def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
                                    f"for an input of shape {x.shape}")
             prev = grads.get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx
-            if prev is not None or ctx.fresh_grads:
-                owned.add(id(x))
-            else:
-                owned.discard(id(x))
+            owned[id(x)] = prev is not None or ctx.fresh_grads  # a sum, or a Function's fresh array
         if not retain_graph:
             ctx.__dict__.clear()  # free the saved arrays; a second backward now fails clearly
 
 
 # ---------------------------------------------------------------- Tensor
-def _in_place(method):
-    """Guard for in-place methods: they may not change a tensor the graph depends on."""
-
-    @functools.wraps(method)
-    def guarded(self, *args, **kwargs):
-        if self.requires_grad and _grad_enabled:
-            kind = "a leaf tensor that requires grad" if self._ctx is None else "a tensor in the autograd graph"
-            raise RuntimeError(f"{method.__name__}: in-place operation on {kind}; "
-                               "wrap it in cnnlab.no_grad() or use the out-of-place form")
-        method(self, *args, **kwargs)
-        self._version += 1
-        return self
-
-    return guarded
-
-
 class Tensor:
     """An n-dimensional array with reverse-mode autograd, as ``torch.Tensor``.
 
     Make tensors with `cnnlab.tensor`, `cnnlab.zeros`, `cnnlab.randn`, ...;
-    the constructor wraps an array as it is (no copy, no dtype change).
+    the constructor wraps an array as it is (no copy, no dtype change). The
+    operators and array methods come from `cnnlab.nn.functional.tensor_methods`.
 
     Attributes:
         data: the NumPy array.
@@ -227,7 +229,6 @@ class Tensor:
         self._version = 0
         self._retains_grad = False
 
-    # ---- autograd
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Compute gradients of this tensor w.r.t. the graph leaves and add them to their `.grad`.
 
@@ -250,15 +251,6 @@ class Tensor:
             if value.shape != self.shape:
                 raise ValueError(f"grad: assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
         self._grad = value
-
-    def _accumulate_grad(self, g, owned: bool = False) -> None:
-        """Add g to `.grad`; g is copied when first stored unless `owned` (nothing else holds it)."""
-        if g.dtype != self.data.dtype:
-            g = g.astype(self.data.dtype)
-        if self._grad is None:
-            self._grad = Tensor(g if owned else np.array(g, copy=True))  # own the array
-        else:
-            self._grad.data = self._grad.data + g
 
     @property
     def is_leaf(self) -> bool:
@@ -284,234 +276,6 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    # ---- array facts
     shape = property(lambda self: self.data.shape, doc="The shape as a tuple of ints.")
     dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype (cnnlab.float32, ...).")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="All dims reversed.")
-
-    def size(self, dim=None):
-        """The shape, or the size of one dim, as ``torch.Tensor.size``."""
-        return self.shape if dim is None else self.shape[dim]
-
-    def dim(self) -> int:
-        return self.data.ndim
-
-    def numel(self) -> int:
-        return self.data.size
-
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied). Fails on tensors that require grad, as in PyTorch."""
-        if self.requires_grad:
-            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
-        return self.data
-
-    def item(self):
-        """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted to Python scalars, got shape {self.shape}")
-        return self.data.item()
-
-    def tolist(self):
-        return self.data.tolist()
-
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"bool: a tensor with {self.data.size} elements is ambiguous; use .any() or .all()")
-        return bool(self.data)
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.data.item())
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
-        extras = []
-        if self.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
-            extras.append(f"dtype={self.dtype}")
-        if self._ctx is not None:
-            extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body] + extras) + ")"
-
-    # ---- dtype conversion (differentiable between float dtypes)
-    def to(self, dtype) -> "Tensor":
-        return F.cast(self, dtype)
-
-    type = to
-    float = lambda self: F.cast(self, np.float32)  # noqa: E731
-    double = lambda self: F.cast(self, np.float64)  # noqa: E731
-    long = lambda self: F.cast(self, np.int64)  # noqa: E731
-    int = lambda self: F.cast(self, np.int32)  # noqa: E731
-    bool = lambda self: F.cast(self, np.bool_)  # noqa: E731
-
-    def type_as(self, other: "Tensor") -> "Tensor":
-        return F.cast(self, other.dtype)
-
-    def clone(self) -> "Tensor":
-        return F.clone(self)
-
-    def contiguous(self) -> "Tensor":
-        return self
-
-    # ---- operators (NumPy broadcasting; see cnnlab.nn.functional.elementwise)
-    def __add__(self, other): return F.add(self, other)
-    def __radd__(self, other): return F.add(other, self)
-    def __sub__(self, other): return F.sub(self, other)
-    def __rsub__(self, other): return F.sub(other, self)
-    def __mul__(self, other): return F.mul(self, other)
-    def __rmul__(self, other): return F.mul(other, self)
-    def __truediv__(self, other): return F.div(self, other)
-    def __rtruediv__(self, other): return F.div(other, self)
-    def __pow__(self, other): return F.pow(self, other)
-    def __rpow__(self, other): return F.pow(other, self)
-    def __matmul__(self, other): return F.matmul(self, other)
-    def __rmatmul__(self, other): return F.matmul(other, self)
-    def __neg__(self): return F.neg(self)
-    def __pos__(self): return self
-    def __abs__(self): return F.abs(self)
-    def __getitem__(self, index): return F.getitem(self, index)
-
-    # comparisons give bool tensors outside the graph
-    def __eq__(self, other): return Tensor(self.data == _raw(other))
-    def __ne__(self, other): return Tensor(self.data != _raw(other))
-    def __lt__(self, other): return Tensor(self.data < _raw(other))
-    def __le__(self, other): return Tensor(self.data <= _raw(other))
-    def __gt__(self, other): return Tensor(self.data > _raw(other))
-    def __ge__(self, other): return Tensor(self.data >= _raw(other))
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
-
-    def equal(self, other) -> bool:
-        return self.shape == other.shape and bool(np.array_equal(self.data, _raw(other)))
-
-    def any(self): return Tensor(self.data.any())
-    def all(self): return Tensor(self.data.all())
-
-    add, sub, mul, div = __add__, __sub__, __mul__, __truediv__
-    pow, matmul, neg = __pow__, __matmul__, __neg__
-
-    # ---- in-place updates: only where no graph depends on the tensor (e.g. leaves under no_grad)
-    @_in_place
-    def __setitem__(self, index, value):
-        self.data[_raw_index(index)] = _raw(value)
-
-    @_in_place
-    def add_(self, other, alpha=1):
-        self.data += _raw(other) * alpha if alpha != 1 else _raw(other)
-
-    @_in_place
-    def sub_(self, other, alpha=1):
-        self.data -= _raw(other) * alpha if alpha != 1 else _raw(other)
-
-    @_in_place
-    def mul_(self, other):
-        self.data *= _raw(other)
-
-    @_in_place
-    def div_(self, other):
-        self.data /= _raw(other)
-
-    @_in_place
-    def copy_(self, src):
-        np.copyto(self.data, _raw(src))
-
-    @_in_place
-    def fill_(self, value):
-        self.data.fill(_raw(value))
-
-    @_in_place
-    def zero_(self):
-        self.data.fill(0)
-
-    @_in_place
-    def clamp_(self, min=None, max=None):
-        np.clip(self.data, min, max, out=self.data)
-
-    def __iadd__(self, other): return self.add_(other)
-    def __isub__(self, other): return self.sub_(other)
-    def __imul__(self, other): return self.mul_(other)
-    def __itruediv__(self, other): return self.div_(other)
-
-    # ---- math
-    def exp(self): return F.exp(self)
-    def log(self): return F.log(self)
-    def sqrt(self): return F.sqrt(self)
-    def abs(self): return F.abs(self)
-    def tanh(self): return F.tanh(self)
-    def sigmoid(self): return F.sigmoid(self)
-    def relu(self): return F.relu(self)
-    def clamp(self, min=None, max=None): return F.clamp(self, min, max)
-    clip = clamp
-    def maximum(self, other): return F.maximum(self, other)
-    def minimum(self, other): return F.minimum(self, other)
-
-    # ---- reductions
-    def sum(self, dim=None, keepdim=False): return F.sum(self, dim, keepdim)
-    def mean(self, dim=None, keepdim=False): return F.mean(self, dim, keepdim)
-    def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-        return F.var(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
-        return F.std(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    def max(self, dim=None, keepdim=False): return F.max(self, dim, keepdim)
-    def min(self, dim=None, keepdim=False): return F.min(self, dim, keepdim)
-    def amax(self, dim=None, keepdim=False): return F.amax(self, dim, keepdim)
-    def amin(self, dim=None, keepdim=False): return F.amin(self, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return F.argmax(self, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return F.argmin(self, dim, keepdim)
-    def softmax(self, dim): return F.softmax(self, dim)
-    def log_softmax(self, dim): return F.log_softmax(self, dim)
-
-    # ---- shape and movement
-    def reshape(self, *shape): return F.reshape(self, _sizes(shape))
-    def view(self, *shape): return F.reshape(self, _sizes(shape))
-    def reshape_as(self, other): return F.reshape(self, other.shape)
-    view_as = reshape_as
-    def permute(self, *dims): return F.permute(self, _sizes(dims))
-    def transpose(self, dim0, dim1): return F.transpose(self, dim0, dim1)
-    def t(self): return F.transpose(self, 0, 1) if self.ndim == 2 else self
-    def flatten(self, start_dim=0, end_dim=-1): return F.flatten(self, start_dim, end_dim)
-    def squeeze(self, dim=None): return F.squeeze(self, dim)
-    def unsqueeze(self, dim): return F.unsqueeze(self, dim)
-    def expand(self, *sizes): return F.expand(self, _sizes(sizes))
-    def expand_as(self, other): return F.expand(self, other.shape)
-    def split(self, split_size_or_sections, dim=0): return F.split(self, split_size_or_sections, dim)
-    def chunk(self, chunks, dim=0): return F.chunk(self, chunks, dim)
-
-
-def _raw(x):
-    """The array behind a Tensor, or the value itself."""
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _raw_index(index):
-    if isinstance(index, tuple):
-        return tuple(_raw(i) for i in index)
-    return _raw(index)
-
-
-def _sizes(args):
-    """Accept both ``x.view(2, 3)`` and ``x.view((2, 3))``, as PyTorch does."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
-
-
-from cnnlab.nn import functional as F  # noqa: E402  (the ops build on Tensor; methods call them lazily)

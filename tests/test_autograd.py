@@ -286,3 +286,21 @@ def test_leaf_keeps_a_fresh_gradient_without_a_copy(monkeypatch):
     x2 = cnnlab.Tensor(x.data.copy(), requires_grad=True)
     (F.conv2d(x2, w, padding=1) + F.conv2d(x2, w, padding=1)).sum().backward()
     np.testing.assert_allclose(x2.grad.data, 2 * x.grad.data, rtol=1e-6)
+
+
+def test_stored_gradients_share_no_memory_with_the_caller_or_each_other():
+    """Gradients that other places hold are copied when stored: the caller's gradient for a leaf
+    root, and a retained non-leaf's gradient, which add's backward hands on to its input as it is."""
+    x, g = cnnlab.randn(3, requires_grad=True), cnnlab.ones(3)
+    x.backward(g)
+    assert not np.shares_memory(x.grad.data, g.data)
+
+    x = cnnlab.randn(3, requires_grad=True)
+    y = x + 1
+    y.retain_grad()
+    y.backward(g)
+    assert not np.shares_memory(x.grad.data, y.grad.data) and not np.shares_memory(y.grad.data, g.data)
+    np.testing.assert_array_equal(x.grad.data, np.ones(3))
+
+    x.backward(g)                          # a second backward adds, into a new array
+    np.testing.assert_array_equal(x.grad.data, 2 * np.ones(3))

@@ -55,6 +55,7 @@ import os
 
 import numpy as np
 
+from cnnlab.autograd import Tensor
 from cnnlab.io import safetensors as st
 from cnnlab.io.files import atomic_write_bytes
 
@@ -63,15 +64,6 @@ __all__ = ["save", "load"]
 FORMAT_KEY, FORMAT_VERSION, TREE_KEY = "cnnlab.format", "1", "cnnlab.tree"
 _SUPPORTED = ("Tensor, numpy.ndarray, NumPy scalars, int, float, bool, None and str, "
               "inside dict, list and tuple")
-
-
-def _tensor_class() -> type | None:
-    """``cnnlab.Tensor``, imported late so that cnnlab.io has no import cycle."""
-    try:
-        from cnnlab.autograd import Tensor
-    except ImportError:  # autograd not built yet: no Tensor objects can exist
-        return None
-    return Tensor
 
 
 def _where(keys: list) -> str:
@@ -83,7 +75,7 @@ class _Packer:
     """Walks an object once: builds the tree and collects the array leaves."""
 
     def __init__(self, path: str):
-        self.path, self.tensor = path, _tensor_class()
+        self.path = path
         self.leaves: list[tuple[str, np.ndarray, dict]] = []  # (base name, array, node)
         self.open: set[int] = set()  # ids of containers being walked (cycle check)
 
@@ -98,7 +90,7 @@ class _Packer:
     def pack(self, value: object, keys: list) -> object:
         if value is None or isinstance(value, (bool, str)):
             return value
-        if self.tensor is not None and isinstance(value, self.tensor):
+        if isinstance(value, Tensor):
             return self.leaf("tensor", np.asarray(value.data), keys)
         if isinstance(value, np.ndarray):
             return self.leaf("ndarray", value, keys)
@@ -199,8 +191,7 @@ class _Unpacker:
             raise self.fail(f"not valid JSON: {e}") from None
 
     @staticmethod
-    def make_tensor(array: np.ndarray) -> object:
-        from cnnlab.autograd import Tensor
+    def make_tensor(array: np.ndarray) -> Tensor:
         return Tensor(array, requires_grad=False)
 
     def array(self, name: object) -> np.ndarray:

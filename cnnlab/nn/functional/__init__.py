@@ -2,6 +2,8 @@
 
 One family per file: `elementwise`, `reduction`, `shape`, `linear`, `loss`. Each
 primitive is a `cnnlab.autograd.Function`; everything else is composed.
+Importing this package also puts the Tensor's operators and methods (``x + y``,
+``x.sum()``, ...) on `cnnlab.Tensor`: the table in `tensor_methods`.
 """
 from cnnlab.nn.functional.elementwise import (
     abs, add, cast, clamp, clone, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
@@ -33,3 +35,6 @@ from cnnlab.nn.functional.reduction import (
 from cnnlab.nn.functional.shape import (
     cat, chunk, expand, flatten, getitem, permute, reshape, split, squeeze, stack, transpose, unsqueeze,
 )
+from cnnlab.nn.functional import tensor_methods
+
+tensor_methods.install()  # the Tensor's operators and methods: x + y, x.sum(), x.reshape(...), ...

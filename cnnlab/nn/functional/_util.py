@@ -5,6 +5,7 @@ import numpy as np
 
 from cnnlab import shapes
 from cnnlab.autograd import Tensor
+from cnnlab.backend import get_default_dtype
 from cnnlab.messages import counted
 
 
@@ -71,8 +72,6 @@ def result_dtype_fix(out: np.ndarray, *operands) -> np.ndarray:
     float32 there. Only array operands of float64 make a float64 result.
     """
     if out.dtype == np.float64 and not any(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in operands):
-        from cnnlab.backend import get_default_dtype
-
         floats = [a.dtype for a in operands if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
         return out.astype(floats[0] if floats else get_default_dtype())
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor
+from cnnlab.backend import get_default_dtype
 from cnnlab.nn.functional._util import result_dtype_fix, unbroadcast
 
 
@@ -332,18 +333,12 @@ def _float_unary(fn, name, doc):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(input).__name__}")
         if input.dtype.kind != "f":
-            input = Tensor(input.data.astype(_default_float()))  # PyTorch: int input gives a float result
+            input = Tensor(input.data.astype(get_default_dtype()))  # PyTorch: int input gives a float result
         return fn.apply(input)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return op
-
-
-def _default_float():
-    from cnnlab.backend import get_default_dtype
-
-    return get_default_dtype()
 
 
 exp = _float_unary(Exp, "exp", "eˣ elementwise, as ``torch.exp``.")

@@ -16,6 +16,7 @@ import numpy as np
 
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional._util import check_float, normalize_dim, normalize_dims
+from cnnlab.nn.functional.elementwise import sqrt
 
 #: The result of ``max(dim=...)`` / ``min(dim=...)``, as ``torch.return_types.max``.
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -141,8 +142,6 @@ def var(input: Tensor, dim=None, *, correction=1, keepdim: bool = False, unbiase
 
 def std(input: Tensor, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
     """Standard deviation √var, as ``torch.std``."""
-    from cnnlab.nn.functional.elementwise import sqrt
-
     return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
 
 
