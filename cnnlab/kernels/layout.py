@@ -63,7 +63,7 @@ def copy_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
     N, C = src.shape[:2]
     L = math.prod(src.shape[2:])
     aliased = src.strides[1] % tuning.ALIAS_BYTES == 0 and src.flags.c_contiguous
-    pad = 64 // src.itemsize
+    pad = tuning.CACHE_LINE_BYTES // src.itemsize
 
     def part(p):
         if not aliased:
