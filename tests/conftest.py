@@ -41,3 +41,14 @@ def torch():
 def onnx():
     """ONNX, whose reference evaluator is an oracle (DeformConv)."""
     return _oracle("onnx", _load_onnx)
+
+
+@pytest.fixture(params=["auto", "reference", "bands", "im2row"])
+def kernel(request):
+    """Runs the test under each conv kernel, forced through the public switch `cnnlab.kernels.use`
+    (a kernel that does not apply to a call runs the reference there)."""
+    import cnnlab.kernels
+
+    assert request.param in cnnlab.kernels.available()
+    with cnnlab.kernels.use(request.param):
+        yield request.param

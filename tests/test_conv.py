@@ -49,6 +49,16 @@ def conv_config(rng, D):
     return shape, (O, Cg) + k, rng.random() < 0.7, kwargs
 
 
+def kernel_runs(kernel, ws, kwargs):
+    """Whether `kernel` (the fixture's) runs a conv or transposed conv of weight shape ws: a forced kernel
+    that does not apply runs the reference, which 'reference' covers already."""
+    if kernel in ("auto", "reference"):
+        return True
+    groups, s = kwargs.get("groups", 1), kwargs["stride"]
+    s = tuple(s) if isinstance(s, tuple) else (s,) * (len(ws) - 2)
+    return cnnlab.kernels.CONV_KERNELS[kernel].applies(ws[1] * groups, groups, ws[2:], s)
+
+
 def run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, seed):
     arrays = [a.astype(dtype) for a in (x, w) + ((b,) if b is not None else ())]
     mine = [cnnlab.Tensor(a.copy(), requires_grad=True) for a in arrays]
@@ -64,17 +74,27 @@ def run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, seed):
     for name, m, r in zip(("input", "weight", "bias"), mine, ref):
         assert m.grad.dtype == dtype
         np.testing.assert_allclose(m.grad.data, r.grad.numpy(), **TOL[dtype], err_msg=f"grad {name} {kwargs}")
+    if cnnlab.kernels.active() not in ("auto", "reference"):   # a forced kernel against the reference, too
+        with cnnlab.kernels.use("reference"):
+            base = [cnnlab.Tensor(a.copy(), requires_grad=True) for a in arrays]
+            out0 = ours(*base, **kwargs)
+            out0.backward(cnnlab.Tensor(g))
+        np.testing.assert_allclose(out.data, out0.data, **TOL[dtype], err_msg=f"reference {kwargs}")
+        for name, m, r in zip(("input", "weight", "bias"), mine, base):
+            np.testing.assert_allclose(m.grad.data, r.grad.data, **TOL[dtype], err_msg=f"reference grad {name} {kwargs}")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("D", [1, 2, 3])
-def test_conv_matches_torch_over_random_configs(torch, D, dtype):
+def test_conv_matches_torch_over_random_configs(torch, kernel, D, dtype):
     rng = np.random.default_rng(100 + D)
     ours, theirs = getattr(F, f"conv{D}d"), getattr(torch.nn.functional, f"conv{D}d")
     for i in range(N_CONFIGS):
         xs, ws, bias, kwargs = conv_config(rng, D)
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         b = rng.standard_normal(ws[0]) if bias else None
+        if not kernel_runs(kernel, ws, kwargs):
+            continue
         if kwargs["padding"] == "same":
             import warnings
             with warnings.catch_warnings():
@@ -107,7 +127,7 @@ def conv_transpose_config(rng, D):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("D", [1, 2, 3])
-def test_conv_transpose_matches_torch_over_random_configs(torch, D, dtype):
+def test_conv_transpose_matches_torch_over_random_configs(torch, kernel, D, dtype):
     rng = np.random.default_rng(200 + D)
     ours = getattr(F, f"conv_transpose{D}d")
     theirs = getattr(torch.nn.functional, f"conv_transpose{D}d")
@@ -115,6 +135,8 @@ def test_conv_transpose_matches_torch_over_random_configs(torch, D, dtype):
         xs, ws, bias, kwargs = conv_transpose_config(rng, D)
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         b = rng.standard_normal(ws[1] * kwargs["groups"]) if bias else None
+        if not kernel_runs(kernel, ws, kwargs):
+            continue
         run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, i)
 
 
@@ -197,10 +219,10 @@ def test_transposed_conv_is_the_gradient_of_conv():
     np.testing.assert_allclose(y.data, x.grad.data, rtol=1e-12)
 
 
-def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch):
-    import cnnlab.nn.functional.conv as conv
+def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch, kernel):
+    import cnnlab.kernels.tuning as tuning
 
-    monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1)  # one sample per chunk
+    monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", 1)  # one sample per chunk
     rng = np.random.default_rng(7)
     for C in (3, 9):  # the channels-first and the channels-last kernels
         x, w = rng.standard_normal((5, C, 6, 6)), rng.standard_normal((C, C, 3, 3))
@@ -217,13 +239,13 @@ def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch):
     (5, (26,), dict(stride=3, padding=2)),             # 1-d, 130 values a row: channels-last
 ])
 @pytest.mark.parametrize("chunk_bytes", [None, 1])
-def test_few_channel_layout_choice_matches_torch(monkeypatch, torch, C, k, kwargs, chunk_bytes):
-    """Both sides of `_channels_last_pays` for 4-7 channels, conv and transposed conv, whole batch and
+def test_few_channel_layout_choice_matches_torch(monkeypatch, torch, kernel, C, k, kwargs, chunk_bytes):
+    """Both sides of `Im2row.pays` for 4-7 channels, conv and transposed conv, whole batch and
     one sample per chunk."""
-    import cnnlab.nn.functional.conv as conv
+    import cnnlab.kernels.tuning as tuning
 
     if chunk_bytes is not None:
-        monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", chunk_bytes)
+        monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", chunk_bytes)
     rng = np.random.default_rng(C)
     D = len(k)
     x = rng.standard_normal((3, C, 12, 17) if D == 2 else (3, C, 40))
@@ -265,18 +287,15 @@ def band_config(rng, D, transposed):
 
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("D", [2, 3])
-def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
-    """The row-band kernels (`_band_conv`, `_band_grads`) against torch: random configs in float64 and
-    float32, whole batches, one sample per chunk and one lane per sample, every gradient wanted or not."""
+def test_row_bands_match_torch(monkeypatch, torch, kernel, D, transposed):
+    """Random configs that the row bands apply to (and auto selects), under each kernel, against torch and
+    the reference: float64 and float32, whole batches, one sample per chunk and one lane per sample, every
+    gradient wanted or not."""
     import warnings
 
+    import cnnlab.kernels.tuning as tuning
     import cnnlab.runtime as runtime
-    import cnnlab.nn.functional.conv as conv
 
-    calls = []
-    for name in ("_band_conv", "_band_grads"):
-        real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     rng = np.random.default_rng(300 + D + 10 * transposed)
     name = f"conv_transpose{D}d" if transposed else f"conv{D}d"
     ours, theirs = getattr(F, name), getattr(torch.nn.functional, name)
@@ -284,13 +303,15 @@ def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
         xs, ws, kwargs = band_config(rng, D, transposed)
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         b = rng.standard_normal(ws[1] if transposed else ws[0]) if rng.random() < 0.7 else None
-        monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1 if i % 3 == 1 else 4 * 2**20)
+        C = ws[1]    # the input channels of the conv proper (of a transposed conv: its output channels)
+        if kernel in ("auto", "bands"):
+            s = kwargs["stride"] if isinstance(kwargs["stride"], tuple) else (kwargs["stride"],) * D
+            assert cnnlab.kernels.select_conv(C, 1, ws[2:], s) is cnnlab.kernels.Bands, kwargs
+        monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", 1 if i % 3 == 1 else 4 * 2**20)
         monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1 if i % 3 == 2 else 2**18)
-        del calls[:]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
             run_pair(torch, ours, theirs, x, w, b, (np.float64, np.float32)[i % 2], kwargs, i)
-        assert calls == ["_band_conv", "_band_grads"] or transposed and "_band_grads" in calls, (calls, kwargs)
     # one gradient at a time: the input's only, the weight's only, the bias' only
     xs, ws, kwargs = band_config(np.random.default_rng(5), D, transposed)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1] if transposed else ws[0])
@@ -309,7 +330,7 @@ def test_row_bands_match_torch(monkeypatch, torch, D, transposed):
 def test_padded_channels_last_copy_zeroes_its_borders():
     """The padded copy zeroes only its borders (the inside is written over): check them on memory that
     held NaNs just before (malloc hands the freed block back)."""
-    from cnnlab.nn.functional.conv import channels_last
+    from cnnlab.kernels.layout import channels_last
 
     x = np.ones((2, 3, 4, 5), dtype=np.float32)
     for _ in range(3):
@@ -397,3 +418,50 @@ def test_copy_runs_matches_copyto_for_any_strides():
                         np.zeros(src.shape[:-1] + (src.shape[-1] + 3,), dtype)[..., 3:]):
                 copy_runs(dst, src)
                 np.testing.assert_array_equal(dst, src)
+
+
+def test_backward_runs_the_kernel_of_its_forward(monkeypatch):
+    """The kernel chosen for a forward is kept for its backward, whatever `use` says when backward runs.
+    (64 -> 64 channels, 3×3, stride 1: once im2row's forward with the bands' backward.)"""
+    from cnnlab.kernels import Bands, Im2row, use
+
+    calls = []
+    for cls in (Bands, Im2row):
+        for method in ("conv", "grads"):
+            real = getattr(cls, method)
+            spy = (lambda *a, _real=real, _tag=(cls.name, method): calls.append(_tag) or _real(*a))
+            monkeypatch.setattr(cls, method, staticmethod(spy))    # spies only: the switch picks the kernel
+    rng = np.random.default_rng(0)
+    x = cnnlab.Tensor(rng.standard_normal((2, 64, 6, 6)), requires_grad=True)
+    w = cnnlab.Tensor(rng.standard_normal((64, 64, 3, 3)) * 0.1, requires_grad=True)
+    xt = cnnlab.Tensor(rng.standard_normal((2, 64, 4, 4)), requires_grad=True)
+    for forward, backward, ran in [("auto", "auto", "bands"), ("im2row", "bands", "im2row"),
+                                   ("bands", "reference", "bands"), ("reference", "im2row", None)]:
+        for op, inp in ((F.conv2d, x), (F.conv_transpose2d, xt)):
+            del calls[:]
+            with use(forward):
+                y = op(inp, w, padding=1)
+            with use(backward):
+                y.sum().backward()
+            assert {name for name, _ in calls} == ({ran} if ran else set()), (forward, backward, op, calls)
+            assert {m for _, m in calls} == ({"conv", "grads"} if ran else set()), calls
+
+
+def test_kernel_switch_names_and_errors():
+    import cnnlab.kernels as kernels
+
+    assert kernels.available() == ("auto", "reference", "bands", "im2row")
+    assert kernels.active() == "auto"
+    with kernels.use("reference"):
+        assert kernels.active() == "reference"
+        assert kernels.select_conv(64, 1, (3, 3), (1, 1)) is None
+        with kernels.use("im2row"):
+            assert kernels.select_conv(64, 1, (3, 3), (1, 1)) is kernels.Im2row
+            assert kernels.select_conv(64, 2, (3, 3), (1, 1)) is None     # grouped: im2row does not apply
+        assert kernels.active() == "reference"
+    assert kernels.select_conv(64, 1, (3, 3), (1, 1)) is kernels.Bands
+    assert kernels.select_conv(64, 1, (3, 3), (1, 2)) is kernels.Im2row
+    assert kernels.select_conv(3, 1, (3, 3), (1, 1)) is None
+    with pytest.raises(ValueError, match=r"kernels.use: name must be one of 'auto', 'reference', .*got 'fft'"):
+        with kernels.use("fft"):
+            pass

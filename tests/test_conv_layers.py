@@ -35,7 +35,7 @@ def compare_layers(torch, ours, theirs, x, dtype, **call):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("D", [1, 2, 3])
-def test_every_padding_mode_matches_torch(torch, D, padding_mode, dtype):
+def test_every_padding_mode_matches_torch(torch, kernel, D, padding_mode, dtype):
     rng = np.random.default_rng(D)
     tdt = torch.float64 if dtype == np.float64 else torch.float32
     configs = [dict(kernel_size=3, padding=1), dict(kernel_size=(3, 2, 2)[:D], stride=(2, 1, 1)[:D],
@@ -53,7 +53,7 @@ def test_every_padding_mode_matches_torch(torch, D, padding_mode, dtype):
 
 
 @pytest.mark.parametrize("D", [1, 2, 3])
-def test_conv_transpose_layers_match_torch(torch, D):
+def test_conv_transpose_layers_match_torch(torch, kernel, D):
     rng = np.random.default_rng(10 + D)
     cfg = dict(kernel_size=(3, 2, 2)[:D], stride=2, padding=1, output_padding=1, groups=2, dilation=(1, 2, 1)[:D])
     ours = getattr(nn, f"ConvTranspose{D}d")(4, 6, dtype=np.float64, **cfg)

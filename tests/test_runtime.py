@@ -199,12 +199,12 @@ CONV_CASES = [  # (conv, input shape, weight shape, kwargs): dense channels-last
 
 @requires("threadpoolctl", "fast")
 @pytest.mark.parametrize("op, x_shape, w_shape, kwargs", CONV_CASES)
-def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch, op, x_shape, w_shape, kwargs):
-    import cnnlab.nn.functional.conv as conv
+def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch, kernel, op, x_shape, w_shape, kwargs):
+    import cnnlab.kernels.tuning as tuning
 
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    monkeypatch.setattr(conv, "COLUMN_BUFFER_BYTES", 1)          # one sample per chunk: several chunks per lane
+    monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", 1)          # one sample per chunk: several chunks per lane
 
     def run():
         xt, wt = cnnlab.Tensor(x, requires_grad=True), cnnlab.Tensor(w, requires_grad=True)

@@ -10,49 +10,17 @@ x[.., i₁s₁ + t₁d₁, ..]: no data is copied, whatever x's memory layout (a
 NCHW-shaped view of channels-last memory works too). `scatter_add_windows` is
 its adjoint: it adds window-shaped values back into an (N, C, n₁..n_D) array,
 one strided slice per kernel tap (so Python loops run over taps only).
+
+`windows`, `tap_slices` and `copy_runs` are array primitives of `cnnlab.kernels.strided`,
+which the kernels share (a lower layer), re-exported here for the ops.
 """
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from cnnlab import shapes
-
-
-def windows(x: np.ndarray, kernel, stride, dilation, out=None) -> np.ndarray:
-    """Read-only view (N, C, *kernel, *out) of the sliding windows of x (N, C, *spatial)."""
-    spatial = x.shape[2:]
-    if out is None:
-        out = tuple(shapes.conv_output_size(n, k, s, 0, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
-    st = x.strides[2:]
-    shape = x.shape[:2] + tuple(kernel) + tuple(out)
-    strides = x.strides[:2] + tuple(a * d for a, d in zip(st, dilation)) + tuple(a * s for a, s in zip(st, stride))
-    return as_strided(x, shape=shape, strides=strides, writeable=False)
-
-
-def copy_runs(dst: np.ndarray, src: np.ndarray) -> None:
-    """np.copyto(dst, src) for arrays of the same shape and dtype, faster when both end in contiguous runs.
-
-    NumPy's strided copy runs its inner loop once per contiguous run, and a gather such as im2col's
-    has runs of a few values (a window row, a pixel's channels). The trailing axes that are contiguous
-    in both arrays are viewed as one opaque element of their size, which NumPy copies as a block:
-    measured 2-2.5× faster for runs of 6-16 float32 values, 1.1-1.5× for 32-576."""
-    size, n = dst.itemsize, dst.ndim
-    while n and dst.strides[n - 1] == src.strides[n - 1] == size and dst.shape[n - 1] == src.shape[n - 1]:
-        size *= dst.shape[n - 1]
-        n -= 1
-    if n == dst.ndim or n == 0 or dst.shape != src.shape or dst.dtype != src.dtype:
-        np.copyto(dst, src)
-        return
-    block = np.dtype((np.void, size))
-
-    def blocks(a, writeable):
-        run = as_strided(a, a.shape[:n] + (size // a.itemsize,), a.strides[:n] + (a.itemsize,), writeable=writeable)
-        return run.view(block)[..., 0]
-
-    np.copyto(blocks(dst, True), blocks(src, False))
+from cnnlab.kernels.strided import copy_runs, tap_slices, windows  # noqa: F401  (re-exported)
 
 
 def pad_constant(x: np.ndarray, pads, value) -> np.ndarray:
@@ -63,11 +31,6 @@ def pad_constant(x: np.ndarray, pads, value) -> np.ndarray:
     padded = np.full(x.shape[:2] + tuple(n + a + b for n, (a, b) in zip(x.shape[2:], pads)), value, dtype=x.dtype)
     padded[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in zip(x.shape[2:], pads))] = x
     return padded
-
-
-def tap_slices(tap, stride, dilation, out):
-    """The slice of the padded input that kernel tap `tap` (a multi-index) reads for all outputs."""
-    return tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, s, d, o in zip(tap, stride, dilation, out))
 
 
 def scatter_add_windows(cols: np.ndarray, result: np.ndarray, kernel, stride, dilation) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""Fast array-level kernels of the hot ops (convolution), each owning its forward and its backward.
+
+The reference path of every op lives in `cnnlab.nn.functional` and is complete; a kernel here computes
+the same numbers (to float rounding) faster for the calls it applies to. One function, `select_conv`,
+picks the kernel of a call, and the op keeps it for that call's backward, so a forward and its backward
+always come from one kernel.
+
+The selection table (auto), for a conv with C input channels (the input of the conv proper: for a
+transposed conv, its output channels), groups G, kernel taps K and stride s:
+
+    kernel    applies when                                  selected (auto) when it applies and
+    bands     G = 1, 2-d or 3-d, stride 1 on the last axis  C >= 16
+    im2row    G = 1                                         C >= 8, or C >= 4 and C·K >= 128
+    (None)    always: the reference in nn.functional        otherwise
+
+The thresholds are measured (`cnnlab.kernels.tuning`). `use(name)` forces a kernel for the calls in
+its block where that kernel applies; a call it does not apply to runs the reference (it never raises):
+
+    >>> with cnnlab.kernels.use("reference"):
+    ...     y = cnnlab.nn.functional.conv2d(x, w)
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+from cnnlab.kernels.conv_bands import Bands
+from cnnlab.kernels.conv_im2row import Im2row
+
+#: The conv kernels in the order the selection tries them.
+CONV_KERNELS = {"bands": Bands, "im2row": Im2row}
+
+_forced = contextvars.ContextVar("cnnlab_kernel", default="auto")
+
+
+def available() -> tuple:
+    """The names `use` accepts: 'auto', 'reference' and each kernel's."""
+    return ("auto", "reference") + tuple(CONV_KERNELS)
+
+
+def active() -> str:
+    """The name that `use` set for this thread ('auto' outside any `use` block)."""
+    return _forced.get()
+
+
+@contextlib.contextmanager
+def use(name: str):
+    """Within the block, run `name`'s kernel on every call it applies to, and the reference on the rest.
+
+    'auto' is the selection table, 'reference' the reference path everywhere. Nests, and is per thread."""
+    if name not in available():
+        raise ValueError(f"kernels.use: name must be one of {', '.join(map(repr, available()))}, got {name!r}")
+    token = _forced.set(name)
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
+def select_conv(in_channels: int, groups: int, kernel, stride):
+    """The kernel for a conv of `in_channels` input channels (C_in of the correlation itself), `groups`,
+    kernel size `kernel` and `stride` (tuples of the spatial dims), or None for the reference path."""
+    name = _forced.get()
+    if name == "reference":
+        return None
+    if name != "auto":
+        k = CONV_KERNELS[name]
+        return k if k.applies(in_channels, groups, kernel, stride) else None
+    for k in CONV_KERNELS.values():
+        if k.pays(in_channels, groups, kernel, stride):
+            return k
+    return None
