@@ -489,3 +489,12 @@ def test_load_rejects_unknown_format_version(tmp_path):
     path = tree_file(tmp_path, {"dict": []}, fmt="2")
     with pytest.raises(ValueError, match=re.escape(f"cnnlab.load: {path}: cnnlab.format is '2'; this version reads '1'")):
         load(path)
+
+
+def test_load_errors_carry_the_problem_apart_from_the_file(tmp_path):
+    from cnnlab.io import LoadError
+    (tmp_path / "text.txt").write_text("hello world")
+    with pytest.raises(LoadError) as info:
+        load(tmp_path / "text.txt")
+    assert info.value.not_safetensors and info.value.path == str(tmp_path / "text.txt")
+    assert str(info.value) == f"cnnlab.load: {tmp_path / 'text.txt'} is not a safetensors file: {info.value.problem}"

@@ -11,8 +11,8 @@
 """
 
 from cnnlab.io import safetensors
-from cnnlab.io.checkpoint import load, save
+from cnnlab.io.checkpoint import LoadError, load, save
 from cnnlab.io.files import atomic_write_bytes, atomic_write_text, atomic_writer
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_writer", "load", "safetensors",
+__all__ = ["LoadError", "atomic_write_bytes", "atomic_write_text", "atomic_writer", "load", "safetensors",
            "save"]

@@ -59,7 +59,22 @@ from cnnlab.autograd import Tensor
 from cnnlab.io import safetensors as st
 from cnnlab.io.files import atomic_write_bytes
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "LoadError"]
+
+
+class LoadError(ValueError):
+    """A file that `load` can't take, with what is wrong apart from the file's name.
+
+    Attributes:
+        path: the file.
+        problem: what is wrong, without the file name.
+        not_safetensors: True when the file is not a safetensors file at all.
+    """
+
+    def __init__(self, path: str, problem: str, *, not_safetensors: bool = False):
+        where = f"{path} is not a safetensors file" if not_safetensors else f"{path}"
+        super().__init__(f"cnnlab.load: {where}: {problem}")
+        self.path, self.problem, self.not_safetensors = path, problem, not_safetensors
 
 FORMAT_KEY, FORMAT_VERSION, TREE_KEY = "cnnlab.format", "1", "cnnlab.tree"
 _SUPPORTED = ("Tensor, numpy.ndarray, NumPy scalars, int, float, bool, None and str, "
@@ -176,8 +191,8 @@ class _Unpacker:
     def __init__(self, path: str, tensors: dict[str, np.ndarray]):
         self.path, self.tensors = path, tensors
 
-    def fail(self, problem: str) -> ValueError:
-        return ValueError(f"cnnlab.load: {self.path}: bad {TREE_KEY}: {problem}")
+    def fail(self, problem: str) -> LoadError:
+        return LoadError(self.path, f"bad {TREE_KEY}: {problem}")
 
     def parse(self, text: str) -> object:
         """The tree's JSON, strictly (no NaN/Infinity constants)."""
@@ -241,7 +256,7 @@ def load(path: str | os.PathLike) -> object:
         ``dict[str, Tensor]``.
 
     Raises:
-        ValueError: Naming the file: it is not a safetensors file, is
+        LoadError (a ValueError): Naming the file: it is not a safetensors file, is
             truncated or malformed, or its cnnlab metadata is malformed or
             refers to tensors that are not in the file.
         OSError: The file cannot be read.
@@ -250,15 +265,13 @@ def load(path: str | os.PathLike) -> object:
     try:
         tensors, metadata = st.load_file(path)
     except st.SafetensorsError as e:
-        if e.not_safetensors:
-            raise ValueError(f"cnnlab.load: {path} is not a safetensors file: {e.problem}") from None
-        raise ValueError(f"cnnlab.load: {path}: {e.problem}") from None
+        raise LoadError(path, e.problem, not_safetensors=e.not_safetensors) from None
     unpacker = _Unpacker(path, tensors)
     if TREE_KEY not in metadata:  # a plain safetensors file: a flat state dict
         return {name: unpacker.make_tensor(array) for name, array in tensors.items()}
     if metadata.get(FORMAT_KEY) != FORMAT_VERSION:
-        raise ValueError(f"cnnlab.load: {path}: {FORMAT_KEY} is "
-                         f"{st.short_repr(metadata.get(FORMAT_KEY))}; this version reads {FORMAT_VERSION!r}")
+        raise LoadError(path, f"{FORMAT_KEY} is {st.short_repr(metadata.get(FORMAT_KEY))}; this version reads "
+                              f"{FORMAT_VERSION!r}")
     tree = unpacker.parse(metadata[TREE_KEY])
     try:
         return unpacker.unpack(tree)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cnnlab import backend, manual_seed
 from cnnlab.data import DataLoader
-from cnnlab.io import atomic_write_text, load, save
+from cnnlab.io import LoadError, atomic_write_text, load, save
 from cnnlab.messages import SettingError, counted
 from cnnlab.train.config import DATASETS, TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
 from cnnlab.train.loop import fit
@@ -55,8 +55,8 @@ def load_checkpoint(path) -> dict:
         ckpt = load(path)
     except OSError as e:
         raise ValueError(f"can't read the checkpoint {path}: {e.strerror or e}") from None
-    except ValueError as e:  # cnnlab.load's message names the file: say first what it is not, then the detail
-        detail = str(e).removeprefix(f"cnnlab.load: {path}").removeprefix(":").strip().removeprefix("is ")
+    except LoadError as e:  # say first what the file is not, then what is wrong with it
+        detail = f"not a safetensors file: {e.problem}" if e.not_safetensors else e.problem
         raise ValueError(f"{path} is not a cnnlab training checkpoint ({detail})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is a safetensors file but not a cnnlab training checkpoint "
