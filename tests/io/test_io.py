@@ -383,7 +383,7 @@ class Opaque:
 
 @pytest.mark.parametrize("obj, error, match", [
     ({"a": [1, {2, 3}]}, TypeError, r"obj\['a'\]\[1\] has type builtins.set; supported: Tensor"),
-    ({"a": Opaque()}, TypeError, r"obj\['a'\] has type test_io.Opaque"),
+    ({"a": Opaque()}, TypeError, r"obj\['a'\] has type [\w.]*\.Opaque"),
     ({"a": b"bytes"}, TypeError, r"obj\['a'\] has type builtins.bytes"),
     ({"a": np.zeros(2, np.complex128)}, TypeError, r"obj\['a'\] has dtype complex128"),
     ({"a": np.array([None])}, TypeError, r"obj\['a'\] has dtype object"),
