@@ -3,19 +3,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # `import helpers` from any test file
 
-import os
-
 import pytest
 
-
-def _oracle(name: str, load):
-    """The module `load()` returns: skipped only on a machine without it, never in CI (see .ci/run)."""
-    try:
-        return load()
-    except ImportError:  # pragma: no cover
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is a test oracle and must be installed in CI (see .ci/run)")
-        pytest.skip(f"{name} is not installed")
+import oracle
 
 
 def _load_torch():
@@ -34,13 +24,13 @@ def _load_onnx():
 @pytest.fixture(scope="session")
 def torch():
     """PyTorch, the oracle."""
-    return _oracle("PyTorch", _load_torch)
+    return oracle.load("PyTorch", _load_torch)
 
 
 @pytest.fixture(scope="session")
 def onnx():
     """ONNX, whose reference evaluator is an oracle (DeformConv)."""
-    return _oracle("onnx", _load_onnx)
+    return oracle.load("onnx", _load_onnx)
 
 
 @pytest.fixture(params=["auto", "reference", "bands", "im2row"])

@@ -1,4 +1,6 @@
-"""Test helpers: a float64 finite-difference gradient check, and torch conversion."""
+"""Test helpers: optional packages, a float64 finite-difference gradient check, random arguments.
+
+The oracle harness (PyTorch, ONNX) is `oracle.py`."""
 from __future__ import annotations
 
 import importlib.util
@@ -60,41 +62,6 @@ def gradcheck(fn, *arrays, rtol=1e-6, atol=1e-8, seed=0):
     for i, (t, e) in enumerate(zip(tensors, expected)):
         got = np.zeros_like(e) if t.grad is None else t.grad.data
         np.testing.assert_allclose(got, e, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
-
-
-def to_torch(array, requires_grad=True):
-    import torch
-
-    return torch.tensor(np.asarray(array), requires_grad=requires_grad)
-
-
-def compare_one_input(torch, ours, theirs, x, dtype, tol, seed=0, indices=False, label=""):
-    """ours(t) and theirs(t) on the same single input: compare the output (and the indices, when
-    the ops return (values, indices)), then the input gradients under one random upstream gradient.
-
-    Returns (output, indices or None).
-    """
-    x = x.astype(dtype)
-    a, b = cnnlab.Tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, ref = ours(a), theirs(b)
-    idx = None
-    if indices:
-        (out, idx), (ref, ref_idx) = out, ref
-        assert idx.dtype == np.int64
-        np.testing.assert_array_equal(idx.data, ref_idx.numpy(), err_msg=f"indices {label}")
-    assert out.shape == tuple(ref.shape), (out.shape, tuple(ref.shape), label)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **tol, err_msg=label)
-    g = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    assert a.grad.dtype == dtype
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol, err_msg=f"grad {label}")
-    return out, idx
-
-
-#: Tolerances of the pooling tests against PyTorch (float32 pools add few terms, so they are tight).
-POOL_TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 
 
 def maybe_int(rng, values):

@@ -9,7 +9,8 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional.adaptive_pooling as A
 from cnnlab import shapes
-from helpers import POOL_TOL, compare_one_input, gradcheck
+from helpers import gradcheck
+from oracle import against_torch
 
 DTYPES = [np.float64, np.float32]
 
@@ -28,9 +29,9 @@ def adaptive_config(rng, D):
     return ((C,) if batch is None else (batch, C)) + n, output_size
 
 
-def run_pair(torch, ours, theirs, x, dtype, args, seed, indices=False):
-    compare_one_input(torch, lambda t: ours(t, *args), lambda t: theirs(t, *args), x, dtype, POOL_TOL[dtype], seed,
-                      indices, f"{x.shape} {args}")
+def run_pair(torch, ours, theirs, x, dtype, args, seed):
+    against_torch(torch, lambda t: ours(t, *args), lambda t: theirs(t, *args), [x], dtype, seed=seed,
+                  label=f"{x.shape} {args}")
 
 
 def naive_adaptive(x, size, reduce):
@@ -63,7 +64,7 @@ def test_adaptive_max_pool_matches_torch(torch, D, dtype):
     for i in range(40):
         shape, output_size = adaptive_config(rng, D)
         x = rng.standard_normal(shape) if i % 3 else rng.integers(0, 3, size=shape).astype(float)  # ties too
-        run_pair(torch, ours, theirs, x, dtype, (output_size, True), i, indices=True)
+        run_pair(torch, ours, theirs, x, dtype, (output_size, True), i)
 
 
 @pytest.mark.parametrize("D", [1, 2])
@@ -77,7 +78,7 @@ def test_adaptive_nan_and_inf_follow_torch(torch, D):
         x[rng.random(shape) < 0.1] = np.nan
         x[rng.random(shape) < 0.3] = -np.inf
         run_pair(torch, getattr(A, f"adaptive_max_pool{D}d"), getattr(torch.nn.functional, f"adaptive_max_pool{D}d"),
-                 x, np.float64, (output_size, True), i, indices=True)
+                 x, np.float64, (output_size, True), i)
         y = rng.standard_normal(shape)
         y[rng.random(shape) < 0.1] = np.inf
         ours = getattr(A, f"adaptive_avg_pool{D}d")(cnnlab.Tensor(y), output_size).data

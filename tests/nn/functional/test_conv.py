@@ -10,6 +10,7 @@ import pytest
 import cnnlab
 import cnnlab.nn.functional as F
 from helpers import gradcheck
+from oracle import against_torch
 
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
 N_CONFIGS = 300  # per dimension count, as the issue asks
@@ -60,28 +61,10 @@ def kernel_runs(kernel, ws, kwargs):
 
 
 def run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, seed):
-    arrays = [a.astype(dtype) for a in (x, w) + ((b,) if b is not None else ())]
-    mine = [cnnlab.Tensor(a.copy(), requires_grad=True) for a in arrays]
-    ref = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
-    out = ours(*mine, **kwargs)
-    expected = theirs(*ref, **kwargs)
-    assert out.shape == tuple(expected.shape), (out.shape, tuple(expected.shape), kwargs)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), **TOL[dtype], err_msg=str(kwargs))
-    g = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(g))
-    expected.backward(torch.tensor(g))
-    for name, m, r in zip(("input", "weight", "bias"), mine, ref):
-        assert m.grad.dtype == dtype
-        np.testing.assert_allclose(m.grad.data, r.grad.numpy(), **TOL[dtype], err_msg=f"grad {name} {kwargs}")
-    if cnnlab.kernels.active() not in ("auto", "reference"):   # a forced kernel against the reference, too
-        with cnnlab.kernels.use("reference"):
-            base = [cnnlab.Tensor(a.copy(), requires_grad=True) for a in arrays]
-            out0 = ours(*base, **kwargs)
-            out0.backward(cnnlab.Tensor(g))
-        np.testing.assert_allclose(out.data, out0.data, **TOL[dtype], err_msg=f"reference {kwargs}")
-        for name, m, r in zip(("input", "weight", "bias"), mine, base):
-            np.testing.assert_allclose(m.grad.data, r.grad.data, **TOL[dtype], err_msg=f"reference grad {name} {kwargs}")
+    """ours and theirs on (x, w, b): output and every gradient (and, under a forced kernel, the reference's)."""
+    arrays = (x, w) + ((b,) if b is not None else ())
+    against_torch(torch, lambda *t: ours(*t, **kwargs), lambda *t: theirs(*t, **kwargs), arrays, dtype, tol=TOL,
+                  seed=seed, label=str(kwargs))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -17,6 +17,7 @@ from cnnlab.nn.functional.deform_conv import deform_conv2d
 from cnnlab.nn.modules.conv import Conv2d
 from cnnlab.nn.modules.deform_conv import DeformConv2d
 from helpers import gradcheck
+from oracle import onnx_node
 
 
 
@@ -198,25 +199,14 @@ def test_gradients_match_torchvision_port(seed):
 
 
 # ---------------------------------------------------------------- (b) ONNX's reference DeformConv
-def onnx_deform_conv(onnx, arrays, options, opset=19):
-    from onnx import TensorProto, helper
-    from onnx.reference import ReferenceEvaluator
-
-    names = ["input", "weight", "offset", "bias", "mask"]          # ONNX's input order: X, W, offset, B, mask
-    present = [n if n in arrays else "" for n in names]
-    while present and present[-1] == "":
-        present.pop()
+def onnx_deform_conv(onnx, arrays, options):
+    """ONNX's DeformConv (inputs X, W, offset, B, mask) on the same arrays and options."""
     (sh, sw), (ph, pw), (dh, dw) = options["stride"], options["padding"], options["dilation"]
-    node = helper.make_node("DeformConv", present, ["out"], strides=[sh, sw], pads=[ph, pw, ph, pw],
-                            dilations=[dh, dw], group=arrays["input"].shape[1] // arrays["weight"].shape[1],
-                            offset_group=arrays["offset"].shape[1] // (2 * arrays["weight"].shape[2]
-                                                                       * arrays["weight"].shape[3]))
-    inputs = [helper.make_tensor_value_info(n, TensorProto.DOUBLE, arrays[n].shape) for n in present if n]
-    output = helper.make_tensor_value_info("out", TensorProto.DOUBLE, [None] * 4)
-    graph = helper.make_graph([node], "deform", inputs, [output])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    onnx.checker.check_model(model)
-    return ReferenceEvaluator(model).run(None, {n: arrays[n] for n in present if n})[0]
+    w = arrays["weight"]
+    return onnx_node(onnx, "DeformConv", {n: arrays.get(n) for n in ("input", "weight", "offset", "bias", "mask")},
+                     strides=[sh, sw], pads=[ph, pw, ph, pw], dilations=[dh, dw],
+                     group=arrays["input"].shape[1] // w.shape[1],
+                     offset_group=arrays["offset"].shape[1] // (2 * w.shape[2] * w.shape[3]))
 
 
 @pytest.mark.parametrize("seed", range(4))

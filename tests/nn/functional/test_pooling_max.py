@@ -10,7 +10,8 @@ import cnnlab
 import cnnlab.nn.functional.pooling as P
 import cnnlab.nn.functional.unpooling as U
 from cnnlab import shapes
-from helpers import POOL_TOL, compare_one_input, gradcheck, maybe_int
+from helpers import gradcheck, maybe_int
+from oracle import against_torch
 
 DTYPES = [np.float64, np.float32]
 N_CONFIGS = 50  # per dimension count and dtype
@@ -50,9 +51,8 @@ def max_config(rng, D):
 
 def run_pair(torch, ours, theirs, x, dtype, kwargs, seed, indices=True):
     """Same input in both frameworks: compare values, indices (if asked) and the input gradient."""
-    return compare_one_input(torch, lambda t: ours(t, **kwargs, return_indices=indices),
-                             lambda t: theirs(t, **kwargs, return_indices=indices), x, dtype, POOL_TOL[dtype], seed,
-                             indices, str(kwargs))
+    return against_torch(torch, lambda t: ours(t, **kwargs, return_indices=indices),
+                         lambda t: theirs(t, **kwargs, return_indices=indices), [x], dtype, seed=seed, label=str(kwargs))
 
 
 # ---------------------------------------------------------------- naive reference (PyTorch's CPU loop)
