@@ -6,6 +6,7 @@ shapes and numbers. The public names mirror ``torch``: `cnnlab.tensor`,
 `cnnlab.nn.functional`, `cnnlab.optim`, `cnnlab.save`, `cnnlab.load`.
 """
 from cnnlab.backend import get_default_dtype, manual_seed, set_default_dtype
+from cnnlab import runtime, tuning
 from cnnlab.runtime import get_num_threads, set_num_threads
 from cnnlab.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from cnnlab.creation import (

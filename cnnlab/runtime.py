@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from cnnlab import tuning
+
 # ---------------------------------------------------------------- freed memory
 # An op's temporaries and results are fresh arrays of megabytes. glibc's malloc hands blocks above a
 # (dynamic) threshold back to the kernel when they are freed and trims the top of its heap, so the next
@@ -72,10 +74,6 @@ def keeps_freed_memory() -> bool:
 _num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 _executor: ThreadPoolExecutor | None = None
 
-#: A part of the batch handed to one thread holds at least this many elements (smaller work runs inline:
-#: starting a task costs tens of microseconds).
-MIN_PART_ELEMENTS = 2**18
-
 
 def get_num_threads() -> int:
     """Threads that cnnlab's batch-parallel ops use (default: the CPUs this process may run on),
@@ -109,8 +107,8 @@ def _watch_forks() -> None:
 
 def batch_parts(n: int, item_elements: int) -> list:
     """Slices that split range(n) (the batch) into at most get_num_threads() near-equal parts of at
-    least MIN_PART_ELEMENTS elements each, for `parallel_map`; one slice when the work is small."""
-    k = max(1, min(_num_threads, n, (n * item_elements) // MIN_PART_ELEMENTS))
+    least `tuning.MIN_PART_ELEMENTS` elements each, for `parallel_map`; one slice when the work is small."""
+    k = max(1, min(_num_threads, n, (n * item_elements) // tuning.MIN_PART_ELEMENTS))
     bounds = [n * i // k for i in range(k + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
@@ -240,10 +238,6 @@ def in_lanes(fn, n: int, item_elements: int, chunk: int) -> list:
 # ---------------------------------------------------------------- scratch buffers
 _workspace = threading.local()
 
-#: Scratch buffers up to this size are kept between calls; a larger one (a single sample's columns
-#: past it) is allocated for its call only, so that one huge conv does not hold its memory forever.
-SCRATCH_KEEP_BYTES = 64 * 2**20
-
 
 def scratch(slot: str, shape, dtype) -> np.ndarray:
     """An uninitialised array for per-chunk work (columns, tap results), reused across chunks and calls.
@@ -252,7 +246,7 @@ def scratch(slot: str, shape, dtype) -> np.ndarray:
     measured as much as the arithmetic (a 3-d conv's input gradient: 25 ms, 12 ms with reused buffers).
     One buffer per slot and thread, grown as needed; a slot's array is dead once its chunk is done."""
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    if nbytes > SCRATCH_KEEP_BYTES:
+    if nbytes > tuning.SCRATCH_KEEP_BYTES:     # kept up to this size, else for this call only
         return np.empty(shape, dtype=dtype)
     buffers = _workspace.__dict__
     if slot not in buffers or buffers[slot].nbytes < nbytes:

@@ -1,6 +1,10 @@
 """cnnlab.runtime: the worker threads of batch-parallel ops (set/get_num_threads, batch_parts, results that
 do not depend on how the batch was split, checked against PyTorch too), BLAS lanes and their scoped thread
 count, scratch buffers, the opt-in malloc setting, and an import of cnnlab that changes nothing process-wide."""
+import contextlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from helpers import requires
@@ -8,6 +12,13 @@ from helpers import requires
 import cnnlab
 import cnnlab.nn.functional as F
 from cnnlab import runtime
+
+
+@pytest.fixture
+def tuned():
+    """tuned(NAME=value, ...) sets tuned constants (`cnnlab.tuning.override`) until the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **values: stack.enter_context(cnnlab.tuning.override(**values))
 
 
 @pytest.fixture
@@ -52,14 +63,14 @@ def _batch_norm_run(x, g, w, b):
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-9), (np.float32, 1e-4)])
-def test_batch_norm_split_over_threads_matches_one_thread_and_torch(threads, monkeypatch, torch, dtype, rtol):
+def test_batch_norm_split_over_threads_matches_one_thread_and_torch(threads, tuned, torch, dtype, rtol):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((5, 3, 4, 6)) * 2 + 1).astype(dtype)
     g = rng.standard_normal(x.shape).astype(dtype)
     w, b = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
     cnnlab.set_num_threads(1)
     single = _batch_norm_run(x, g, w, b)
-    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)   # split even this small batch: 3 parts of 5 samples
+    tuned(MIN_PART_ELEMENTS=1)   # split even this small batch: 3 parts of 5 samples
     cnnlab.set_num_threads(3)
     assert len(runtime.batch_parts(5, 3 * 24)) == 3
     split = _batch_norm_run(x, g, w, b)
@@ -87,7 +98,7 @@ def _pool_run(fn, x, g):
     ("avg k3 s2 p1 ceil", lambda F, x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
     ("avg (2, 3) s1", lambda F, x: F.avg_pool2d(x, (2, 3), 1)),
 ])
-def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, monkeypatch, torch, name, fn):
+def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, tuned, torch, name, fn):
     rng = np.random.default_rng(1)
     x = rng.integers(-3, 4, size=(5, 3, 7, 8)).astype(np.float64)   # small integers: many ties
     x[1, 2, 3, 4] = np.nan                                          # a NaN in the second part
@@ -96,7 +107,7 @@ def test_pooling_split_over_threads_matches_one_thread_and_torch(threads, monkey
     g = rng.standard_normal(shape)
     cnnlab.set_num_threads(1)
     single = _pool_run(fn, x, g)
-    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    tuned(MIN_PART_ELEMENTS=1)
     cnnlab.set_num_threads(3)
     split = _pool_run(fn, x, g)
     xt = torch.tensor(x, requires_grad=True)
@@ -134,25 +145,29 @@ def test_parallel_map_waits_for_every_item_before_raising(threads):
 
 
 @requires("threadpoolctl", "fast")
-def test_lanes_need_several_threads_and_blas_control(threads, monkeypatch):
+def test_lanes_need_several_threads_and_blas_control(threads):
     cnnlab.set_num_threads(2)
     assert runtime.lanes_available()          # threadpoolctl (the fast extra, in the test extra) found BLAS
     cnnlab.set_num_threads(1)
     assert not runtime.lanes_available()
-    cnnlab.set_num_threads(2)
-    monkeypatch.setattr(runtime, "_blas_libs", [])   # as without threadpoolctl: everything in one lane
-    assert not runtime.lanes_available()
-    assert runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 10, 2**30, 4) == [[(0, 4), (4, 8), (8, 10)]]
+
+
+def test_without_threadpoolctl_everything_runs_in_one_lane():
+    code = ("import sys; sys.modules['threadpoolctl'] = None; import cnnlab; cnnlab.set_num_threads(2);"
+            "print(cnnlab.runtime.lanes_available(),"
+            "      cnnlab.runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 10, 2**30, 4))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split(None, 1) == ["False", "[[(0, 4), (4, 8), (8, 10)]]\n"]
 
 
 @requires("threadpoolctl", "fast")
-def test_lanes_share_the_chunks(threads, monkeypatch):
+def test_lanes_share_the_chunks(threads, tuned):
     """Every chunk goes to exactly one lane, and the lanes take them as they finish (a slow lane takes fewer)."""
     import threading
     import time
 
     cnnlab.set_num_threads(2)
-    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    tuned(MIN_PART_ELEMENTS=1)
 
     def lane(chunks):
         slow = threading.current_thread() is not threading.main_thread()
@@ -178,9 +193,9 @@ def _blas_threads() -> list:
 
 
 @requires("threadpoolctl", "fast")
-def test_lanes_set_blas_to_one_thread_and_restore_it(threads, monkeypatch):
+def test_lanes_set_blas_to_one_thread_and_restore_it(threads, tuned):
     cnnlab.set_num_threads(2)
-    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    tuned(MIN_PART_ELEMENTS=1)
     before = _blas_threads()
     inside = runtime.in_lanes(lambda chunks: _blas_threads(), 4, 1, 1)
     assert len(inside) == 2 and all(t == [1] * len(before) for t in inside)
@@ -199,12 +214,10 @@ CONV_CASES = [  # (conv, input shape, weight shape, kwargs): dense channels-last
 
 @requires("threadpoolctl", "fast")
 @pytest.mark.parametrize("op, x_shape, w_shape, kwargs", CONV_CASES)
-def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch, kernel, op, x_shape, w_shape, kwargs):
-    import cnnlab.kernels.tuning as tuning
-
+def test_conv_in_lanes_matches_one_thread_and_torch(threads, tuned, torch, kernel, op, x_shape, w_shape, kwargs):
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", 1)          # one sample per chunk: several chunks per lane
+    tuned(COLUMN_BUFFER_BYTES=1)         # one sample per chunk: several chunks per lane
 
     def run():
         xt, wt = cnnlab.Tensor(x, requires_grad=True), cnnlab.Tensor(w, requires_grad=True)
@@ -214,7 +227,7 @@ def test_conv_in_lanes_matches_one_thread_and_torch(threads, monkeypatch, torch,
 
     cnnlab.set_num_threads(1)
     single = run()
-    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    tuned(MIN_PART_ELEMENTS=1)
     cnnlab.set_num_threads(3)
     assert len(runtime.batch_parts(x_shape[0], 1)) == 3 and runtime.lanes_available()
     split = run()
@@ -242,11 +255,11 @@ def test_a_forked_child_gets_a_fresh_pool(threads):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_scratch_buffers_are_reused_up_to_their_limit(monkeypatch):
+def test_scratch_buffers_are_reused_up_to_their_limit(tuned):
     a = runtime.scratch("test-slot", (4, 8), np.float32)
     b = runtime.scratch("test-slot", (2, 3), np.float64)           # smaller: the same memory again
     assert np.shares_memory(a, b) and b.shape == (2, 3) and b.dtype == np.float64
-    monkeypatch.setattr(runtime, "SCRATCH_KEEP_BYTES", 100)
+    tuned(SCRATCH_KEEP_BYTES=100)
     c = runtime.scratch("test-slot", (50,), np.float32)            # 200 bytes: over the limit, not kept
     d = runtime.scratch("test-slot", (50,), np.float32)
     assert not np.shares_memory(c, d) and not np.shares_memory(c, a)
@@ -336,7 +349,7 @@ def test_import_leaves_malloc_settings_and_the_opt_in_changes_them():
 
 
 @requires("threadpoolctl", "fast")
-def test_blas_threads_come_back_when_a_lane_raises(threads, monkeypatch):
+def test_blas_threads_come_back_when_a_lane_raises(threads, tuned):
     from threadpoolctl import threadpool_limits
 
     def lane(chunks):
@@ -345,7 +358,7 @@ def test_blas_threads_come_back_when_a_lane_raises(threads, monkeypatch):
                 raise RuntimeError("lane failed")
 
     cnnlab.set_num_threads(2)
-    monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1)
+    tuned(MIN_PART_ELEMENTS=1)
     with threadpool_limits(limits=2, user_api="blas"):   # a count that lanes change, on any machine
         before = _blas_threads()
         assert before and all(n == 2 for n in before)

@@ -13,7 +13,7 @@ transposed conv, its output channels), groups G, kernel taps K and stride s:
     im2row    G = 1                                         C >= 8, or C >= 4 and C·K >= 128
     (None)    always: the reference in nn.functional        otherwise
 
-The thresholds are measured (`cnnlab.kernels.tuning`). `use(name)` forces a kernel for the calls in
+The thresholds are measured (`cnnlab.tuning`). `use(name)` forces a kernel for the calls in
 its block where that kernel applies; a call it does not apply to runs the reference (it never raises):
 
     >>> with cnnlab.kernels.use("reference"):

@@ -42,7 +42,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnlab.kernels import tuning
+from cnnlab import tuning
 from cnnlab.kernels.layout import (add_to_rows, all_tap_slices, batch_chunk, channels_last, column_sums, grad_rows,
                                    to_first, to_last, zeros_channels_last)
 from cnnlab.kernels.strided import copy_runs

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from cnnlab.kernels import tuning
+from cnnlab import tuning
 from cnnlab.kernels.strided import tap_slices
 from cnnlab.runtime import batch_parts, parallel_map
 

@@ -202,17 +202,15 @@ def test_transposed_conv_is_the_gradient_of_conv():
     np.testing.assert_allclose(y.data, x.grad.data, rtol=1e-12)
 
 
-def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch, kernel):
-    import cnnlab.kernels.tuning as tuning
-
-    monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", 1)  # one sample per chunk
+def test_large_batches_are_processed_in_bounded_chunks(torch, kernel):
     rng = np.random.default_rng(7)
-    for C in (3, 9):  # the channels-first and the channels-last kernels
-        x, w = rng.standard_normal((5, C, 6, 6)), rng.standard_normal((C, C, 3, 3))
-        run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(stride=2, padding=1), 0)
-        run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(padding=1), 0)
-        run_pair(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, x, w, None, np.float64,
-                 dict(stride=2), 0)
+    with cnnlab.tuning.override(COLUMN_BUFFER_BYTES=1):  # one sample per chunk
+        for C in (3, 9):  # the channels-first and the channels-last kernels
+            x, w = rng.standard_normal((5, C, 6, 6)), rng.standard_normal((C, C, 3, 3))
+            run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(stride=2, padding=1), 0)
+            run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, None, np.float64, dict(padding=1), 0)
+            run_pair(torch, F.conv_transpose2d, torch.nn.functional.conv_transpose2d, x, w, None, np.float64,
+                     dict(stride=2), 0)
 
 
 @pytest.mark.parametrize("C, k, kwargs", [
@@ -222,13 +220,14 @@ def test_large_batches_are_processed_in_bounded_chunks(monkeypatch, torch, kerne
     (5, (26,), dict(stride=3, padding=2)),             # 1-d, 130 values a row: channels-last
 ])
 @pytest.mark.parametrize("chunk_bytes", [None, 1])
-def test_few_channel_layout_choice_matches_torch(monkeypatch, torch, kernel, C, k, kwargs, chunk_bytes):
+def test_few_channel_layout_choice_matches_torch(torch, kernel, C, k, kwargs, chunk_bytes):
     """Both sides of `Im2row.pays` for 4-7 channels, conv and transposed conv, whole batch and
     one sample per chunk."""
-    import cnnlab.kernels.tuning as tuning
+    with cnnlab.tuning.override(**({} if chunk_bytes is None else dict(COLUMN_BUFFER_BYTES=chunk_bytes))):
+        few_channel_convs(torch, C, k, kwargs)
 
-    if chunk_bytes is not None:
-        monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", chunk_bytes)
+
+def few_channel_convs(torch, C, k, kwargs):
     rng = np.random.default_rng(C)
     D = len(k)
     x = rng.standard_normal((3, C, 12, 17) if D == 2 else (3, C, 40))
@@ -270,14 +269,11 @@ def band_config(rng, D, transposed):
 
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("D", [2, 3])
-def test_row_bands_match_torch(monkeypatch, torch, kernel, D, transposed):
+def test_row_bands_match_torch(torch, kernel, D, transposed):
     """Random configs that the row bands apply to (and auto selects), under each kernel, against torch and
     the reference: float64 and float32, whole batches, one sample per chunk and one lane per sample, every
     gradient wanted or not."""
     import warnings
-
-    import cnnlab.kernels.tuning as tuning
-    import cnnlab.runtime as runtime
 
     rng = np.random.default_rng(300 + D + 10 * transposed)
     name = f"conv_transpose{D}d" if transposed else f"conv{D}d"
@@ -290,9 +286,8 @@ def test_row_bands_match_torch(monkeypatch, torch, kernel, D, transposed):
         if kernel in ("auto", "bands"):
             s = kwargs["stride"] if isinstance(kwargs["stride"], tuple) else (kwargs["stride"],) * D
             assert cnnlab.kernels.select_conv(C, 1, ws[2:], s) is cnnlab.kernels.Bands, kwargs
-        monkeypatch.setattr(tuning, "COLUMN_BUFFER_BYTES", 1 if i % 3 == 1 else 4 * 2**20)
-        monkeypatch.setattr(runtime, "MIN_PART_ELEMENTS", 1 if i % 3 == 2 else 2**18)
-        with warnings.catch_warnings():
+        chunks = [{}, dict(COLUMN_BUFFER_BYTES=1), dict(MIN_PART_ELEMENTS=1)][i % 3]   # one sample a chunk or a lane
+        with warnings.catch_warnings(), cnnlab.tuning.override(**chunks):
             warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
             run_pair(torch, ours, theirs, x, w, b, (np.float64, np.float32)[i % 2], kwargs, i)
     # one gradient at a time: the input's only, the weight's only, the bias' only

@@ -1,0 +1,116 @@
+"""The tuned constants of the runtime and the kernels, in one place, each with the measurement behind it.
+
+A constant that follows from the machine is derived from it where the OS says (cache sizes from /sys on
+Linux); the others were measured on a 2-core x86 machine (AVX-512, float32, OpenBLAS) and stand as
+measured. Code reads them as ``tuning.NAME`` at call time, so `override` (a
+context manager, for tests and experiments) changes them for a block:
+
+    >>> with cnnlab.tuning.override(COLUMN_BUFFER_BYTES=1):    # one sample per chunk
+    ...     y = cnnlab.nn.functional.conv2d(x, w)
+
+This module imports nothing of cnnlab (it sits with `runtime`, below the kernels).
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def cache_bytes(level: int, default: int) -> int:
+    """Size of the CPU's data/unified cache of this level (Linux /sys), or `default` where unknown."""
+    try:
+        for d in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+            if int(_read(f"{d}/level")) == level and _read(f"{d}/type") != "Instruction":
+                text = _read(f"{d}/size")
+                return int(text.rstrip("KMG")) * {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    except (OSError, ValueError):
+        pass
+    return default
+
+
+def cache_line_bytes(default: int = 64) -> int:
+    try:
+        return int(_read("/sys/devices/system/cpu/cpu0/cache/index0/coherency_line_size"))
+    except (OSError, ValueError):
+        return default
+
+
+_L2_BYTES = cache_bytes(2, 2 * 2**20)
+
+# ---------------------------------------------------------------- runtime
+#: A part of the batch handed to one worker thread holds at least this many elements (smaller work runs
+#: inline): handing a task to the pool and waiting for it costs tens of microseconds.
+MIN_PART_ELEMENTS = 2**18
+
+#: Scratch buffers up to this size are kept between calls; a larger one (a single sample's columns past
+#: it) is allocated for its call only, so that one huge conv does not hold its memory forever. A policy
+#: on memory, not a speed constant: the buffers that pay (page faults of fresh ones measured ~5 µs a
+#: page) are those of chunks, at most COLUMN_BUFFER_BYTES each.
+SCRATCH_KEEP_BYTES = 64 * 2**20
+
+# ---------------------------------------------------------------- kernels
+#: Size of one column buffer (im2col/im2row rows): the batch is processed in chunks of about this size, so
+#: the rows are still in cache when the GEMM reads them. Measured on 2 cores with a 2 MB L2 a core
+#: (64→64 channels, 32×32, conv + both gradients): 124-135 ms with 2-8 MB chunks, 160-200 ms with
+#: 32-256 MB. Twice the L2 cache of a core (4 MB there), within 1-16 MB. A chunk holds at least one
+#: sample, so one sample's rows are the bound.
+COLUMN_BUFFER_BYTES = min(16 * 2**20, max(2**20, 2 * _L2_BYTES))
+
+#: Staging chunk of the channels-last copy, small enough to stay in the L2 cache: a quarter of it
+#: (512 KB measured with a 2 MB L2: 12.7 ms -> 5.4 ms for 64×64×32×32 float32 with 4 KB-aliased planes).
+STAGE_BYTES = max(2**16, _L2_BYTES // 4)
+
+#: The staging buffer's planes are one cache line longer than the source's (see STAGE_BYTES).
+CACHE_LINE_BYTES = cache_line_bytes()
+
+#: A channel plane whose stride is a multiple of this (the L1 cache's set stride) makes a transposing
+#: copy hit one cache set (2-3× slower, see STAGE_BYTES).
+ALIAS_BYTES = 4096
+
+#: im2row (channels-last) pays for dense convs with at least this many input channels, ...
+IM2ROW_MIN_CHANNELS = 8
+#: ... or at least this many with channels × taps >= IM2ROW_MIN_ROW: LeNet's C1 (1 channel) ~4× slower
+#: channels-last, AlexNet's conv1 (3 channels, 11×11) ~2× slower; a 64-channel conv ~25% faster; 6 channels
+#: 1.5× faster with 5×5 taps (LeNet's C3, rows of 150) but 1.5× slower with 3×3 taps (rows of 54 values are
+#: too short for the GEMM to pay for the copy).
+IM2ROW_FEW_CHANNELS = 4
+IM2ROW_MIN_ROW = 128
+
+#: Row bands pay for dense 2-d/3-d convs with stride 1 along the last axis and at least this many input
+#: channels (with LeNet's C3, 6 channels, bands' rows gather a few values at a time: 1.7× slower).
+#: The bands' forward GEMMs are smaller (one per output column): with 64 or more output channels im2row's
+#: forward measured 2-5% faster, with 32 (the 3-d and dilated benchmark cases) bands 11-14% faster; the
+#: bands' gradients were faster in both, so one kernel, bands, runs both directions.
+BANDS_MIN_CHANNELS = 16
+
+#: Rows summed (or added to) per inner loop in the column sums of a bias gradient: NumPy sums over axis 0
+#: a row at a time (0.13 ms for 6400 × 16); as rows of 64·O values, then 64 partial sums, 8× faster
+#: (2.5× for adding a bias, O = 16).
+SUM_BLOCK_ROWS = 64
+
+
+_TUNABLE = tuple(name for name in dir() if name.isupper() and not name.startswith("_"))
+
+
+@contextlib.contextmanager
+def override(**values: int):
+    """Set some of the constants above for the block (names as written here, positive ints), and put
+    the old values back on leaving it, also on an exception. Process-wide: for tests and experiments,
+    not for code that runs beside other threads' work."""
+    for name, value in values.items():
+        if name not in _TUNABLE:
+            raise ValueError(f"tuning.override: {name!r} is not a tuned constant; they are: {', '.join(_TUNABLE)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"tuning.override: {name} must be a positive int, got {value!r}")
+    namespace = globals()
+    before = {name: namespace[name] for name in values}
+    namespace.update(values)
+    try:
+        yield
+    finally:
+        namespace.update(before)
