@@ -42,7 +42,7 @@ def _first(out):
 
 
 def against_torch(torch, ours, theirs, arrays, dtype, *, tol=None, grad_tol=None, grads=True, params=(),
-                  seed=0, label=""):
+                  seed=0, label="", require_grads=False):
     """Run ours(*tensors) and theirs(*torch_tensors) on the same arrays and compare everything.
 
     arrays: NumPy arrays (floating ones cast to `dtype`, integer ones kept, e.g. class indices or
@@ -54,6 +54,9 @@ def against_torch(torch, ours, theirs, arrays, dtype, *, tol=None, grad_tol=None
     grads: which floating arrays get a gradient: True (all), False (none: the forward only), or a
       bool per array.
     params: (our tensor, torch tensor) pairs, e.g. a layer's parameters, whose gradients are compared too.
+    require_grads: every differentiated input (and parameter) of ours must have a gradient, also for an
+      empty output; by default a missing gradient (None) counts as zeros (e.g. an input the output does
+      not depend on).
 
     An empty output has a zero gradient (PyTorch's reflection_pad3d backward leaves such a gradient
     uninitialised, so it is checked to be zero rather than compared). Under a forced conv kernel
@@ -84,9 +87,10 @@ def against_torch(torch, ours, theirs, arrays, dtype, *, tol=None, grad_tol=None
     pairs = [(f"input {i}", m, r) for i, (m, r, w) in enumerate(zip(mine, ref, wants)) if w]
     pairs += [(f"parameter {i}", m, r) for i, (m, r) in enumerate(params)]
     for name, m, r in pairs:
+        assert m.grad is not None or not require_grads, f"no gradient for {name} {label}"
         got = np.zeros(m.shape, dtype) if m.grad is None else m.grad.data
         assert got.dtype == dtype, f"gradient of {name} has dtype {got.dtype} {label}"
-        if y.size == 0:
+        if y.numel() == 0:  # (Tensor.size is a method, as in PyTorch)
             assert not got.any(), f"gradient of {name} of an empty output {label}"
             continue
         want = np.zeros(m.shape, dtype) if r.grad is None else r.grad.numpy()

@@ -10,13 +10,13 @@ import zlib
 import numpy as np
 import pytest
 from helpers import gradcheck
+from oracle import TOL, against_torch
 
 import cnnlab
 import cnnlab.nn.functional.activation as A
 import cnnlab.nn.modules.activation as M
 
-RTOL = {np.float64: 1e-10, np.float32: 1e-5}
-ATOL = {np.float64: 1e-12, np.float32: 1e-6}
+EXACT = dict(rtol=0, atol=0)
 DTYPES = [np.float64, np.float32]
 
 # name -> (cnnlab op, name in torch.nn.functional, kwargs): every configuration that is swept
@@ -42,30 +42,11 @@ KINKS = np.array([-6.0, -3.0, -1e-30, -0.0, 0.0, 1e-30, 3.0, 6.0, -3.0 - 1e-9, -
                   3.0 + 1e-9, 6.0 - 1e-9, 6.0 + 1e-9])
 
 
-def run_both(torch, ours, theirs, x, dtype, seed=0):
-    """Forward and input gradient (with a random upstream gradient) in both frameworks."""
-    x = np.asarray(x, dtype=dtype)
-    a = cnnlab.Tensor(x.copy(), requires_grad=True)
-    b = torch.tensor(x.copy(), requires_grad=True)
-    out, ref = ours(a), theirs(b)
-    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(upstream))
-    ref.backward(torch.tensor(upstream))
-    return out, ref.detach().numpy(), a.grad.data, b.grad.numpy()
-
-
-def check_both(torch, ours, theirs, x, dtype, seed=0, grad_atol=None):
-    out, ref, g, gref = run_both(torch, ours, theirs, x, dtype, seed)
-    assert out.shape == ref.shape and out.dtype == dtype and g.dtype == dtype
-    np.testing.assert_allclose(out.data, ref, rtol=RTOL[dtype], atol=ATOL[dtype])
-    np.testing.assert_allclose(g, gref, rtol=RTOL[dtype], atol=grad_atol or ATOL[dtype])
-
-
-def grad_atol(name, dtype):
+def grad_tol(name, dtype):
     """gelu-tanh's gradient for x around −3..−6 is a difference of two nearly equal terms; in float32
     both cnnlab and PyTorch are off the float64 truth by up to ~1.2e-6 absolute, differently (their
-    tanh differs in the last bit), so they can differ by ~1.3e-6 there."""
-    return 3e-6 if name == "gelu tanh" and dtype == np.float32 else None
+    tanh differs in the last bit), so they can differ by ~1.3e-6 there. None: the default `TOL`."""
+    return dict(TOL[dtype], atol=3e-6) if name == "gelu tanh" and dtype == np.float32 else None
 
 
 # ---------------------------------------------------------------- erf
@@ -109,8 +90,8 @@ def test_random_sweep_vs_torch(torch, name, fn, tname, kwargs, dtype):
     rng = np.random.default_rng(zlib.crc32(name.encode()))  # str hash() is salted per process
     for shape in [(), (7,), (4, 5), (2, 3, 4, 5), (0, 3)]:
         x = rng.standard_normal(shape) * 4
-        check_both(torch, lambda t: fn(t, **kwargs), lambda t: tfn(t, **kwargs), x, dtype,
-                   grad_atol=grad_atol(name, dtype))
+        against_torch(torch, lambda t: fn(t, **kwargs), lambda t: tfn(t, **kwargs), [x], dtype,
+                      grad_tol=grad_tol(name, dtype), require_grads=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -119,18 +100,15 @@ def test_kinks_and_extremes_vs_torch(torch, name, fn, tname, kwargs, dtype):
     """The gradient at every kink is PyTorch's; ±1000 stays finite, and ±inf gives what PyTorch gives."""
     tfn = getattr(torch.nn.functional, tname)
     x = np.concatenate([KINKS, [-1000.0, 1000.0, -40.0, 40.0]])
-    out, ref, g, gref = run_both(torch, lambda t: fn(t, **kwargs), lambda t: tfn(t, **kwargs), x, dtype)
-    np.testing.assert_allclose(out.data, ref, rtol=RTOL[dtype], atol=ATOL[dtype])
-    np.testing.assert_allclose(g, gref, rtol=RTOL[dtype], atol=grad_atol(name, dtype) or ATOL[dtype])
-    assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(g))
+    out, (a,) = against_torch(torch, lambda t: fn(t, **kwargs), lambda t: tfn(t, **kwargs), [x], dtype,
+                              grad_tol=grad_tol(name, dtype), require_grads=True)
+    assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(a.grad.data))
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # no overflow or nan on the way
         fn(cnnlab.Tensor(x.astype(dtype)), **kwargs)
     if name.startswith(("relu6", "leaky", "elu", "hardswish")):
-        with np.errstate(invalid="ignore"):  # leaky_relu(-inf, 0) = -inf·0 = nan, in PyTorch too
-            out, ref, g, gref = run_both(torch, lambda t: fn(t, **kwargs), lambda t: tfn(t, **kwargs),
-                                         [-np.inf, np.inf], dtype)
-        np.testing.assert_array_equal(out.data, ref)
-        np.testing.assert_array_equal(g, gref)
+        with np.errstate(invalid="ignore"):  # leaky_relu(-inf, 0) = -inf·0 = nan, in PyTorch too; exact
+            against_torch(torch, lambda t: fn(t, **kwargs), lambda t: tfn(t, **kwargs), [[-np.inf, np.inf]],
+                          dtype, tol=EXACT, require_grads=True)
 
 
 def test_kink_gradients_pinned():
@@ -236,7 +214,8 @@ def test_layer_repr_and_forward_match_torch(torch, name, args, kwargs):
     x = np.random.default_rng(5).standard_normal((3, 4)) * 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the implicit softmax dim warns, in both
-        check_both(torch, ours, lambda t: theirs(t.clone()), x, np.float64)  # clone: torch's inplace=True
+        against_torch(torch, ours, lambda t: theirs(t.clone()), [x], np.float64,  # clone: torch's inplace=True
+                      require_grads=True)
 
 
 @pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])

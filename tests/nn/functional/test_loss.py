@@ -9,36 +9,20 @@ import math
 import numpy as np
 import pytest
 from helpers import gradcheck
+from oracle import against_torch
 
 import cnnlab
 import cnnlab.nn.functional.loss as L
 import cnnlab.nn.modules.loss as M
 
-RTOL = {np.float64: 1e-10, np.float32: 1e-5}
-ATOL = {np.float64: 1e-12, np.float32: 1e-6}
 DTYPES = [np.float64, np.float32]
 REDUCTIONS = ["mean", "sum", "none"]
 SHAPES = [(6, 4), (3, 4, 2, 3), (5,)]  # (N, C), (N, C, d1, d2), (C,)
 
 
-def compare(torch, ours, theirs, arrays, dtype, diff=None, seed=0):
-    """Same inputs in both frameworks; compare the outputs and the gradient of every array marked in `diff`."""
-    diff = [True] * len(arrays) if diff is None else diff
-    arrays = [np.asarray(a, dtype=dtype) for a in arrays]
-    a = [cnnlab.Tensor(x.copy(), requires_grad=d) for x, d in zip(arrays, diff)]
-    b = [torch.tensor(x.copy(), requires_grad=d) for x, d in zip(arrays, diff)]
-    out, ref = ours(*a), theirs(*b)
-    assert out.shape == tuple(ref.shape) and out.dtype == dtype
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=RTOL[dtype], atol=ATOL[dtype])
-    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(upstream))
-    ref.backward(torch.tensor(upstream))
-    for i, (x, y) in enumerate(zip(a, b)):
-        if diff[i]:
-            assert x.grad is not None and x.grad.dtype == dtype, f"no float gradient for input {i}"
-            np.testing.assert_allclose(x.grad.data, y.grad.numpy(), rtol=RTOL[dtype], atol=ATOL[dtype],
-                                       err_msg=f"gradient of input {i}")
-    return out
+def compare(torch, ours, theirs, arrays, dtype):
+    """`against_torch` with every array differentiated, each of which must get a gradient; our output."""
+    return against_torch(torch, ours, theirs, arrays, dtype, require_grads=True)[0]
 
 
 def class_count(shape):

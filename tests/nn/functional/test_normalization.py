@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import gradcheck
+from oracle import TOL, against_torch
 
 import cnnlab
 import cnnlab.nn.functional.normalization as N
@@ -13,35 +14,14 @@ from cnnlab.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from cnnlab.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm
 
 DTYPES = [np.float64, np.float32]
-RTOL = {np.float64: 1e-10, np.float32: 1e-5}
-ATOL = {np.float64: 1e-12, np.float32: 1e-6}
 # group_norm and layer_norm in float32 are compared at 1e-4: with small groups (2 values) the input
 # gradient (m·g − Σg − x̂·Σg·x̂)/(m·σ) cancels and rounding differences are amplified by 1/σ; there
-# both frameworks are equally far (~1e-4 relative) from the float64 result. Batch norm holds 1e-5.
-LOOSE_RTOL = {np.float64: 1e-10, np.float32: 1e-4}
-LOOSE_ATOL = {np.float64: 1e-12, np.float32: 1e-4}
+# both frameworks are equally far (~1e-4 relative) from the float64 result. Batch norm holds `TOL` (1e-5).
+LOOSE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}
 
 
-def _close(got, expected, dtype, loose=False, what=""):
-    rtol, atol = (LOOSE_RTOL, LOOSE_ATOL) if loose else (RTOL, ATOL)
-    np.testing.assert_allclose(got, expected, rtol=rtol[dtype], atol=atol[dtype], err_msg=what)
-
-
-def compare(torch, f_ours, f_torch, arrays, dtype, seed=0, loose=False):
-    """Same inputs in both frameworks (None stays None); compare the output and every input gradient."""
-    arrays = [None if a is None else np.asarray(a, dtype=dtype) for a in arrays]
-    ours = [None if a is None else cnnlab.Tensor(a.copy(), requires_grad=True) for a in arrays]
-    theirs = [None if a is None else torch.tensor(a.copy(), requires_grad=True) for a in arrays]
-    out, ref = f_ours(*ours), f_torch(*theirs)
-    assert out.shape == tuple(ref.shape) and out.dtype == dtype
-    _close(out.data, ref.detach().numpy(), dtype, loose, "output")
-    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(upstream))
-    ref.backward(torch.tensor(upstream))
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        if a is not None:
-            assert a.grad is not None and a.grad.dtype == dtype, f"gradient {i}"
-            _close(a.grad.data, b.grad.numpy(), dtype, loose, f"gradient of input {i}")
+def _close(got, expected, dtype, what=""):
+    np.testing.assert_allclose(got, expected, **TOL[dtype], err_msg=what)
 
 
 def _data(rng, shape, scale=1.0, shift=0.0):
@@ -63,11 +43,13 @@ def test_batch_norm_training_matches_torch(torch, shape, dtype, affine):
     rm, rv = rng.standard_normal(C), rng.uniform(0.5, 2, C)
     ours_rm, ours_rv = cnnlab.Tensor(rm.astype(dtype)), cnnlab.Tensor(rv.astype(dtype))
     t_rm, t_rv = torch.tensor(rm.astype(dtype)), torch.tensor(rv.astype(dtype))
-    compare(torch, lambda x, w, b: N.batch_norm(x, ours_rm, ours_rv, w, b, training=True, momentum=0.3, eps=1e-3),
-            lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True, momentum=0.3, eps=1e-3),
-            [x, w, b], dtype)
-    _close(ours_rm.data, t_rm.numpy(), dtype, False, "running_mean")
-    _close(ours_rv.data, t_rv.numpy(), dtype, False, "running_var")
+    against_torch(torch,
+                  lambda x, w, b: N.batch_norm(x, ours_rm, ours_rv, w, b, training=True, momentum=0.3, eps=1e-3),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, t_rm, t_rv, w, b, training=True, momentum=0.3,
+                                                                 eps=1e-3),
+                  [x, w, b], dtype, require_grads=True)
+    _close(ours_rm.data, t_rm.numpy(), dtype, "running_mean")
+    _close(ours_rv.data, t_rv.numpy(), dtype, "running_var")
     assert ours_rm.dtype == dtype and ours_rv.dtype == dtype
 
 
@@ -77,26 +59,26 @@ def test_batch_norm_eval_matches_torch(torch, shape, dtype):
     rng = np.random.default_rng(shape[0])
     C = shape[1]
     rm, rv = rng.standard_normal(C).astype(dtype), rng.uniform(0.5, 2, C).astype(dtype)
-    compare(torch, lambda x, w, b: N.batch_norm(x, cnnlab.Tensor(rm), cnnlab.Tensor(rv), w, b, training=False),
-            lambda x, w, b: torch.nn.functional.batch_norm(x, torch.tensor(rm), torch.tensor(rv), w, b),
-            [_data(rng, shape), rng.standard_normal(C), rng.standard_normal(C)], dtype)
+    against_torch(torch, lambda x, w, b: N.batch_norm(x, cnnlab.Tensor(rm), cnnlab.Tensor(rv), w, b, training=False),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, torch.tensor(rm), torch.tensor(rv), w, b),
+                  [_data(rng, shape), rng.standard_normal(C), rng.standard_normal(C)], dtype, require_grads=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_norm_training_without_running_stats_and_without_bias(torch, dtype):
     rng = np.random.default_rng(3)
-    compare(torch, lambda x, w: N.batch_norm(x, None, None, w, None, training=True),
-            lambda x, w: torch.nn.functional.batch_norm(x, None, None, w, None, training=True),
-            [_data(rng, (4, 3, 5)), rng.standard_normal(3)], dtype)
+    against_torch(torch, lambda x, w: N.batch_norm(x, None, None, w, None, training=True),
+                  lambda x, w: torch.nn.functional.batch_norm(x, None, None, w, None, training=True),
+                  [_data(rng, (4, 3, 5)), rng.standard_normal(3)], dtype, require_grads=True)
 
 
 def test_batch_norm_float32_large_batch_and_no_float64(torch):
     """The timing shape's smaller cousin: float32 stays float32 everywhere, 1e-5 agreement with PyTorch."""
     rng = np.random.default_rng(0)
     x = _data(rng, (16, 8, 16, 16), scale=2.0, shift=5.0)
-    compare(torch, lambda x, w, b: N.batch_norm(x, None, None, w, b, training=True),
-            lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),
-            [x, rng.standard_normal(8), rng.standard_normal(8)], np.float32)
+    against_torch(torch, lambda x, w, b: N.batch_norm(x, None, None, w, b, training=True),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),
+                  [x, rng.standard_normal(8), rng.standard_normal(8)], np.float32, require_grads=True)
 
 
 def test_batch_norm_eval_does_not_touch_running_stats():
@@ -142,12 +124,12 @@ def _train_both(torch, ours, theirs, shapes, dtype, seed=0):
         theirs.zero_grad()
         xo, xt = cnnlab.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         yo, yt = ours(xo), theirs(xt)
-        _close(yo.data, yt.detach().numpy(), dtype, False, f"output of step {step}")
+        _close(yo.data, yt.detach().numpy(), dtype, f"output of step {step}")
         yo.backward(cnnlab.Tensor(g))
         yt.backward(torch.tensor(g))
-        _close(xo.grad.data, xt.grad.numpy(), dtype, False, f"input gradient of step {step}")
+        _close(xo.grad.data, xt.grad.numpy(), dtype, f"input gradient of step {step}")
         for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-            _close(p.grad.data, q.grad.numpy(), dtype, False, f"gradient of {name} at step {step}")
+            _close(p.grad.data, q.grad.numpy(), dtype, f"gradient of {name} at step {step}")
 
 
 def _same_state(torch, ours, theirs, dtype):
@@ -158,7 +140,7 @@ def _same_state(torch, ours, theirs, dtype):
         if so[k].dtype == np.int64:
             assert so[k].item() == st[k].item(), k
         else:
-            _close(so[k].data, st[k].numpy(), dtype, False, k)
+            _close(so[k].data, st[k].numpy(), dtype, k)
 
 
 LAYERS = [(BatchNorm1d, "BatchNorm1d", [(6, 4), (5, 4), (8, 4)]),
@@ -230,9 +212,9 @@ def test_group_norm_matches_torch(torch, shape, groups, dtype):
     rng = np.random.default_rng(shape[1] + groups)
     C = shape[1]
     for w, b in [(rng.standard_normal(C), rng.standard_normal(C)), (rng.standard_normal(C), None), (None, None)]:
-        compare(torch, lambda x, w, b: N.group_norm(x, groups, w, b, eps=1e-4),
-                lambda x, w, b: torch.nn.functional.group_norm(x, groups, w, b, eps=1e-4),
-                [_data(rng, shape, 2, 1), w, b], dtype, loose=True)
+        against_torch(torch, lambda x, w, b: N.group_norm(x, groups, w, b, eps=1e-4),
+                      lambda x, w, b: torch.nn.functional.group_norm(x, groups, w, b, eps=1e-4),
+                      [_data(rng, shape, 2, 1), w, b], dtype, tol=LOOSE, require_grads=True)
 
 
 LN_CASES = [((4, 5), (5,)), ((2, 3, 4), (3, 4)), ((2, 3, 2, 3), (3,)), ((3,), (3,)), ((2, 3, 4, 2), (3, 4, 2))]
@@ -244,9 +226,9 @@ def test_layer_norm_matches_torch(torch, shape, normalized, dtype):
     rng = np.random.default_rng(len(shape) + len(normalized))
     for w, b in [(rng.standard_normal(normalized), rng.standard_normal(normalized)),
                  (rng.standard_normal(normalized), None), (None, None)]:
-        compare(torch, lambda x, w, b: N.layer_norm(x, normalized, w, b),
-                lambda x, w, b: torch.nn.functional.layer_norm(x, normalized, w, b),
-                [_data(rng, shape, 2, 1), w, b], dtype, loose=True)
+        against_torch(torch, lambda x, w, b: N.layer_norm(x, normalized, w, b),
+                      lambda x, w, b: torch.nn.functional.layer_norm(x, normalized, w, b),
+                      [_data(rng, shape, 2, 1), w, b], dtype, tol=LOOSE, require_grads=True)
 
 
 def naive_group_norm(x, G, eps):
@@ -309,9 +291,9 @@ LRN_CASES = [((2, 5, 4), 3), ((2, 6, 3, 4), 2), ((1, 4, 2, 3, 2), 5), ((2, 3, 4)
 def test_local_response_norm_matches_torch(torch, shape, size, dtype):
     rng = np.random.default_rng(size * 10 + len(shape))
     for alpha, beta, k in [(1e-4, 0.75, 1.0), (0.5, 0.6, 2.0), (2.0, 1.5, 0.5)]:
-        compare(torch, lambda x: N.local_response_norm(x, size, alpha, beta, k),
-                lambda x: torch.nn.functional.local_response_norm(x, size, alpha, beta, k),
-                [_data(rng, shape, 2)], dtype)
+        against_torch(torch, lambda x: N.local_response_norm(x, size, alpha, beta, k),
+                      lambda x: torch.nn.functional.local_response_norm(x, size, alpha, beta, k),
+                      [_data(rng, shape, 2)], dtype, require_grads=True)
 
 
 def naive_lrn(x, n, alpha, beta, k):

@@ -10,10 +10,12 @@ import cnnlab
 import cnnlab.nn.functional.padding as P
 import cnnlab.nn.modules.padding as L
 from helpers import gradcheck
+from oracle import against_torch
 
 MODES = ("constant", "reflect", "replicate", "circular")
-RTOL = {np.float64: 1e-12, np.float32: 1e-5}  # float32: a gradient sums up to ~4 terms, maybe in another order
-ATOL = {np.float64: 1e-14, np.float32: 1e-6}
+# float32: a gradient sums up to ~4 terms, maybe in another order
+GRAD_TOL = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-6)}
+EXACT = dict(rtol=0, atol=0)  # padding only copies: the output is exact
 
 
 # ---------------------------------------------------------------- helpers
@@ -22,21 +24,8 @@ def torch_pad(torch, x, pad, mode, value=None):
 
 
 def compare(torch, f_ours, f_torch, x, dtype, seed=0):
-    """Same input in both frameworks: compare the output and the input gradient for a random upstream gradient."""
-    x = np.asarray(x, dtype=dtype)
-    ours, theirs = cnnlab.Tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, ref = f_ours(ours), f_torch(theirs)
-    assert out.shape == tuple(ref.shape)
-    assert out.dtype == dtype
-    np.testing.assert_array_equal(out.data, ref.detach().numpy())  # padding only copies: exact
-    upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(upstream))
-    ref.backward(torch.tensor(upstream))
-    assert ours.grad.dtype == dtype
-    if out.numel() == 0:  # the gradient is 0; torch's reflection_pad3d backward returns uninitialised memory here
-        assert not ours.grad.data.any()
-        return
-    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=RTOL[dtype], atol=ATOL[dtype])
+    """`against_torch` on the one input `x`: the output exact, the input gradient (which must exist) to GRAD_TOL."""
+    against_torch(torch, f_ours, f_torch, [x], dtype, tol=EXACT, grad_tol=GRAD_TOL, seed=seed, require_grads=True)
 
 
 def random_config(rng, wide=False):
