@@ -57,6 +57,9 @@ def against_torch(torch, ours, theirs, arrays, dtype, *, tol=None, grad_tol=None
     require_grads: every differentiated input (and parameter) of ours must have a gradient, also for an
       empty output; by default a missing gradient (None) counts as zeros (e.g. an input the output does
       not depend on).
+    seed: the upstream gradient's, as np.random.default_rng takes it: an int, or a Generator, which
+      the upstream is then drawn on from (a test that drew its inputs and weights from one generator
+      keeps drawing its upstream from it).
 
     An empty output has a zero gradient (PyTorch's reflection_pad3d backward leaves such a gradient
     uninitialised, so it is checked to be zero rather than compared). Under a forced conv kernel

@@ -19,6 +19,7 @@ from cnnlab.keras.layers import conv as K
 from cnnlab.keras.layers.padding import ZeroPadding1D, ZeroPadding2D, ZeroPadding3D
 
 from helpers import gradcheck
+from oracle import against_torch
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -100,20 +101,10 @@ def run_layer(torch, layer, x, torch_fn, seed=0):
     layer(cnnlab.Tensor(x))                                            # build
     weights = [rng.standard_normal(w.shape) for w in layer.get_weights()]
     layer.set_weights(weights)
-    xt = cnnlab.Tensor(x.copy(), requires_grad=True)
-    out = layer(xt)
-    xr = torch.tensor(x.copy(), requires_grad=True)
     wr = [torch.tensor(w, requires_grad=True) for w in weights]
-    ref = torch_fn(xr, *wr)
-    assert out.shape == tuple(ref.shape)
-    assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=RTOL, atol=ATOL)
-    g = rng.standard_normal(out.shape)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg="input grad")
-    for i, (w, r) in enumerate(zip(layer.weights, wr)):
-        np.testing.assert_allclose(w.grad.data, r.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg=f"weight {i} grad")
+    out, _ = against_torch(torch, layer, lambda xr: torch_fn(xr, *wr), [x], np.float64,
+                           tol=dict(rtol=RTOL, atol=ATOL), params=list(zip(layer.weights, wr)), seed=rng,
+                           require_grads=True)
     return out
 
 
@@ -427,17 +418,12 @@ def test_zero_padding(torch, cls, padding, expected, data_format):
     D = len(expected)
     rng = np.random.default_rng(D)
     x = rng.standard_normal((2, 3) + (2, 3, 2)[:D] if data_format == "channels_first" else (2,) + (2, 3, 2)[:D] + (3,))
-    xt = cnnlab.Tensor(x, requires_grad=True)
-    y = layer(xt)
     spatial = [(0, 0), (0, 0)] + list(expected) if data_format == "channels_first" \
         else [(0, 0)] + list(expected) + [(0, 0)]
+    y, _ = against_torch(torch, layer, lambda xr: torch.nn.functional.pad(xr, flat_pad(spatial)), [x], np.float64,
+                         tol=dict(rtol=0, atol=0), seed=rng, require_grads=True)  # exact, the gradient too
     np.testing.assert_array_equal(y.data, np.pad(x, spatial))
     assert layer.compute_output_shape(x.shape) == y.shape
-    g = rng.standard_normal(y.shape)
-    y.backward(cnnlab.Tensor(g))
-    xr = torch.tensor(x, requires_grad=True)
-    torch.nn.functional.pad(xr, flat_pad(spatial)).backward(torch.tensor(g))
-    np.testing.assert_array_equal(xt.grad.data, xr.grad.numpy())
 
 
 def test_zero_padding_defaults():

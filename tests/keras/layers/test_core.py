@@ -13,8 +13,10 @@ from cnnlab.keras.layers.conv import Conv2D
 from cnnlab.keras.layers.core import Activation, Dense, Dropout, Flatten
 
 from helpers import gradcheck
+from oracle import against_torch
 
 RTOL, ATOL = 1e-10, 1e-12
+TOL = dict(rtol=RTOL, atol=ATOL)
 
 
 # ------------------------------------------------------------------ Dense
@@ -27,19 +29,12 @@ def test_dense_against_torch(torch, shape, activation):
     layer(cnnlab.Tensor(x))
     kernel, bias = rng.standard_normal((5, 3)), rng.standard_normal(3)
     layer.set_weights([kernel, bias])
-    xt = cnnlab.Tensor(x.copy(), requires_grad=True)
-    out = layer(xt)
-    xr, kr, br = (torch.tensor(a, requires_grad=True) for a in (x, kernel, bias))
+    kr, br = (torch.tensor(a, requires_grad=True) for a in (kernel, bias))
     act = {None: lambda t: t, "linear": lambda t: t, "relu": torch.relu, "sigmoid": torch.sigmoid,
            "tanh": torch.tanh, "softmax": lambda t: torch.softmax(t, -1)}[activation]
-    ref = act(xr @ kr + br)
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=RTOL, atol=ATOL)
+    out, _ = against_torch(torch, layer, lambda xr: act(xr @ kr + br), [x], np.float64, tol=TOL,
+                           params=[(layer.kernel, kr), (layer.bias, br)], seed=rng, require_grads=True)
     assert layer.compute_output_shape(shape) == out.shape == shape[:-1] + (3,)
-    g = rng.standard_normal(out.shape)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    for ours, theirs in ((xt, xr), (layer.kernel, kr), (layer.bias, br)):
-        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=RTOL, atol=ATOL)
 
 
 def test_dense_weights_layout_gradcheck_and_errors():
@@ -122,14 +117,7 @@ def test_activation_names_with_keras_defaults(torch, name):
            "hard_swish": tF.hardswish, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
            "softmax": lambda t: torch.softmax(t, -1), "log_softmax": lambda t: torch.log_softmax(t, -1)}[name]
     x = np.random.default_rng(0).uniform(-5, 5, size=(3, 4, 5))
-    xt = cnnlab.Tensor(x.copy(), requires_grad=True)
-    xr = torch.tensor(x.copy(), requires_grad=True)
-    out, expected = Activation(name)(xt), ref(xr)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = np.random.default_rng(1).standard_normal(x.shape)
-    out.backward(cnnlab.Tensor(g))
-    expected.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=1e-10, atol=1e-12)
+    against_torch(torch, Activation(name), ref, [x], np.float64, tol=TOL, seed=1, require_grads=True)
 
 
 # ------------------------------------------------------------------ Dropout

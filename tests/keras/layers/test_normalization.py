@@ -17,6 +17,7 @@ import cnnlab
 from cnnlab.keras.layers.normalization import BatchNormalization
 
 from helpers import gradcheck, numerical_grads
+from oracle import against_torch
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -153,21 +154,15 @@ def test_gradients_against_torch(torch, shape, axis, training, center, scale):
     moving = [rng.standard_normal(C), rng.random(C) + 0.5]
     layer.set_weights(weights + moving)
     x = rng.standard_normal(shape)
-    xt = cnnlab.Tensor(x.copy(), requires_grad=True)
-    y = layer(xt, training=training)
-    xr = torch.tensor(x, requires_grad=True)
     wr = [torch.tensor(w, requires_grad=True) for w in weights]
     gamma = wr[0] if scale else None
     beta = wr[-1] if center else None
     mean, var = (None, None) if training else (torch.tensor(moving[0]), torch.tensor(moving[1]))
-    ref = torch_bn(torch, xr, gamma, beta, axis, 1e-2, mean, var)
-    np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=RTOL, atol=ATOL)
-    g = rng.standard_normal(shape)
-    y.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg="input grad")
-    for w, r in zip(layer.trainable_weights, wr):
-        np.testing.assert_allclose(w.grad.data, r.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg="weight grad")
+    assert len(layer.trainable_weights) == len(wr)
+    against_torch(torch, lambda xt: layer(xt, training=training),
+                  lambda xr: torch_bn(torch, xr, gamma, beta, axis, 1e-2, mean, var), [x], np.float64,
+                  tol=dict(rtol=RTOL, atol=ATOL), params=list(zip(layer.trainable_weights, wr)), seed=rng,
+                  require_grads=True)
     assert all(w.grad is None for w in layer.non_trainable_weights)
 
 

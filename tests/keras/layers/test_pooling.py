@@ -16,8 +16,10 @@ import cnnlab
 from cnnlab.keras.layers import pooling as P
 
 from helpers import gradcheck
+from oracle import against_torch
 
 RTOL, ATOL = 1e-10, 1e-12
+TOL = dict(rtol=RTOL, atol=ATOL)
 
 
 # ------------------------------------------------------------------ oracles
@@ -79,21 +81,6 @@ def naive_pool(x, mode, ks, ss, padding):
 
 def layer_class(mode, D):
     return getattr(P, f"{'MaxPooling' if mode == 'max' else 'AveragePooling'}{D}D")
-
-
-def compare_with_torch(torch, layer, x, ref_fn, seed=0, rtol=RTOL, atol=ATOL):
-    """Forward and the input gradient (random upstream) of `layer` against torch's `ref_fn`."""
-    xt = cnnlab.Tensor(x.copy(), requires_grad=True)
-    out = layer(xt)
-    xr = torch.tensor(x.copy(), requires_grad=True)
-    ref = ref_fn(xr)
-    assert out.shape == tuple(ref.shape)
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol)
-    g = np.random.default_rng(seed).standard_normal(out.shape)
-    out.backward(cnnlab.Tensor(g.astype(out.dtype)))
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=rtol, atol=atol, err_msg="input grad")
-    return out
 
 
 # ------------------------------------------------------------------ hand-computed TensorFlow results
@@ -180,8 +167,9 @@ def test_pooling_against_torch_and_naive(torch, mode, D, n_cases):
         C = int(rng.integers(1, 4))
         x = rng.standard_normal((2,) + n + (C,) if cfg["data_format"] == "channels_last" else (2, C) + n)
         s = cfg["strides"] or cfg["pool_size"]
-        out = compare_with_torch(torch, layer, x, lambda xr: torch_pool(torch, xr, mode, cfg["pool_size"], s,
-                                                                        cfg["padding"], cfg["data_format"]), seed=i)
+        out, _ = against_torch(torch, layer, lambda xr: torch_pool(torch, xr, mode, cfg["pool_size"], s,
+                                                                   cfg["padding"], cfg["data_format"]),
+                               [x], np.float64, tol=TOL, seed=i, require_grads=True)
         assert out.dtype == np.float64
         xl = x if cfg["data_format"] == "channels_last" else np.moveaxis(x, 1, -1)
         got = out.data if cfg["data_format"] == "channels_last" else np.moveaxis(out.data, 1, -1)
@@ -203,7 +191,7 @@ def test_global_pooling_against_torch(torch, D, kind, data_format, keepdims):
     axes = tuple(range(2, D + 2)) if data_format == "channels_first" else tuple(range(1, D + 1))
     reduce = (lambda t: t.mean(dim=axes, keepdim=keepdims)) if "Average" in kind else \
         (lambda t: t.amax(dim=axes, keepdim=keepdims))
-    out = compare_with_torch(torch, layer, x, reduce)
+    out, _ = against_torch(torch, layer, reduce, [x], np.float64, tol=TOL, require_grads=True)
     assert layer.compute_output_shape(x.shape) == out.shape
     assert layer.compute_output_shape((None,) + x.shape[1:]) == (None,) + out.shape[1:]
 

@@ -17,7 +17,7 @@ from cnnlab.nn.functional.deform_conv import deform_conv2d
 from cnnlab.nn.modules.conv import Conv2d
 from cnnlab.nn.modules.deform_conv import DeformConv2d
 from helpers import gradcheck
-from oracle import onnx_node
+from oracle import against_torch, onnx_node
 
 
 
@@ -261,19 +261,15 @@ def test_forward_and_every_gradient_match_torch(torch, seed, dtype):
     """float32 tolerance 1e-4: grid_sample maps each point to [−1, 1] and back, rounding it in float32."""
     rng = np.random.default_rng(300 + seed)
     arrays, options = random_config(rng, mask=seed % 2 == 0, bias=seed < 2)
-    out, ours = run(arrays, options, requires_grad=True, dtype=dtype)
-    theirs = {k: torch.tensor(a.astype(dtype), requires_grad=True) for k, a in arrays.items()}
-    ref = torch_deform_conv(torch, theirs["input"], theirs["offset"], theirs["weight"], theirs.get("bias"),
-                            theirs.get("mask"), **options)
-    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **tol)
-    grad = rng.standard_normal(out.shape).astype(dtype)
-    out.backward(cnnlab.Tensor(grad))
-    ref.backward(torch.tensor(grad))
-    for name in arrays:
-        assert ours[name].grad.dtype == dtype
-        np.testing.assert_allclose(ours[name].grad.data, theirs[name].grad.numpy(), **tol, err_msg=name)
+    names = list(arrays)
+
+    def theirs(*tensors):
+        t = dict(zip(names, tensors))
+        return torch_deform_conv(torch, t["input"], t["offset"], t["weight"], t.get("bias"), t.get("mask"), **options)
+
+    tol = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
+    against_torch(torch, lambda *tensors: deform_conv2d(**dict(zip(names, tensors)), **options), theirs,
+                  list(arrays.values()), dtype, tol=tol, seed=rng, require_grads=True, label=str(names))
 
 
 # ---------------------------------------------------------------- (c) zero offsets, unit mask == conv2d

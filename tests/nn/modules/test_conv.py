@@ -9,6 +9,7 @@ import pytest
 
 import cnnlab
 from cnnlab import nn
+from oracle import against_torch
 
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
 
@@ -18,18 +19,11 @@ def copy_weights(ours, theirs):
 
 
 def compare_layers(torch, ours, theirs, x, dtype, **call):
+    """Torch's weights loaded into ours; the oracle compares output, input and every parameter gradient."""
     copy_weights(ours, theirs)
-    xo = cnnlab.tensor(x.astype(dtype), requires_grad=True)
-    xt = torch.tensor(x.astype(dtype), requires_grad=True)
-    yo, yt = ours(xo, **call), theirs(xt, **call)
-    assert yo.shape == tuple(yt.shape)
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), **TOL[dtype])
-    g = np.random.default_rng(0).standard_normal(yo.shape).astype(dtype)
-    yo.backward(cnnlab.tensor(g))
-    yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), **TOL[dtype])
-    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), **TOL[dtype], err_msg=name)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    against_torch(torch, lambda t: ours(t, **call), lambda t: theirs(t, **call), [x], dtype, tol=TOL,
+                  params=list(zip(ours.parameters(), theirs.parameters())), require_grads=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -102,7 +96,7 @@ def test_layer_argument_checks():
         nn.Conv2d(4, 5, 3, groups=2)
     with pytest.raises(ValueError, match="Conv2d: padding='same' is not supported for strided convolutions"):
         nn.Conv2d(4, 4, 3, stride=2, padding="same")
-    with pytest.raises(ValueError, match=r"Conv2d: padding must be an int, a tuple, 'same' or 'valid', got 'full'"):
+    with pytest.raises(ValueError, match=r"Conv2d: padding must be an int, a tuple of 2 ints, 'valid' or 'same', got 'full'"):
         nn.Conv2d(4, 4, 3, padding="full")
     with pytest.raises(ValueError, match="Conv1d: padding_mode must be one of"):
         nn.Conv1d(4, 4, 3, padding_mode="mirror")

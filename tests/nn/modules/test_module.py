@@ -16,6 +16,7 @@ import pytest
 
 import cnnlab
 from cnnlab import nn
+from oracle import against_torch
 
 
 @pytest.fixture(autouse=True)
@@ -153,17 +154,10 @@ def test_forward_and_gradients_match_torch_after_loading_its_weights(torch, dtyp
     assert repr(result) == "<All keys matched successfully>"
 
     x = np.random.default_rng(1).standard_normal((5, 3, 4)).astype(dtype)
-    y_ours = ours(cnnlab.tensor(x))
-    y_theirs = theirs(torch.tensor(x))
-    assert y_ours.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(y_ours.data, y_theirs.detach().numpy(), rtol=rtol, atol=rtol * 1e-2)
-
-    upstream = np.random.default_rng(2).standard_normal(y_ours.shape).astype(dtype)
-    (y_ours * cnnlab.tensor(upstream)).sum().backward()
-    (y_theirs * torch.tensor(upstream)).sum().backward()
-    for (n1, p1), (n2, p2) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
-        assert n1 == n2
-        np.testing.assert_allclose(p1.grad.data, p2.grad.numpy(), rtol=rtol, atol=rtol * 1e-2, err_msg=n1)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    against_torch(torch, ours, theirs, [x], np.dtype(dtype).type, tol=dict(rtol=rtol, atol=rtol * 1e-2),
+                  grads=False, params=list(zip(ours.parameters(), theirs.parameters())), seed=2,
+                  require_grads=True)
 
 
 def test_custom_module_forward_matches_torch_after_loading(torch):
@@ -664,14 +658,8 @@ def test_flatten_and_activations_match_torch(torch):
     for make in (lambda nn: nn.Flatten(), lambda nn: nn.Flatten(0, 2), lambda nn: nn.Flatten(-2),
                  lambda nn: nn.ReLU(), lambda nn: nn.ReLU(inplace=True), lambda nn: nn.Sigmoid(),
                  lambda nn: nn.Tanh(), lambda nn: nn.Identity()):
-        xt = cnnlab.tensor(x, requires_grad=True)
-        tt = torch.tensor(x, requires_grad=True)
-        y, yt = make(nn)(xt), make(torch.nn)(tt * 1)
-        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12, atol=1e-15)
-        g = np.random.default_rng(1).standard_normal(y.shape)
-        y.backward(cnnlab.tensor(g))
-        yt.backward(torch.tensor(g))
-        np.testing.assert_allclose(xt.grad.data, tt.grad.numpy(), rtol=1e-12, atol=1e-15)
+        against_torch(torch, make(nn), lambda t: make(torch.nn)(t * 1), [x], np.float64,
+                      tol=dict(rtol=1e-12, atol=1e-15), seed=1, require_grads=True)
 
 
 def test_relu_inplace_is_accepted_but_does_not_modify_the_input():

@@ -10,6 +10,7 @@ import cnnlab.nn.functional.adaptive_pooling as A
 import cnnlab.nn.functional.pooling as P
 import cnnlab.nn.functional.unpooling as U
 import cnnlab.nn.modules.pooling as L
+from oracle import against_torch
 
 LAYERS = [
     "MaxPool1d(2)", "MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=True)",
@@ -40,17 +41,8 @@ def test_forward_and_backward_match_torch_layers(torch, spec):
     x = _input(spec, rng)
     if spec.startswith("LP"):
         x = np.abs(x) + 0.5  # positive: x^1.5 is real
-    ours, theirs = eval("L." + spec), eval("torch.nn." + spec)
-    a, b = cnnlab.Tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
-    out, ref = ours(a), theirs(b)
-    if isinstance(ref, tuple):
-        np.testing.assert_array_equal(out[1].data, ref[1].numpy())
-        out, ref = out[0], ref[0]
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = rng.standard_normal(out.shape)
-    out.backward(cnnlab.Tensor(g))
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    against_torch(torch, eval("L." + spec), eval("torch.nn." + spec), [x], np.float64,
+                  tol=dict(rtol=1e-10, atol=1e-12), seed=rng, require_grads=True, label=spec)
 
 
 def test_unpool_layer_with_output_size(torch):
