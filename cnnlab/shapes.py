@@ -1,13 +1,10 @@
-"""The arithmetic of the lecture: every size formula of cnnlab, in one place, and
-the argument checks that ops and layers share.
+"""The arithmetic of the lecture: every size formula of cnnlab, in one place.
 
 Pure functions on Python ints; ops, layers, ``summary`` and ``explain`` all
 call these, so a formula is written exactly once. Each function checks its
-arguments first and raises ``ValueError``/``TypeError`` whose message names the
-op (the ``op`` keyword), the argument, the rule and what came, in one style:
-``max_pool2d: kernel_size must be positive, got kernel_size=(0, 2)``. A layer
-calls the same parser as its op when it is made (so it fails early, under its
-own name), and its op checks again when called.
+arguments first with the parsers of `cnnlab.arguments`, whose messages name the
+op (the ``op`` keyword), the argument, the rule and what came:
+``conv: kernel_size must be positive, got kernel_size=0``.
 
 Notation (one spatial axis):
     n  input size        k  kernel size      s  stride
@@ -22,245 +19,13 @@ Example:
 """
 from __future__ import annotations
 
-import numbers
-import operator
 from collections import namedtuple
 
-__all__ = ["integer", "positive_int", "nonnegative_int", "boolean", "number", "ntuple", "check_positive",
-           "check_nonnegative", "positive_ints", "nonnegative_ints", "window_args", "divisor_override",
-           "adaptive_output_size", "normalized_shape", "conv_output_size",
-           "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
-           "same_padding_torch", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
+from cnnlab.arguments import boolean, check_positive, nonnegative_int, padding_pair, positive_int
+
+__all__ = ["conv_output_size", "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
+           "same_padding_torch", "conv_pads", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
            "RFInfo", "receptive_field", "effective_stride_and_padding"]
-
-
-# ------------------------------------------------------- argument parsing
-# The one set of argument checks of cnnlab's ops and layers (one message style:
-# "{op}: {arg} must be {rule}, got {arg}={value!r}", with the type for a TypeError).
-
-def _is_bool(value) -> bool:
-    """True for Python's and NumPy's bools (``numpy.bool_``, named ``bool`` in NumPy 2)."""
-    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
-
-
-def _is_int(value) -> bool:
-    """True for ints and int-like scalars (``operator.index``), never for bools."""
-    if _is_bool(value):
-        return False
-    try:
-        operator.index(value)
-    except TypeError:
-        return False
-    return True
-
-
-def integer(value, *, op, arg) -> int:
-    """`value` as an int (Python or NumPy, never a bool), or TypeError.
-
-    Example:
-        >>> integer(-1, op="Softmax", arg="dim")
-        -1
-    """
-    if not _is_int(value):
-        raise TypeError(f"{op}: {arg} must be an int, got {arg}={value!r} ({type(value).__name__})")
-    return operator.index(value)
-
-
-def positive_int(value, *, op, arg) -> int:
-    """`value` as an int >= 1, or TypeError/ValueError.
-
-    Example:
-        >>> positive_int(16, op="Conv2d", arg="in_channels")
-        16
-    """
-    value = integer(value, op=op, arg=arg)
-    if value <= 0:
-        raise ValueError(f"{op}: {arg} must be positive, got {arg}={value}")
-    return value
-
-
-def nonnegative_int(value, *, op, arg) -> int:
-    """`value` as an int >= 0, or TypeError/ValueError."""
-    value = integer(value, op=op, arg=arg)
-    if value < 0:
-        raise ValueError(f"{op}: {arg} must be non-negative, got {arg}={value}")
-    return value
-
-
-def boolean(value, *, op, arg) -> bool:
-    """`value` (a Python or NumPy bool) as a bool, or TypeError.
-
-    Example:
-        >>> boolean(False, op="max_pool2d", arg="ceil_mode")
-        False
-    """
-    if not _is_bool(value):
-        raise TypeError(f"{op}: {arg} must be True or False, got {arg}={value!r} ({type(value).__name__})")
-    return bool(value)
-
-
-def number(value, *, op, arg):
-    """`value` if it is a real number (int or float, Python or NumPy, never a bool), or TypeError."""
-    if not isinstance(value, numbers.Real) or _is_bool(value):
-        raise TypeError(f"{op}: {arg} must be a number, got {arg}={value!r} ({type(value).__name__})")
-    return value
-
-
-def _padding_pair(padding, *, op, arg="padding") -> tuple[int, int]:
-    """An int (both sides) or a (before, after) pair -> (before, after), both >= 0."""
-    if isinstance(padding, (tuple, list)):
-        if len(padding) != 2 or not all(_is_int(v) for v in padding):
-            raise TypeError(f"{op}: {arg} must be an int or a (before, after) pair of ints, "
-                            f"got {arg}={padding!r}")
-        pair = tuple(operator.index(v) for v in padding)
-    else:
-        pair = (integer(padding, op=op, arg=arg),) * 2
-    if min(pair) < 0:
-        raise ValueError(f"{op}: {arg} must be non-negative, got {arg}={padding!r}")
-    return pair
-
-
-def ntuple(value, n, *, op, arg) -> tuple[int, ...]:
-    """Normalise an int or a length-n tuple/list of ints to an n-tuple of ints.
-
-    The one helper every op and layer uses for ``kernel_size``, ``stride``,
-    ``padding`` and ``dilation`` (no private ``_pair`` copies).
-
-    Example:
-        >>> ntuple(3, 2, op="conv2d", arg="kernel_size")
-        (3, 3)
-        >>> ntuple([1, 2], 2, op="conv2d", arg="stride")
-        (1, 2)
-    """
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(items) != n or not all(_is_int(v) for v in items):
-        error = ValueError if len(items) != n else TypeError
-        raise error(f"{op}: {arg} must be an int or a tuple of {n} int{'s' * (n != 1)}, "
-                    f"got {value!r}")
-    return tuple(operator.index(v) for v in items)
-
-
-def _check_all(values, rule, ok, *, op, arg):
-    items = tuple(values) if isinstance(values, (tuple, list)) else (values,)
-    for v in items:
-        integer(v, op=op, arg=arg)
-    if not all(ok(v) for v in items):
-        raise ValueError(f"{op}: {arg} must be {rule}, got {arg}={values!r}")
-    return values
-
-
-def check_positive(values, *, op, arg):
-    """Raise ValueError unless every entry of an int or tuple is > 0; return ``values``.
-
-    Example:
-        >>> check_positive((2, 1), op="max_pool2d", arg="stride")
-        (2, 1)
-    """
-    return _check_all(values, "positive", lambda v: v > 0, op=op, arg=arg)
-
-
-def check_nonnegative(values, *, op, arg):
-    """Raise ValueError unless every entry of an int or tuple is >= 0; return ``values``.
-
-    Example:
-        >>> check_nonnegative((0, 1), op="conv2d", arg="padding")
-        (0, 1)
-    """
-    return _check_all(values, "non-negative", lambda v: v >= 0, op=op, arg=arg)
-
-
-def positive_ints(value, n, *, op, arg) -> tuple[int, ...]:
-    """An int or n ints, all > 0, as an n-tuple (``ntuple`` + ``check_positive``).
-
-    Example:
-        >>> positive_ints(2, 2, op="max_pool2d", arg="kernel_size")
-        (2, 2)
-    """
-    items = ntuple(value, n, op=op, arg=arg)
-    check_positive(value, op=op, arg=arg)  # the message shows the value as it came
-    return items
-
-
-def nonnegative_ints(value, n, *, op, arg) -> tuple[int, ...]:
-    """An int or n ints, all >= 0, as an n-tuple (``ntuple`` + ``check_nonnegative``)."""
-    items = ntuple(value, n, op=op, arg=arg)
-    check_nonnegative(value, op=op, arg=arg)
-    return items
-
-
-def window_args(D, kernel_size, stride, padding, dilation=1, *, op):
-    """(kernel, stride, padding, dilation) of a D-d pooling window as D-tuples of ints, checked.
-
-    ``stride=None`` (or ``()``) means the kernel size, as in PyTorch; kernel, stride and dilation
-    must be positive, padding non-negative. Messages show each value as it came.
-
-    Example:
-        >>> window_args(2, 3, None, (1, 0), op="max_pool2d")
-        ((3, 3), (3, 3), (1, 0), (1, 1))
-    """
-    k = positive_ints(kernel_size, D, op=op, arg="kernel_size")
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        positive_ints(stride, D, op=op, arg="stride")
-    return k, s, nonnegative_ints(padding, D, op=op, arg="padding"), positive_ints(dilation, D, op=op, arg="dilation")
-
-
-def divisor_override(value, *, op):
-    """avg_pool's ``divisor_override``: None, or a non-zero int.
-
-    Example:
-        >>> divisor_override(None, op="avg_pool2d") is None
-        True
-    """
-    if value is None:
-        return None
-    if not _is_int(value):
-        raise TypeError(f"{op}: divisor_override must be an int or None, got divisor_override={value!r} "
-                        f"({type(value).__name__})")
-    if value == 0:
-        raise ValueError(f"{op}: divisor_override must not be zero, got divisor_override=0")
-    return operator.index(value)
-
-
-def adaptive_output_size(output_size, D, spatial=None, *, op):
-    """The ``output_size`` of D-d adaptive pooling as a D-tuple of positive ints.
-
-    An int, or D entries, where (2-d and 3-d only, as PyTorch) None keeps that input size
-    (`spatial`; without it, when a layer checks its argument, None stands for 1).
-
-    Example:
-        >>> adaptive_output_size((None, 3), 2, (7, 9), op="adaptive_avg_pool2d")
-        (7, 3)
-    """
-    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * D
-    if output_size is None or (D == 1 and None in items):
-        raise TypeError(f"{op}: output_size must be an int or a tuple of {D} int{'s' * (D > 1)}"
-                        f"{' (or None to keep that input size)' if D > 1 else ''}, got {output_size!r}")
-    if len(items) == D:
-        keep = (1,) * D if spatial is None else spatial
-        items = tuple(n if o is None else o for n, o in zip(keep, items))
-    size = ntuple(items, D, op=op, arg="output_size")
-    if min(size) < 1:
-        raise ValueError(f"{op}: output_size must be positive, got output_size={output_size!r}")
-    return size
-
-
-def normalized_shape(value, *, op) -> tuple[int, ...]:
-    """layer_norm's ``normalized_shape``: an int or a non-empty sequence of positive ints, as a tuple.
-
-    Example:
-        >>> normalized_shape(8, op="layer_norm")
-        (8,)
-    """
-    shape = (value,) if _is_int(value) or _is_bool(value) else value
-    try:
-        shape = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{op}: normalized_shape must be an int or a tuple of ints, "
-                        f"got {type(value).__name__}") from None
-    if not shape or not all(_is_int(s) and operator.index(s) >= 1 for s in shape):
-        raise ValueError(f"{op}: normalized_shape must be a positive int or a non-empty tuple of positive ints, "
-                         f"got {value!r}")
-    return tuple(operator.index(s) for s in shape)
 
 
 # ------------------------------------------------------------- output sizes
@@ -282,7 +47,7 @@ def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1, *, op="con
     k = positive_int(kernel_size, op=op, arg="kernel_size")
     s = positive_int(stride, op=op, arg="stride")
     d = positive_int(dilation, op=op, arg="dilation")
-    before, after = _padding_pair(padding, op=op)
+    before, after = padding_pair(padding, op=op)
     span, padded = d * (k - 1) + 1, n + before + after
     if span > padded:
         raise ValueError(f"{op}: kernel size (after dilation) {span} is larger than the padded "
@@ -311,7 +76,7 @@ def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     k = positive_int(kernel_size, op=op, arg="kernel_size")
     s = k if stride is None else positive_int(stride, op=op, arg="stride")
     d = positive_int(dilation, op=op, arg="dilation")
-    before, after = _padding_pair(padding, op=op)
+    before, after = padding_pair(padding, op=op)
     ceil_mode = boolean(ceil_mode, op=op, arg="ceil_mode")
     if max(before, after) > k // 2:
         raise ValueError(f"{op}: padding should be at most half of kernel size, but got "
@@ -391,6 +156,21 @@ def same_padding_torch(kernel_size, dilation=1, *, op="conv"):
     d = positive_int(dilation, op=op, arg="dilation")
     total = d * (k - 1)
     return total // 2, total - total // 2
+
+
+def conv_pads(padding, kernel_size, dilation):
+    """(before, after) zeros per axis of a conv's canonical padding (`arguments.conv_padding`):
+    'valid' none, 'same' PyTorch's split (`same_padding_torch`), p ints p on each side.
+
+    Example:
+        >>> conv_pads("same", (4, 3), (1, 2)), conv_pads((1, 0), (3, 3), (1, 1))
+        (((1, 2), (2, 2)), ((1, 1), (0, 0)))
+    """
+    if padding == "valid":
+        return ((0, 0),) * len(kernel_size)
+    if padding == "same":
+        return tuple(same_padding_torch(k, d) for k, d in zip(kernel_size, dilation))
+    return tuple((p, p) for p in padding)
 
 
 def same_padding_tf(n, kernel_size, stride=1, dilation=1, *, op="conv"):
@@ -500,7 +280,7 @@ def _layer(layer, i, *, op):
     k, s, p, d = (*layer, 1) if len(layer) == 3 else layer
     k = positive_int(k, op=op, arg=f"layer {i} kernel_size")
     s = positive_int(s, op=op, arg=f"layer {i} stride")
-    before, _ = _padding_pair(p, op=op, arg=f"layer {i} padding")
+    before, _ = padding_pair(p, op=op, arg=f"layer {i} padding")
     d = positive_int(d, op=op, arg=f"layer {i} dilation")
     return k, s, before, d
 

@@ -21,9 +21,10 @@ import cnnlab
 
 PACKAGE_DIR = pathlib.Path(cnnlab.__file__).parent
 
-# DESIGN's first layers, in order: each may import only the ones before it (`tuning`, the measured
+# DESIGN's first layers, in order: each may import only the ones before it (`arguments`, the
+# parsers that the size formulas of `shapes` and every op use, comes first in its layer; `tuning`, the measured
 # constants, sits with `runtime`: both are about how work is run).
-CORE = ("cnnlab.backend", "cnnlab.shapes", "cnnlab.autograd", "cnnlab.tuning", "cnnlab.runtime")
+CORE = ("cnnlab.backend", "cnnlab.arguments", "cnnlab.shapes", "cnnlab.autograd", "cnnlab.tuning", "cnnlab.runtime")
 
 
 def _module_files() -> dict[str, pathlib.Path]:

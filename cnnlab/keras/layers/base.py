@@ -37,7 +37,7 @@ import re
 
 import numpy as np
 
-from cnnlab import backend, shapes
+from cnnlab import arguments, backend, shapes
 from cnnlab.autograd import Tensor, no_grad
 from cnnlab.keras import initializers
 from cnnlab.nn import functional as F
@@ -134,7 +134,7 @@ def standardize_tuple(value, n, name, op, allow_zero=False):
         >>> standardize_tuple(3, 2, "kernel_size", "Conv2D")
         (3, 3)
     """
-    values = shapes.ntuple(value, n, op=op, arg=name)
+    values = arguments.ntuple(value, n, op=op, arg=name)
     bad = sorted({v for v in values if (v < 0 if allow_zero else v <= 0)})
     if bad:
         rule = "non-negative" if allow_zero else "positive"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.backend import get_default_dtype
 from cnnlab.messages import counted
@@ -20,7 +20,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def normalize_dim(dim, ndim: int, op: str) -> int:
     """A dim in [-ndim, ndim) as a non-negative int (a 0-d tensor accepts dim 0 and -1, as in PyTorch)."""
-    dim = shapes.integer(dim, op=op, arg="dim")
+    dim = arguments.integer(dim, op=op, arg="dim")
     n = max(ndim, 1)
     if not -n <= dim < n:
         raise ValueError(f"{op}: dim {dim} is out of range for a tensor of {counted(ndim, 'dimension')} "

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import stable_sigmoid
@@ -197,7 +197,7 @@ class Hardswish(Function):
 # ---------------------------------------------------------------- public functions
 def _number(op: str, name: str, value) -> float:
     """A Python float (a NumPy float64 scalar would upcast float32 arrays), or TypeError."""
-    shapes.number(value, op=op, arg=name)
+    arguments.number(value, op=op, arg=name)
     if not math.isfinite(value):
         raise ValueError(f"{op}: {name} must be finite, got {value}")
     return float(value)
@@ -216,7 +216,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     check_tensor("relu6", input)
-    shapes.boolean(inplace, op="relu6", arg="inplace")
+    arguments.boolean(inplace, op="relu6", arg="inplace")
     return ReLU6.apply(input)
 
 
@@ -234,7 +234,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         Input (*), output (*): the same shape.
     """
     check_tensor("leaky_relu", input)
-    shapes.boolean(inplace, op="leaky_relu", arg="inplace")
+    arguments.boolean(inplace, op="leaky_relu", arg="inplace")
     return LeakyReLU.apply(input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
 
 
@@ -252,7 +252,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     check_tensor("elu", input)
-    shapes.boolean(inplace, op="elu", arg="inplace")
+    arguments.boolean(inplace, op="elu", arg="inplace")
     return ELU.apply(input, alpha=_number("elu", "alpha", alpha))
 
 
@@ -284,7 +284,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     check_tensor("silu", input)
-    shapes.boolean(inplace, op="silu", arg="inplace")
+    arguments.boolean(inplace, op="silu", arg="inplace")
     return SiLU.apply(input)
 
 
@@ -302,5 +302,5 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
         Input (*), output (*): the same shape.
     """
     check_tensor("hardswish", input)
-    shapes.boolean(inplace, op="hardswish", arg="inplace")
+    arguments.boolean(inplace, op="hardswish", arg="inplace")
     return Hardswish.apply(input)

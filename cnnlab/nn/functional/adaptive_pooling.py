@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments, shapes
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
 from cnnlab.nn.functional._util import batched, check_input, check_tensor
 from cnnlab.nn.functional._window_ops import TakeFlat, along, max_and_first_tap
@@ -101,7 +101,7 @@ def _adaptive_avg_axis(x, axis, o, op):
 
 def _adaptive_avg_nd(op, D, input, output_size):
     check_input(op, D, input)
-    size = shapes.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
+    size = arguments.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
     spatial = input.shape[-D:]
     if all(n % o == 0 for n, o in zip(spatial, size)):
         # equal bins on every axis: one reshape (…, o₁, n₁/o₁, …) and one mean over the bin axes,
@@ -196,8 +196,8 @@ def _adaptive_max(x, size, op, want_index):
 
 def _adaptive_max_nd(op, D, input, output_size, return_indices):
     check_input(op, D, input)
-    return_indices = shapes.boolean(return_indices, op=op, arg="return_indices")
-    size = shapes.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
+    return_indices = arguments.boolean(return_indices, op=op, arg="return_indices")
+    size = arguments.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
     x, added = batched(input, D)
     needs_grad = x.requires_grad and is_grad_enabled()
     if all(o == 1 for o in size):       # global: one argmax over each contiguous plane
@@ -256,7 +256,7 @@ def _check_global(op, input, keepdim):
     if input.ndim < 3:
         raise ValueError(f"{op}: expected a batched input (N, C, *spatial) with at least one spatial dim, "
                          f"got shape {input.shape}")
-    return shapes.boolean(keepdim, op=op, arg="keepdim")
+    return arguments.boolean(keepdim, op=op, arg="keepdim")
 
 
 def global_avg_pool(input, keepdim=False):

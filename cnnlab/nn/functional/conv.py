@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from cnnlab import kernels, shapes
+from cnnlab import arguments, kernels, shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.kernels.layout import batch_chunk
 from cnnlab.runtime import in_lanes, scratch
@@ -245,54 +245,47 @@ class ConvTransposeNd(Function):
 
 
 # ---------------------------------------------------------------- argument checks
-def _check_tensors(op, D, input, weight, bias):
-    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+def _check(op, D, input, weight, bias, groups, stride, dilation, transposed):
+    """The checks of conv and conv_transpose, before any work: tensors, dtypes, dims, channels and bias
+    against the weight (C_out, C_in/G, *k), of a transposed conv (C_in, C_out/G, *k). Returns
+    (groups, stride, dilation) canonical."""
+    layout = ("in_channels", "out_channels/groups") if transposed else ("out_channels", "in_channels/groups")
+    given = {"input": input, "weight": weight, "bias": bias}
+    for name, t in given.items():
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
-    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is not None and t.dtype.kind != "f":
             raise TypeError(f"{op}: {name} must be a floating point tensor, got dtype {t.dtype}")
-    dtypes = {t.dtype for t in (input, weight, bias) if t is not None}
-    if len(dtypes) > 1:
+    if len({t.dtype for t in given.values() if t is not None}) > 1:
         raise TypeError(f"{op}: input, weight and bias must have the same dtype, got "
                         f"{input.dtype}, {weight.dtype}" + (f" and {bias.dtype}" if bias is not None else ""))
     if weight.ndim != D + 2:
-        raise ValueError(f"{op}: weight must be {D + 2}-d (out_channels, in_channels/groups, *kernel_size), "
+        raise ValueError(f"{op}: weight must be {D + 2}-d ({', '.join(layout)}, *kernel_size), "
                          f"got shape {weight.shape}")
     if input.ndim not in (D + 1, D + 2):
         raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
                          f"got a {input.ndim}-d input of shape {input.shape}")
+    groups = arguments.positive_int(groups, op=op, arg="groups")
+    C, (first, second) = input.shape[-D - 1], weight.shape[:2]
+    C_in, O = (first, second * groups) if transposed else (second * groups, first)
+    if C != C_in:
+        raise ValueError(f"{op}: input has {counted(C, 'channel')}, but weight expects {C_in} "
+                         f"(in_channels={C_in}, groups={groups}; weight shape {weight.shape} is "
+                         f"({', '.join(layout)}, *kernel_size))")
+    if first % groups:
+        raise ValueError(f"{op}: {layout[0]}={first} (weight.shape[0]) must be divisible by "
+                         f"groups={groups}")
+    if bias is not None and bias.shape != (O,):
+        raise ValueError(f"{op}: bias must have shape ({O},) (out_channels), got {bias.shape}")
+    return (groups, arguments.positive_ints(stride, D, op=op, arg="stride"),
+            arguments.positive_ints(dilation, D, op=op, arg="dilation"))
 
 
 def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups):
-    _check_tensors(op, D, input, weight, bias)
-    groups = shapes.positive_int(groups, op=op, arg="groups")
-    stride = shapes.check_positive(shapes.ntuple(stride, D, op=op, arg="stride"), op=op, arg="stride")
-    dilation = shapes.check_positive(shapes.ntuple(dilation, D, op=op, arg="dilation"), op=op, arg="dilation")
-    O, Cg, *k = weight.shape
-    C = input.shape[0] if input.ndim == D + 1 else input.shape[1]
-    if C != Cg * groups:
-        raise ValueError(f"{op}: input has {counted(C, 'channel')}, but weight expects {Cg * groups} "
-                         f"(in_channels={Cg * groups}, groups={groups}; weight shape {weight.shape})")
-    if O % groups:
-        raise ValueError(f"{op}: out_channels={O} (weight.shape[0]) must be divisible by groups={groups}")
-    if bias is not None and bias.shape != (O,):
-        raise ValueError(f"{op}: bias must have shape ({O},) (out_channels), got {bias.shape}")
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = ((0, 0),) * D
-        elif padding == "same":
-            if any(s != 1 for s in stride):
-                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
-                                 f"(stride={stride}); pad explicitly, or use cnnlab.keras for TensorFlow's 'same'")
-            pads = tuple(shapes.same_padding_torch(kk, d, op=op) for kk, d in zip(k, dilation))
-        else:
-            raise ValueError(f"{op}: padding must be an int, a tuple of {D} ints, 'valid' or 'same', got {padding!r}")
-    else:
-        p = shapes.check_nonnegative(shapes.ntuple(padding, D, op=op, arg="padding"), op=op, arg="padding")
-        pads = tuple((a, a) for a in p)
-    spatial = input.shape[-D:]
-    for n, kk, s, pp, d in zip(spatial, k, stride, pads, dilation):
+    groups, stride, dilation = _check(op, D, input, weight, bias, groups, stride, dilation, transposed=False)
+    padding = arguments.conv_padding(padding, D, stride, op=op)
+    pads = shapes.conv_pads(padding, weight.shape[2:], dilation)
+    for n, kk, s, pp, d in zip(input.shape[-D:], weight.shape[2:], stride, pads, dilation):
         shapes.conv_output_size(n, kk, s, pp, d, op=op)  # raises when the kernel does not fit
     x, added = batched(input, D)
     args = (x, weight) if bias is None else (x, weight, bias)
@@ -348,27 +341,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
 
 
 def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    _check_tensors(op, D, input, weight, bias)
-    groups = shapes.positive_int(groups, op=op, arg="groups")
-    stride = shapes.check_positive(shapes.ntuple(stride, D, op=op, arg="stride"), op=op, arg="stride")
-    dilation = shapes.check_positive(shapes.ntuple(dilation, D, op=op, arg="dilation"), op=op, arg="dilation")
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a tuple of {D} ints, got {padding!r} "
-                         "(string padding is not supported for transposed convolutions)")
-    padding = shapes.check_nonnegative(shapes.ntuple(padding, D, op=op, arg="padding"), op=op, arg="padding")
-    output_padding = shapes.check_nonnegative(shapes.ntuple(output_padding, D, op=op, arg="output_padding"),
-                                              op=op, arg="output_padding")
-    Cin, Cout_g, *k = weight.shape
-    C = input.shape[0] if input.ndim == D + 1 else input.shape[1]
-    if C != Cin:
-        raise ValueError(f"{op}: input has {counted(C, 'channel')}, but weight expects {Cin} "
-                         f"(weight shape {weight.shape} is (in_channels, out_channels/groups, *kernel_size))")
-    if Cin % groups:
-        raise ValueError(f"{op}: in_channels={Cin} (weight.shape[0]) must be divisible by groups={groups}")
-    if bias is not None and bias.shape != (Cout_g * groups,):
-        raise ValueError(f"{op}: bias must have shape ({Cout_g * groups},) (out_channels), got {bias.shape}")
-    out = tuple(shapes.conv_transpose_output_size(n, kk, s, p, op_, d, op=op)
-                for n, kk, s, p, op_, d in zip(input.shape[-D:], k, stride, padding, output_padding, dilation))
+    groups, stride, dilation = _check(op, D, input, weight, bias, groups, stride, dilation, transposed=True)
+    padding = arguments.conv_padding(padding, D, stride, op=op, transposed=True)
+    output_padding = arguments.nonnegative_ints(output_padding, D, op=op, arg="output_padding")
+    out = tuple(shapes.conv_transpose_output_size(n, kk, s, p, op_, d, op=op) for n, kk, s, p, op_, d
+                in zip(input.shape[-D:], weight.shape[2:], stride, padding, output_padding, dilation))
     x, added = batched(input, D)
     args = (x, weight) if bias is None else (x, weight, bias)
     y = ConvTransposeNd.apply(*args, stride=stride, padding=padding, out=out, dilation=dilation, groups=groups)

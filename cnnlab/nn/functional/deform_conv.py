@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments, shapes
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional.linear import matmul
 from cnnlab.messages import counted
@@ -157,9 +157,9 @@ def _check(input, offset, weight, bias, mask, stride, padding, dilation):
                                   ("bias", bias, 1, "(C_out,)")):
         if t is not None and t.ndim != rank:
             raise ValueError(f"{OP}: {name} must be {rank}-d {layout}, got shape {t.shape}")
-    stride = shapes.positive_ints(stride, 2, op=OP, arg="stride")
-    padding = shapes.nonnegative_ints(padding, 2, op=OP, arg="padding")
-    dilation = shapes.positive_ints(dilation, 2, op=OP, arg="dilation")
+    stride = arguments.positive_ints(stride, 2, op=OP, arg="stride")
+    padding = arguments.nonnegative_ints(padding, 2, op=OP, arg="padding")
+    dilation = arguments.positive_ints(dilation, 2, op=OP, arg="dilation")
 
     N, C, H, W = input.shape
     O, Cg, kH, kW = weight.shape

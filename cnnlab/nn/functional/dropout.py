@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from cnnlab import backend, shapes
+from cnnlab import arguments, backend
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import add, mul
@@ -28,10 +28,10 @@ _SELU_ALPHA_SCALE = 1.7580993408473766
 
 def _check(op, input, p, training):
     check_tensor(op, input)
-    shapes.number(p, op=op, arg="p")
+    arguments.number(p, op=op, arg="p")
     if not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-    shapes.boolean(training, op=op, arg="training")
+    arguments.boolean(training, op=op, arg="training")
 
 
 def _keep_mask(shape, p, dtype) -> np.ndarray:

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Function, Tensor, no_grad
 from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_tensor
@@ -122,7 +122,7 @@ def _check_same_dtype(op, input, **tensors):
 
 
 def _check_eps(op, eps, positive):
-    shapes.number(eps, op=op, arg="eps")
+    arguments.number(eps, op=op, arg="eps")
     if eps < 0 or (positive and eps == 0):
         rule = "positive during training" if positive else "non-negative"
         raise ValueError(f"{op}: eps must be {rule}, but got {eps}")
@@ -164,7 +164,7 @@ def _check_batch_norm(input, running_mean, running_var, weight, bias, training, 
     op = "batch_norm"
     _check_input(op, input, 2)
     _check_same_dtype(op, input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
-    shapes.boolean(training, op=op, arg="training")
+    arguments.boolean(training, op=op, arg="training")
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)):
         raise TypeError(f"{op}: momentum must be a number, got {type(momentum).__name__} "
                         "(the BatchNorm layers turn momentum=None into a cumulative average)")
@@ -306,7 +306,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     op = "layer_norm"
     _check_input(op, input, 0)
     _check_same_dtype(op, input, weight=weight, bias=bias)
-    shape = shapes.normalized_shape(normalized_shape, op=op)
+    shape = arguments.normalized_shape(normalized_shape, op=op)
     k = len(shape)
     if input.shape[input.ndim - k:] != shape or input.ndim < k:
         raise ValueError(f"{op}: given normalized_shape={shape}, expected input with shape (*, "
@@ -355,7 +355,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"{op}: size must be a positive int, got {size!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-        shapes.number(value, op=op, arg=name)
+        arguments.number(value, op=op, arg=name)
     alpha, beta, k = float(alpha), float(beta), float(k)  # Python floats: float32 stays float32
     if input.data.size == 0:
         return input

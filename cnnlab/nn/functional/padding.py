@@ -30,7 +30,7 @@ import operator
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Function, Tensor
 from cnnlab.messages import counted
 from cnnlab.nn.functional._util import check_tensor
@@ -224,7 +224,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         raise ValueError(f"pad: mode must be one of 'constant', 'reflect', 'replicate', 'circular', got {mode!r}")
     pad = _check_pad(pad)
     if value is not None:
-        shapes.number(value, op="pad", arg="value")
+        arguments.number(value, op="pad", arg="value")
     if len(pad) % 2:
         raise ValueError(f"pad: pad must have an even length (a (before, after) pair per dim), "
                          f"got length {len(pad)}: {pad}")

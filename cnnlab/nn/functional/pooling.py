@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments, shapes
 from cnnlab.autograd import Tensor, is_grad_enabled
 from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import batched, check_input
@@ -127,9 +127,9 @@ def _pool_geometry(op, spatial, k, s, p, d, ceil_mode):
 # ---------------------------------------------------------------- max pooling
 def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     check_input(op, D, input)
-    k, s, p, d = shapes.window_args(D, kernel_size, stride, padding, dilation, op=op)
-    ceil_mode = shapes.boolean(ceil_mode, op=op, arg="ceil_mode")
-    return_indices = shapes.boolean(return_indices, op=op, arg="return_indices")
+    k, s, p, d = arguments.window_args(D, kernel_size, stride, padding, dilation, op=op)
+    ceil_mode = arguments.boolean(ceil_mode, op=op, arg="ceil_mode")
+    return_indices = arguments.boolean(return_indices, op=op, arg="return_indices")
     out, pads = _pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
     x, added = batched(input, D)
     needs_grad = x.requires_grad and is_grad_enabled()
@@ -210,10 +210,10 @@ def _divisor(n, k, s, p, o, count_include_pad):
 
 def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     check_input(op, D, input)
-    k, s, p, d = shapes.window_args(D, kernel_size, stride, padding, op=op)
-    ceil_mode = shapes.boolean(ceil_mode, op=op, arg="ceil_mode")
-    count_include_pad = shapes.boolean(count_include_pad, op=op, arg="count_include_pad")
-    divisor_override = shapes.divisor_override(divisor_override, op=op)
+    k, s, p, d = arguments.window_args(D, kernel_size, stride, padding, op=op)
+    ceil_mode = arguments.boolean(ceil_mode, op=op, arg="ceil_mode")
+    count_include_pad = arguments.boolean(count_include_pad, op=op, arg="count_include_pad")
+    divisor_override = arguments.divisor_override(divisor_override, op=op)
     spatial = input.shape[-D:]
     out, pads = _pool_geometry(op, spatial, k, s, p, d, ceil_mode)
     x, added = batched(input, D)
@@ -277,10 +277,10 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 # ---------------------------------------------------------------- power-average pooling
 def _lp_pool_nd(op, D, input, norm_type, kernel_size, stride, ceil_mode):
-    shapes.number(norm_type, op=op, arg="norm_type")
+    arguments.number(norm_type, op=op, arg="norm_type")
     check_input(op, D, input)
-    k, s, p, d = shapes.window_args(D, kernel_size, stride, 0, op=op)
-    _pool_geometry(op, input.shape[-D:], k, s, p, d, shapes.boolean(ceil_mode, op=op, arg="ceil_mode"))
+    k, s, p, d = arguments.window_args(D, kernel_size, stride, 0, op=op)
+    _pool_geometry(op, input.shape[-D:], k, s, p, d, arguments.boolean(ceil_mode, op=op, arg="ceil_mode"))
     if norm_type == math.inf:
         return _MAX_POOL[D](_abs(input), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -math.inf:

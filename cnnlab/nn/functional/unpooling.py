@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments, shapes
 from cnnlab.nn.functional._util import batched, check_input, check_tensor
 from cnnlab.nn.functional._window_ops import PutFlat
 
@@ -24,7 +24,7 @@ def _unpool_size(op, D, spatial, k, s, p, output_size):
     if not isinstance(output_size, (tuple, list)) or len(output_size) not in (D, D + 2):
         raise ValueError(f"{op}: output_size should be a sequence containing {D} or {D + 2} elements "
                          f"((*spatial) or (N, C, *spatial)), got {output_size!r}")
-    size = shapes.ntuple(tuple(output_size)[-D:], D, op=op, arg="output_size")
+    size = arguments.ntuple(tuple(output_size)[-D:], D, op=op, arg="output_size")
     for a, (o, dflt, ss) in enumerate(zip(size, default, s)):
         if not dflt - ss < o < dflt + ss:
             raise ValueError(f"{op}: invalid output_size {output_size!r} (dim {a} must be between "
@@ -41,7 +41,7 @@ def _max_unpool_nd(op, D, input, indices, kernel_size, stride, padding, output_s
     if indices.shape != input.shape:
         raise ValueError(f"{op}: indices must have the shape of the input {input.shape}, "
                          f"got indices of shape {indices.shape}")
-    k, s, p, _ = shapes.window_args(D, kernel_size, stride, padding, op=op)
+    k, s, p, _ = arguments.window_args(D, kernel_size, stride, padding, op=op)
     size = _unpool_size(op, D, input.shape[-D:], k, s, p, output_size)
     plane = math.prod(size)
     if indices.data.size and (indices.data.min() < 0 or indices.data.max() >= plane):

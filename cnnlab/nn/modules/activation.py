@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn.functional import activation as A
@@ -23,7 +23,7 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Si
 
 def _real(value, name: str, layer: str):
     """A finite real number (kept as given, so that the repr shows it as PyTorch does), or TypeError/ValueError."""
-    shapes.number(value, op=layer, arg=name)
+    arguments.number(value, op=layer, arg=name)
     if not math.isfinite(value):
         raise ValueError(f"{layer}: {name} must be finite, got {value}")
     return value
@@ -48,7 +48,7 @@ class ReLU(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = shapes.boolean(inplace, op="ReLU", arg="inplace")
+        self.inplace = arguments.boolean(inplace, op="ReLU", arg="inplace")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
@@ -108,7 +108,7 @@ class ReLU6(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = shapes.boolean(inplace, op="ReLU6", arg="inplace")
+        self.inplace = arguments.boolean(inplace, op="ReLU6", arg="inplace")
 
     def forward(self, input: Tensor) -> Tensor:
         return A.relu6(input)
@@ -136,7 +136,7 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = _real(negative_slope, "negative_slope", "LeakyReLU")
-        self.inplace = shapes.boolean(inplace, op="LeakyReLU", arg="inplace")
+        self.inplace = arguments.boolean(inplace, op="LeakyReLU", arg="inplace")
 
     def forward(self, input: Tensor) -> Tensor:
         return A.leaky_relu(input, self.negative_slope)
@@ -165,7 +165,7 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = _real(alpha, "alpha", "ELU")
-        self.inplace = shapes.boolean(inplace, op="ELU", arg="inplace")
+        self.inplace = arguments.boolean(inplace, op="ELU", arg="inplace")
 
     def forward(self, input: Tensor) -> Tensor:
         return A.elu(input, self.alpha)
@@ -220,7 +220,7 @@ class SiLU(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = shapes.boolean(inplace, op="SiLU", arg="inplace")
+        self.inplace = arguments.boolean(inplace, op="SiLU", arg="inplace")
 
     def forward(self, input: Tensor) -> Tensor:
         return A.silu(input)
@@ -246,7 +246,7 @@ class Hardswish(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = shapes.boolean(inplace, op="Hardswish", arg="inplace")
+        self.inplace = arguments.boolean(inplace, op="Hardswish", arg="inplace")
 
     def forward(self, input: Tensor) -> Tensor:
         return A.hardswish(input)
@@ -279,7 +279,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = None if dim is None else shapes.integer(dim, op=type(self).__name__, arg="dim")
+        self.dim = None if dim is None else arguments.integer(dim, op=type(self).__name__, arg="dim")
 
     def forward(self, input: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _implicit_softmax_dim("softmax", input.ndim)
@@ -309,7 +309,7 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = None if dim is None else shapes.integer(dim, op=type(self).__name__, arg="dim")
+        self.dim = None if dim is None else arguments.integer(dim, op=type(self).__name__, arg="dim")
 
     def forward(self, input: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _implicit_softmax_dim("log_softmax", input.ndim)

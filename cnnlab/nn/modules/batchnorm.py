@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor, no_grad
 from cnnlab.nn import init
 from cnnlab.nn.functional.normalization import batch_norm
@@ -32,17 +32,17 @@ class _BatchNorm(Module):
                  track_running_stats: bool = True, dtype=None, *, bias: bool = True):
         super().__init__()
         name = type(self).__name__
-        self.num_features = shapes.positive_int(num_features, op=name, arg="num_features")
+        self.num_features = arguments.positive_int(num_features, op=name, arg="num_features")
         self.eps = _number(eps, "eps", name)
         if self.eps < 0:
             raise ValueError(f"{name}: eps must be non-negative, got {eps}")
         self.momentum = _number(momentum, "momentum", name, allow_none=True)
-        self.affine = shapes.boolean(affine, op=name, arg="affine")
-        self.track_running_stats = shapes.boolean(track_running_stats, op=name, arg="track_running_stats")
+        self.affine = arguments.boolean(affine, op=name, arg="affine")
+        self.track_running_stats = arguments.boolean(track_running_stats, op=name, arg="track_running_stats")
         dt = float_dtype(dtype, name)
         if self.affine:
             self.weight = Parameter(np.empty(self.num_features, dtype=dt))
-            if shapes.boolean(bias, op=name, arg="bias"):
+            if arguments.boolean(bias, op=name, arg="bias"):
                 self.bias = Parameter(np.empty(self.num_features, dtype=dt))
             else:
                 self.register_parameter("bias", None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments, shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn import init
@@ -30,27 +30,18 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         D = self.D
-        self.in_channels = shapes.positive_int(in_channels, op=name, arg="in_channels")
-        self.out_channels = shapes.positive_int(out_channels, op=name, arg="out_channels")
-        self.groups = shapes.positive_int(groups, op=name, arg="groups")
+        self.in_channels = arguments.positive_int(in_channels, op=name, arg="in_channels")
+        self.out_channels = arguments.positive_int(out_channels, op=name, arg="out_channels")
+        self.groups = arguments.positive_int(groups, op=name, arg="groups")
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by groups={groups}")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels={out_channels} must be divisible by groups={groups}")
-        self.kernel_size = shapes.positive_ints(kernel_size, D, op=name, arg="kernel_size")
-        self.stride = shapes.positive_ints(stride, D, op=name, arg="stride")
-        self.dilation = shapes.positive_ints(dilation, D, op=name, arg="dilation")
-        if isinstance(padding, str):
-            if self.transposed or padding not in ("same", "valid"):
-                allowed = "an int or a tuple" if self.transposed else "an int, a tuple, 'same' or 'valid'"
-                raise ValueError(f"{name}: padding must be {allowed}, got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
-                                 f"(stride={self.stride})")
-            self.padding = padding
-        else:
-            self.padding = shapes.nonnegative_ints(padding, D, op=name, arg="padding")
-        self.output_padding = shapes.nonnegative_ints(output_padding, D, op=name, arg="output_padding")
+        self.kernel_size = arguments.positive_ints(kernel_size, D, op=name, arg="kernel_size")
+        self.stride = arguments.positive_ints(stride, D, op=name, arg="stride")
+        self.dilation = arguments.positive_ints(dilation, D, op=name, arg="dilation")
+        self.padding = arguments.conv_padding(padding, D, self.stride, op=name, transposed=self.transposed)
+        self.output_padding = arguments.nonnegative_ints(output_padding, D, op=name, arg="output_padding")
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         if self.transposed and padding_mode != "zeros":
@@ -62,7 +53,7 @@ class _ConvNd(Module):
         else:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.empty(shape, dtype=dt))
-        if shapes.boolean(bias, op=name, arg="bias"):
+        if arguments.boolean(bias, op=name, arg="bias"):
             self.bias = Parameter(np.empty(self.out_channels, dtype=dt))
         else:
             self.register_parameter("bias", None)
@@ -74,12 +65,7 @@ class _ConvNd(Module):
 
     def _explicit_padding(self):
         """The pad tuple of F.pad (last axis first) for a non-zeros padding_mode."""
-        if self.padding == "valid":
-            pairs = [(0, 0)] * self.D
-        elif self.padding == "same":
-            pairs = [shapes.same_padding_torch(k, d) for k, d in zip(self.kernel_size, self.dilation)]
-        else:
-            pairs = [(p, p) for p in self.padding]
+        pairs = shapes.conv_pads(self.padding, self.kernel_size, self.dilation)
         return tuple(v for pair in reversed(pairs) for v in pair)
 
     def extra_repr(self) -> str:

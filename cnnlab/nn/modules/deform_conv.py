@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn import init
 from cnnlab.nn.functional.deform_conv import deform_conv2d
@@ -72,25 +72,25 @@ class DeformConv2d(Module):
                  offset_groups=1, bias=True, modulated=False, dtype=None):
         super().__init__()
         name = type(self).__name__
-        self.in_channels = shapes.positive_int(in_channels, op=name, arg="in_channels")
-        self.out_channels = shapes.positive_int(out_channels, op=name, arg="out_channels")
-        self.groups = shapes.positive_int(groups, op=name, arg="groups")
-        self.offset_groups = shapes.positive_int(offset_groups, op=name, arg="offset_groups")
+        self.in_channels = arguments.positive_int(in_channels, op=name, arg="in_channels")
+        self.out_channels = arguments.positive_int(out_channels, op=name, arg="out_channels")
+        self.groups = arguments.positive_int(groups, op=name, arg="groups")
+        self.offset_groups = arguments.positive_int(offset_groups, op=name, arg="offset_groups")
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by groups={groups}")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels={out_channels} must be divisible by groups={groups}")
         if self.in_channels % self.offset_groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by offset_groups={offset_groups}")
-        self.kernel_size = shapes.positive_ints(kernel_size, 2, op=name, arg="kernel_size")
-        self.stride = shapes.positive_ints(stride, 2, op=name, arg="stride")
-        self.padding = shapes.nonnegative_ints(padding, 2, op=name, arg="padding")
-        self.dilation = shapes.positive_ints(dilation, 2, op=name, arg="dilation")
-        self.modulated = shapes.boolean(modulated, op=name, arg="modulated")
+        self.kernel_size = arguments.positive_ints(kernel_size, 2, op=name, arg="kernel_size")
+        self.stride = arguments.positive_ints(stride, 2, op=name, arg="stride")
+        self.padding = arguments.nonnegative_ints(padding, 2, op=name, arg="padding")
+        self.dilation = arguments.positive_ints(dilation, 2, op=name, arg="dilation")
+        self.modulated = arguments.boolean(modulated, op=name, arg="modulated")
         dt = float_dtype(dtype, name)
         kH, kW = self.kernel_size
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups, kH, kW), dtype=dt))
-        if shapes.boolean(bias, op=name, arg="bias"):
+        if arguments.boolean(bias, op=name, arg="bias"):
             self.bias = Parameter(np.empty(self.out_channels, dtype=dt))
         else:
             self.register_parameter("bias", None)

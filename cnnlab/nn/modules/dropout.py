@@ -6,7 +6,7 @@ eval mode (``model.eval()``) they return the input itself.
 from __future__ import annotations
 
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
 from cnnlab.nn.modules.module import Module
@@ -20,11 +20,11 @@ class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         name = type(self).__name__
-        shapes.number(p, op=name, arg="p")
+        arguments.number(p, op=name, arg="p")
         if not 0 <= p <= 1:
             raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
-        self.inplace = shapes.boolean(inplace, op=name, arg="inplace")
+        self.inplace = arguments.boolean(inplace, op=name, arg="inplace")
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

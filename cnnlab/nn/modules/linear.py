@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn import init
@@ -64,11 +64,11 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        self.in_features = shapes.positive_int(in_features, op="Linear", arg="in_features")
-        self.out_features = shapes.positive_int(out_features, op="Linear", arg="out_features")
+        self.in_features = arguments.positive_int(in_features, op="Linear", arg="in_features")
+        self.out_features = arguments.positive_int(out_features, op="Linear", arg="out_features")
         dt = float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
-        if shapes.boolean(bias, op="Linear", arg="bias"):
+        if arguments.boolean(bias, op="Linear", arg="bias"):
             self.bias = Parameter(np.empty(self.out_features, dtype=dt))
         else:
             self.register_parameter("bias", None)
@@ -108,8 +108,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = shapes.integer(start_dim, op="Flatten", arg="start_dim")
-        self.end_dim = shapes.integer(end_dim, op="Flatten", arg="end_dim")
+        self.start_dim = arguments.integer(start_dim, op="Flatten", arg="start_dim")
+        self.end_dim = arguments.integer(end_dim, op="Flatten", arg="end_dim")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.flatten(input, self.start_dim, self.end_dim)

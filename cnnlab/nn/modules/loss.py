@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional import loss as L
 from cnnlab.nn.modules.module import Module
@@ -65,7 +65,7 @@ class NLLLoss(_WeightedLoss):
 
     def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(weight, reduction)
-        self.ignore_index = shapes.integer(ignore_index, op="NLLLoss", arg="ignore_index")
+        self.ignore_index = arguments.integer(ignore_index, op="NLLLoss", arg="ignore_index")
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return L.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
@@ -98,7 +98,7 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
-        self.ignore_index = shapes.integer(ignore_index, op="CrossEntropyLoss", arg="ignore_index")
+        self.ignore_index = arguments.integer(ignore_index, op="CrossEntropyLoss", arg="ignore_index")
         if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
             raise TypeError(f"CrossEntropyLoss: label_smoothing must be a float, got {type(label_smoothing).__name__}")
         if not 0.0 <= label_smoothing <= 1.0:

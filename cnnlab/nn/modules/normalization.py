@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn import init
 from cnnlab.nn.functional.normalization import group_norm, layer_norm, local_response_norm
@@ -19,7 +19,7 @@ __all__ = ["GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
 def _number(value, name, layer, minimum=None):
-    shapes.number(value, op=layer, arg=name)
+    arguments.number(value, op=layer, arg=name)
     if minimum is not None and value < minimum:
         raise ValueError(f"{layer}: {name} must be at least {minimum}, got {value}")
     return value
@@ -30,7 +30,7 @@ def _affine_params(module, shape, affine, bias, dtype, layer):
     dt = float_dtype(dtype, layer)
     if affine:
         module.weight = Parameter(np.ones(shape, dtype=dt))
-        if shapes.boolean(bias, op=layer, arg="bias"):
+        if arguments.boolean(bias, op=layer, arg="bias"):
             module.bias = Parameter(np.zeros(shape, dtype=dt))
         else:
             module.register_parameter("bias", None)
@@ -78,13 +78,13 @@ class GroupNorm(_AffineNorm):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None, *,
                  bias: bool = True):
         super().__init__()
-        self.num_groups = shapes.positive_int(num_groups, op="GroupNorm", arg="num_groups")
-        self.num_channels = shapes.positive_int(num_channels, op="GroupNorm", arg="num_channels")
+        self.num_groups = arguments.positive_int(num_groups, op="GroupNorm", arg="num_groups")
+        self.num_channels = arguments.positive_int(num_channels, op="GroupNorm", arg="num_channels")
         if self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
         self.eps = _number(eps, "eps", "GroupNorm", minimum=0)
-        self.affine = shapes.boolean(affine, op="GroupNorm", arg="affine")
+        self.affine = arguments.boolean(affine, op="GroupNorm", arg="affine")
         _affine_params(self, (self.num_channels,), self.affine, bias, dtype, "GroupNorm")
 
     def forward(self, input: Tensor) -> Tensor:
@@ -125,9 +125,9 @@ class LayerNorm(_AffineNorm):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  dtype=None):
         super().__init__()
-        self.normalized_shape = shapes.normalized_shape(normalized_shape, op="LayerNorm")
+        self.normalized_shape = arguments.normalized_shape(normalized_shape, op="LayerNorm")
         self.eps = _number(eps, "eps", "LayerNorm", minimum=0)
-        self.elementwise_affine = shapes.boolean(elementwise_affine, op="LayerNorm", arg="elementwise_affine")
+        self.elementwise_affine = arguments.boolean(elementwise_affine, op="LayerNorm", arg="elementwise_affine")
         _affine_params(self, self.normalized_shape, self.elementwise_affine, bias, dtype, "LayerNorm")
 
     def forward(self, input: Tensor) -> Tensor:
@@ -163,7 +163,7 @@ class LocalResponseNorm(Module):
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
         super().__init__()
-        self.size = shapes.positive_int(size, op="LocalResponseNorm", arg="size")
+        self.size = arguments.positive_int(size, op="LocalResponseNorm", arg="size")
         self.alpha = _number(alpha, "alpha", "LocalResponseNorm")
         self.beta = _number(beta, "beta", "LocalResponseNorm")
         self.k = _number(k, "k", "LocalResponseNorm")

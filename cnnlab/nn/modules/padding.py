@@ -9,7 +9,7 @@ Shape, for each padded dim: o = n + p_before + p_after.
 """
 from __future__ import annotations
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.modules.module import Module
@@ -28,7 +28,7 @@ class _PadNd(Module):
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = shapes.ntuple(padding, 2 * self.dims, op=type(self).__name__, arg="padding")
+        self.padding = arguments.ntuple(padding, 2 * self.dims, op=type(self).__name__, arg="padding")
 
     def forward(self, input: Tensor) -> Tensor:
         return pad(input, self.padding, self.mode)
@@ -42,7 +42,7 @@ class _ConstantPadNd(_PadNd):
 
     def __init__(self, padding, value):
         super().__init__(padding)
-        self.value = shapes.number(value, op=type(self).__name__, arg="value")
+        self.value = arguments.number(value, op=type(self).__name__, arg="value")
 
     def forward(self, input: Tensor) -> Tensor:
         return pad(input, self.padding, "constant", self.value)

@@ -12,7 +12,7 @@ given; unpooling restores o = (n − 1)s − 2p + k by default.
 """
 from __future__ import annotations
 
-from cnnlab import shapes
+from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional import adaptive_pooling as AP
 from cnnlab.nn.functional import pooling as P
@@ -34,13 +34,13 @@ class _MaxPoolNd(Module):
                  ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
-        shapes.window_args(self._D, kernel_size, stride, padding, dilation, op=name)
+        arguments.window_args(self._D, kernel_size, stride, padding, dilation, op=name)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
         self.dilation = dilation
-        self.return_indices = shapes.boolean(return_indices, op=name, arg="return_indices")
-        self.ceil_mode = shapes.boolean(ceil_mode, op=name, arg="ceil_mode")
+        self.return_indices = arguments.boolean(return_indices, op=name, arg="return_indices")
+        self.ceil_mode = arguments.boolean(ceil_mode, op=name, arg="ceil_mode")
 
     def forward(self, input: Tensor):
         return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -122,10 +122,10 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
         super().__init__()
-        k, s, p, _ = shapes.window_args(1, kernel_size, stride, padding, op="AvgPool1d")
+        k, s, p, _ = arguments.window_args(1, kernel_size, stride, padding, op="AvgPool1d")
         self.kernel_size, self.stride, self.padding = k, s, p   # 1-tuples, as PyTorch stores them
-        self.ceil_mode = shapes.boolean(ceil_mode, op="AvgPool1d", arg="ceil_mode")
-        self.count_include_pad = shapes.boolean(count_include_pad, op="AvgPool1d", arg="count_include_pad")
+        self.ceil_mode = arguments.boolean(ceil_mode, op="AvgPool1d", arg="ceil_mode")
+        self.count_include_pad = arguments.boolean(count_include_pad, op="AvgPool1d", arg="count_include_pad")
 
     def forward(self, input: Tensor) -> Tensor:
         return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -143,13 +143,13 @@ class _AvgPoolNd(Module):
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__()
         name = type(self).__name__
-        shapes.window_args(self._D, kernel_size, stride, padding, op=name)
-        shapes.divisor_override(divisor_override, op=name)
+        arguments.window_args(self._D, kernel_size, stride, padding, op=name)
+        arguments.divisor_override(divisor_override, op=name)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
-        self.ceil_mode = shapes.boolean(ceil_mode, op=name, arg="ceil_mode")
-        self.count_include_pad = shapes.boolean(count_include_pad, op=name, arg="count_include_pad")
+        self.ceil_mode = arguments.boolean(ceil_mode, op=name, arg="ceil_mode")
+        self.count_include_pad = arguments.boolean(count_include_pad, op=name, arg="count_include_pad")
         self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
@@ -197,12 +197,12 @@ class _LPPoolNd(Module):
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
-        shapes.number(norm_type, op=name, arg="norm_type")
-        shapes.window_args(self._D, kernel_size, stride, 0, op=name)
+        arguments.number(norm_type, op=name, arg="norm_type")
+        arguments.window_args(self._D, kernel_size, stride, 0, op=name)
         self.norm_type = norm_type
         self.kernel_size = kernel_size
         self.stride = stride
-        self.ceil_mode = shapes.boolean(ceil_mode, op=name, arg="ceil_mode")
+        self.ceil_mode = arguments.boolean(ceil_mode, op=name, arg="ceil_mode")
 
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
@@ -258,7 +258,7 @@ class _AdaptiveAvgPoolNd(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        shapes.adaptive_output_size(output_size, self._D, op=type(self).__name__)
+        arguments.adaptive_output_size(output_size, self._D, op=type(self).__name__)
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
@@ -323,9 +323,9 @@ class _AdaptiveMaxPoolNd(Module):
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
         name = type(self).__name__
-        shapes.adaptive_output_size(output_size, self._D, op=name)
+        arguments.adaptive_output_size(output_size, self._D, op=name)
         self.output_size = output_size
-        self.return_indices = shapes.boolean(return_indices, op=name, arg="return_indices")
+        self.return_indices = arguments.boolean(return_indices, op=name, arg="return_indices")
 
     def forward(self, input: Tensor):
         return type(self)._fn(input, self.output_size, self.return_indices)
@@ -381,7 +381,7 @@ class _MaxUnpoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        k, s, p, _ = shapes.window_args(self._D, kernel_size, stride, padding, op=type(self).__name__)
+        k, s, p, _ = arguments.window_args(self._D, kernel_size, stride, padding, op=type(self).__name__)
         self.kernel_size, self.stride, self.padding = k, s, p   # tuples, as PyTorch stores them
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
