@@ -69,11 +69,13 @@ class LoadError(ValueError):
         path: the file.
         problem: what is wrong, without the file name.
         not_safetensors: True when the file is not a safetensors file at all.
+
+    `op` names the function in the message (``cnnlab.load``, ``cnnlab.io.load_torch``).
     """
 
-    def __init__(self, path: str, problem: str, *, not_safetensors: bool = False):
+    def __init__(self, path: str, problem: str, *, not_safetensors: bool = False, op: str = "cnnlab.load"):
         where = f"{path} is not a safetensors file" if not_safetensors else f"{path}"
-        super().__init__(f"cnnlab.load: {where}: {problem}")
+        super().__init__(f"{op}: {where}: {problem}")
         self.path, self.problem, self.not_safetensors = path, problem, not_safetensors
 
 FORMAT_KEY, FORMAT_VERSION, TREE_KEY = "cnnlab.format", "1", "cnnlab.tree"
