@@ -4,6 +4,8 @@
     cnnlab eval      test loss, accuracy and confusion matrix of a checkpoint
     cnnlab predict   the top-k classes of image files
     cnnlab demo      a two-layer perceptron on MNIST, the whole loop on one screen
+    cnnlab export    a checkpoint's weights for PyTorch (torch.save's format, or safetensors)
+    cnnlab import    a PyTorch weights file (.pt/.pth, safetensors) as a checkpoint of a zoo model
 
 `cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
 (glibc's malloc then reuses freed arrays instead of faulting in new pages); the
@@ -220,6 +222,81 @@ def _demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- export and import
+EXPORT_FORMATS = ("torch", "safetensors")
+
+
+def _export(args) -> int:
+    from cnnlab.io import save_torch, save_torch_compatible
+    from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model, _ = model_from_checkpoint(ckpt)
+    if args.format == "torch":
+        save_torch(model.state_dict(), args.out)
+    else:
+        save_torch_compatible(model, args.out)
+    print(f"wrote {args.out}: {counted(len(model.state_dict()), 'tensor')} of {ckpt['config'].model} "
+          f"({args.format} format, PyTorch's names)")
+    return 0
+
+
+def _add_export_parser(sub):
+    ex = sub.add_parser("export", help="a checkpoint's weights for PyTorch: torch.save's format or safetensors",
+                        formatter_class=_Formatter,
+                        description="Write the weights of a checkpoint of `cnnlab train` with PyTorch's state-dict\n"
+                                    "names and dtypes, for the twin PyTorch model's load_state_dict. Written\n"
+                                    "without torch, atomically.",
+                        epilog="examples:\n"
+                               "  cnnlab export --checkpoint runs/lenet5-mnist --format torch --out lenet5.pt\n"
+                               "  cnnlab export --checkpoint runs/lenet5-mnist --format safetensors --out lenet5.safetensors\n")
+    ex.add_argument("--checkpoint", required=True, metavar="PATH",
+                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    ex.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                    help="torch: a torch.save file (torch.load reads it, weights_only too); safetensors: "
+                         "for safetensors.torch.load_file")
+    ex.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    ex.set_defaults(run=_export)
+    return ex
+
+
+def _import(args) -> int:
+    from cnnlab.train import TrainConfig, import_weights, parse_model_args
+
+    config = TrainConfig(model=args.model, model_args=parse_model_args(args.model_args), dataset=args.dataset)
+    path = import_weights(args.file, args.out, config, key=args.key)
+    print(f"wrote {path}: {args.model} for {args.dataset} with the weights of {args.file} "
+          "(for cnnlab eval, predict and train --resume)")
+    return 0
+
+
+def _add_import_parser(sub):
+    from cnnlab.train import DATASETS, MODEL_NAMES
+
+    im = sub.add_parser("import", help="a PyTorch weights file (.pt/.pth or safetensors) as a checkpoint of a zoo model",
+                        formatter_class=_Formatter,
+                        description="Read a torch.save file (without torch: its pickle may hold only tensors,\n"
+                                    "containers and numbers) or a safetensors file, load it strictly into a zoo\n"
+                                    "model built for a dataset, and write a checkpoint that cnnlab eval, predict\n"
+                                    "and train --resume accept.",
+                        epilog="example:\n"
+                               "  cnnlab import lenet5.pt --model lenet5 --out runs/imported/checkpoint.safetensors\n")
+    im.add_argument("file", metavar="FILE", help="a .pt/.pth file of torch.save, or a safetensors file")
+    im.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME",
+                    help=f"the zoo model the weights are for: {', '.join(MODEL_NAMES)}")
+    im.add_argument("--model-args", nargs="+", action="extend", metavar="KEY=VALUE",
+                    help="keyword arguments of the model's constructor, as for cnnlab train (default: none)")
+    im.add_argument("--dataset", choices=tuple(DATASETS), default="mnist", metavar="NAME",
+                    help="the dataset whose channels, image size and classes the model is built for "
+                         f"({', '.join(DATASETS)}; default: mnist)")
+    im.add_argument("--key", metavar="KEY",
+                    help="the entry of a nested checkpoint that holds the state dict, e.g. model or state_dict "
+                         "(dotted for deeper ones; default: the file holds the state dict itself)")
+    im.add_argument("--out", required=True, metavar="CHECKPOINT", help="the checkpoint file to write")
+    im.set_defaults(run=_import)
+    return im
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cnnlab", description="cnnlab: a CNN system you can read end to end.",
                      formatter_class=_Formatter)
@@ -289,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=None,
                       help="folder with the four MNIST IDX files (default: the copy bundled with cnnlab)")
     demo.set_defaults(run=_demo)
-    for command in (train, ev, pr, demo):  # SettingErrors name the flag of their setting (see main)
+    ex = _add_export_parser(sub)
+    im = _add_import_parser(sub)
+    for command in (train, ev, pr, demo, ex, im):  # SettingErrors name the flag of their setting (see main)
         command.set_defaults(flags={a.dest: a.option_strings[-1] for a in command._actions if a.option_strings})
     return parser
 
