@@ -47,3 +47,30 @@ def rerun_with_native_blas() -> None:
     if "OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def parse_args(parser):
+    """The flags both benchmarks take (a case filter, --native-blas) added to `parser`, parsed; with
+    --native-blas this process is replaced by one with OpenBLAS's own kernel choice."""
+    parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
+    parser.add_argument("--native-blas", action="store_true",
+                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
+    args = parser.parse_args()
+    if args.native_blas:
+        rerun_with_native_blas()
+    return args
+
+
+def start() -> dict:
+    """Keep freed memory (as `cnnlab train` does), give torch cnnlab's threads, print the machine; its facts."""
+    import torch
+
+    import cnnlab
+
+    kept = cnnlab.runtime.keep_freed_memory(True)
+    torch.set_num_threads(cnnlab.get_num_threads())
+    facts = machine()
+    print(f"CPU: {facts['cpu']}, {facts['cores']} cores; numpy {facts['numpy']}, torch {facts['torch']} "
+          f"({facts['torch_threads']} threads, cnnlab {cnnlab.get_num_threads()})")
+    print(f"BLAS: {facts['blas']}; OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']}; freed memory kept: {kept}")
+    return facts

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from common import machine, rerun_with_native_blas
+import common
 
 
 # ---------------------------------------------------------------- the torch twin of a cnnlab model
@@ -283,27 +283,14 @@ def measure_peak(name: str, lib: str) -> float:
 # ---------------------------------------------------------------- main
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
     parser.add_argument("--rounds", type=int, default=2,
                         help="turns of every case in each framework, each keeping its best (default 2)")
     parser.add_argument("--json", metavar="FILE", help="also write the results to this JSON file")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
-    parser.add_argument("--native-blas", action="store_true",
-                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
-    args = parser.parse_args()
-    if args.native_blas:
-        rerun_with_native_blas()
-    import torch
-
+    args = common.parse_args(parser)
     import cnnlab
-    from cnnlab import runtime
 
-    kept = runtime.keep_freed_memory(True)
-    torch.set_num_threads(cnnlab.get_num_threads())
-    facts = machine()
-    print(f"CPU: {facts['cpu']}, {facts['cores']} cores; numpy {facts['numpy']}, torch {facts['torch']} "
-          f"({facts['torch_threads']} threads, cnnlab {cnnlab.get_num_threads()})")
-    print(f"BLAS: {facts['blas']}; OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']}; freed memory kept: {kept}")
+    facts = common.start()
     cases = {name: case for name, case in CASES.items() if args.filter in name}
     runs = {(name, lib): make(lib) for name, (make, _, _) in cases.items() for lib in ("cnnlab", "torch")}
     for (name, lib), (run, _) in runs.items():          # warm-up

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from common import machine, rerun_with_native_blas
+import common
 
 
 def conv_case(D, N, C, O, size, k, stride=1, padding=0, dilation=1, groups=1):
@@ -144,26 +144,14 @@ def time_case(calls, best, repeat, min_time):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure and round (default 5)")
     parser.add_argument("--min-time", type=float, default=0.2,
                         help="seconds each figure keeps timing, past --repeat runs (default 0.2)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="passes over all the cases, in each of which cnnlab and torch take a turn, each "
                              "keeping its best figure (default 3)")
-    parser.add_argument("--native-blas", action="store_true",
-                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
-    args = parser.parse_args()
-    if args.native_blas:
-        rerun_with_native_blas()
-
-    from cnnlab import runtime
-
-    kept = runtime.keep_freed_memory(True)
-    facts = machine()
-    print(f"CPU: {facts['cpu']}, {facts['cores']} cores; numpy {facts['numpy']}, torch {facts['torch']} "
-          f"({facts['torch_threads']} threads)")
-    print(f"BLAS: {facts['blas']}; OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']}; freed memory kept: {kept}")
+    args = common.parse_args(parser)
+    common.start()
     header = f"{'case':52s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
     cases = [(name, prepare_case(make)) for name, make in CASES.items() if args.filter in name]
     # Every round passes over all the cases, so that each case's turns are spread over the whole run: these
