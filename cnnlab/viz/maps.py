@@ -344,7 +344,8 @@ def grad_cam(model, image, target=None, layer=None) -> ClassMap:
         if "out" not in caught:
             raise ValueError(f"grad_cam: layer {layer!r} is not called by {type(model).__name__}'s forward")
         c = _target(target, scores.data[0], "grad_cam")
-        scores[0, c].backward()
+        if scores.requires_grad:  # else the scores do not depend on the layer's output at all
+            scores[0, c].backward()
     a = caught["out"]
     if a.grad is None:
         raise ValueError(f"grad_cam: the scores of {type(model).__name__} do not depend on layer {layer!r}")
@@ -420,7 +421,8 @@ def receptive_field_box(model, input_shape, layer, unit=None) -> tuple[int, int,
     Returns:
         (top, left, bottom, right): rows top..bottom−1 and columns left..right−1 of the input.
     """
-    x = np.zeros((1, *input_shape), np.float32)
+    dtype = next((p.dtype for p in model.parameters()), np.float32)
+    x = np.zeros((1, *input_shape), dtype)
     called = _spatial_layers(model, x, layer, "receptive_field_box")
     if not called:
         raise ValueError(f"receptive_field_box: no Conv2d or pooling layer is called up to {layer!r}")
