@@ -66,8 +66,8 @@ def bilinear_resize(array, size) -> np.ndarray:
     """Resize the last two axes bilinearly, as ``F.interpolate(x, size, mode='bilinear', align_corners=False)``.
 
     Output pixel i reads the input at x = (i + 1/2)·n/o − 1/2 (n input, o output pixels; x < 0 reads 0),
-    between pixels ⌊x⌋ and min(⌊x⌋ + 1, n − 1) with weights 1 − λ and λ, λ = x − ⌊x⌋: PyTorch's rule
-    without antialiasing, one axis after the other.
+    between pixels ⌊x⌋ and min(⌊x⌋ + 1, n − 1) with weights 1 − λ and λ, λ = x − ⌊x⌋: PyTorch's
+    rule without antialiasing, one axis after the other.
 
     Args:
         array: (..., h, w), floating point.
@@ -427,7 +427,13 @@ def receptive_field_box(model, input_shape, layer, unit=None) -> tuple[int, int,
     if not called:
         raise ValueError(f"receptive_field_box: no Conv2d or pooling layer is called up to {layer!r}")
     h, w = called[-1][3]
-    unit = ((h - 1) // 2, (w - 1) // 2) if unit is None else tuple(unit)
+    if unit is None:
+        unit = ((h - 1) // 2, (w - 1) // 2)
+    else:
+        unit = arguments.nonnegative_ints(unit, 2, op="receptive_field_box", arg="unit")
+        if unit[0] >= h or unit[1] >= w:
+            raise ValueError(f"receptive_field_box: unit must be inside the {h}×{w} output of {layer!r}, "
+                             f"got unit={unit}")
     box = []
     for axis in range(2):
         stack = []

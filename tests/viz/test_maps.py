@@ -334,6 +334,11 @@ def test_receptive_field_box_follows_the_recurrences():
     assert maps.receptive_field_box(model, (1, 28, 28), "features.12") == (6, 6, 20, 20)
     assert maps.receptive_field_box(model, (1, 28, 28), "features.12", unit=(0, 13)) == (0, 20, 8, 28)  # clipped
     assert maps.receptive_field_box(model, (1, 28, 28), "features.0") == (12, 12, 15, 15)
+    with pytest.raises(ValueError, match=r"^receptive_field_box: unit must be inside the 14×14 output of "
+                                         r"'features.12', got unit=\(0, 14\)$"):
+        maps.receptive_field_box(model, (1, 28, 28), "features.12", unit=(0, 14))
+    with pytest.raises(ValueError, match=r"^receptive_field_box: unit must be non-negative, got unit=\(-1, 0\)$"):
+        maps.receptive_field_box(model, (1, 28, 28), "features.12", unit=(-1, 0))
     strided = nn.Sequential(nn.Conv2d(1, 1, (3, 5), stride=(1, 2), padding=(0, 2), dilation=(2, 1)))
     # rows: r = 1 + 2·2 = 5, start 0.5 + 2 = 2.5, unit 10 of 21 at 12.5 -> [10, 15); columns: r 5, j 2,
     # start 0.5 + (2 - 2) = 0.5, unit 6 of 13 at 12.5 -> [10, 15)
