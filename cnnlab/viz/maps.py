@@ -146,9 +146,9 @@ def gap_classifier(model):
     """(name of the GAP, name of the linear classifier) when the model ends in
     AdaptiveAvgPool2d(1) -> flatten -> Linear, as CAM needs; else None.
 
-    Read from the structure: the last AdaptiveAvgPool2d with output size 1 and the last Linear, defined
-    after it, whose in_features is the number of maps (`cam` then checks in a forward pass that the one
-    feeds the other and that the Linear gives the scores).
+    Read from the structure, without running the model: the last AdaptiveAvgPool2d with output size 1
+    and the last Linear, defined after it (`cam` then checks in a forward pass that the one feeds the
+    other and that the Linear gives the scores).
     """
     modules = list(model.named_modules())
     gaps = [i for i, (_, m) in enumerate(modules) if isinstance(m, nn.AdaptiveAvgPool2d)
