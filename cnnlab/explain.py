@@ -1,0 +1,676 @@
+"""The lecture's arithmetic on real tensors: one output element of a conv or a pool, term by term.
+
+Every number comes from the op's own code path, never from a second implementation:
+
+- the arguments are checked by the op's own checks (`conv_args`, `max_pool_args`, ...), so an
+  explanation accepts exactly what the op accepts, and fails where it fails, before any work;
+- the window is taken from the same read-only window view that the op computes with
+  (`windows` of `pad_constant(input, pads)`), and the coordinates that it marks are that view
+  applied to a grid of positions, so the cells shown are the cells the op reads;
+- the products are formed and summed (plus the bias, over the group's input channels), and the
+  sum is compared with the op's own output at that element (`agrees`): they differ by float
+  rounding at most. Max pooling's winner is chosen by the op's `max_and_first_tap` (PyTorch's tie
+  rule) and compared with the op's ``return_indices``; the sizes of `output_size` are those of
+  `cnnlab.shapes`.
+
+Notation (per spatial axis, as `cnnlab.shapes`): n input size, k kernel size, s stride, p padding,
+d dilation, o output size; output i of a conv reads the padded input at i·s + t·d for the taps
+t = 0..k−1, and
+
+    S[n, o, i] = b[o] + Σ_c Σ_t I_pad[n, c, i·s + t·d] · K[o, c, t]     (c over o's group)
+
+Each function returns a small frozen dataclass (the terms, the sums, the window's coordinates, the
+op's value); ``print()`` shows it the lecture's way, numbers without a trailing .0 when integral
+and otherwise to 6 significant digits:
+
+Example:
+    >>> import cnnlab
+    >>> x = cnnlab.tensor([[[1., 2, 3], [4, 5, 6], [7, 8, 9]]])
+    >>> w = cnnlab.tensor([[[[10., 20], [30, 40]]]])
+    >>> print(conv2d(x, w, at=(0, 1, 1)).sum_line())
+    5×10 + 6×20 + 8×30 + 9×40 = 770
+    >>> print(output_size(11, 3, stride=2, padding=1, dilation=2).starts)
+    (0, 2, 4, 6, 8)
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab import arguments, shapes
+from cnnlab.autograd import Tensor, no_grad
+from cnnlab.messages import SettingError, counted
+from cnnlab.nn import functional as F
+from cnnlab.nn.functional.conv import conv_args, conv_transpose_args
+from cnnlab.nn.functional.pooling import avg_divisor, avg_pool_args, max_pool_args, pool_geometry
+from cnnlab.nn.functional._window_ops import max_and_first_tap
+from cnnlab.nn.functional._windows import pad_constant, windows
+
+__all__ = ["Term", "ConvExplanation", "MaxPoolExplanation", "AvgPoolExplanation", "Scatter",
+           "ScatterExplanation", "SizeExplanation", "number", "matrix",
+           "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "conv_transpose1d_scatter", "conv_transpose2d_scatter", "conv_transpose3d_scatter",
+           "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "output_size"]
+
+#: the largest padded axis a text grid shows whole; longer axes are cut to the window and 2 cells around it
+GRID_MAX = 15
+#: grids of at most this many channels are shown (the window is the same in every channel)
+GRID_CHANNELS = 4
+#: how many window starts `output_size` lists before it writes "…"
+STARTS_SHOWN = 12
+AXES = {1: ("i",), 2: ("i", "j"), 3: ("d", "i", "j")}
+
+
+# ---------------------------------------------------------------- how numbers are written
+def number(value) -> str:
+    """A number the lecture's way: integral values without a trailing .0, others to 6 significant digits.
+
+    Example:
+        >>> number(370.0), number(-2.0), number(0.1 + 0.2), number(float("inf"))
+        ('370', '-2', '0.3', 'inf')
+    """
+    v = float(value)
+    if math.isfinite(v) and v == round(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.6g}"
+
+
+def _factor(value) -> str:
+    """A factor of a product: negative numbers in parentheses, 2×(-3)."""
+    text = number(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _sum_text(parts) -> str:
+    """a + b + (-c) ... of already formatted parts ('0' for none)."""
+    return " + ".join(parts) if parts else "0"
+
+
+def _agreement(op, ours, theirs, scale, dtype) -> tuple[bool, str]:
+    """Whether our sum equals the op's output to float rounding (a few ulps of the sum of |terms|), and a line."""
+    tol = 8 * np.finfo(dtype).eps * max(scale, np.finfo(dtype).tiny) * 4
+    same = bool(ours == theirs or (math.isnan(ours) and math.isnan(theirs)) or abs(ours - theirs) <= tol)
+    if same:
+        return True, f"{op} computes {number(theirs)}: the same" + ("" if ours == theirs else " to float rounding")
+    return False, f"{op} computes {number(theirs)}: DIFFERENT from {number(ours)} by {ours - theirs:.3g}"
+
+
+# ---------------------------------------------------------------- arguments
+def _at(op, at, out, D, batch, N):
+    """`at` (channel, *position) inside the output (C, *out) and `batch` in [0, N), as ints, or SettingError."""
+    names = ", ".join(("channel",) + AXES[D])
+    items = tuple(at) if isinstance(at, (tuple, list)) else None
+    if items is None or len(items) != D + 1 or not all(isinstance(v, int) or (hasattr(v, "__index__") and not
+                                                                              isinstance(v, bool)) for v in items):
+        raise SettingError(op, f"{{at}} must be ({names}), {D + 1} ints, got {at!r}", "at")
+    items = tuple(operator.index(v) for v in items)
+    if not all(0 <= v < m for v, m in zip(items, out)):
+        raise SettingError(op, f"{{at}} must be ({names}) inside the output's {tuple(out)}, got "
+                               f"{', '.join(map(str, items))}", "at")
+    if isinstance(batch, bool) or not hasattr(batch, "__index__") or not 0 <= operator.index(batch) < N:
+        raise SettingError(op, f"{{batch}} must be an int in [0, {N}) (the input's batch size), got {batch!r}",
+                           "batch")
+    return items, operator.index(batch)
+
+
+def _batched(x: np.ndarray, D: int) -> np.ndarray:
+    return x[None] if x.ndim == D + 1 else x                                  # (N, C, *n)
+
+
+def _cells(padded, kernel, stride, dilation, out, position) -> np.ndarray:
+    """The coordinates (K, D) on an axis grid of shape `padded` that the window at output `position` reads,
+    row-major over the taps: the op's window view applied to a grid of flat positions."""
+    grid = np.arange(math.prod(padded)).reshape((1, 1) + tuple(padded))      # (1, 1, *padded)
+    view = windows(grid, kernel, stride, dilation, out)                      # (1, 1, *k, *out)
+    flat = view[(0, 0) + (slice(None),) * len(kernel) + tuple(position)].reshape(-1)   # (K,)
+    return np.stack(np.unravel_index(flat, padded), axis=1)                  # (K, D)
+
+
+def _window_values(x_pad, kernel, stride, dilation, out, n, channels, position) -> np.ndarray:
+    """The values (len(channels), K) that the op's window view holds at output `position` of sample n."""
+    view = windows(x_pad, kernel, stride, dilation, out)                     # (N, C, *k, *out)
+    w = view[(n, channels) + (slice(None),) * len(kernel) + tuple(position)]  # (C_g, *k)
+    return w.reshape(w.shape[0], -1)                                         # (C_g, K)
+
+
+# ---------------------------------------------------------------- text grids
+def _axis_range(size, coords):
+    """The positions of one axis a grid shows: all, or (when long) the window's and 2 around it."""
+    if size <= GRID_MAX:
+        return list(range(size))
+    return list(range(max(min(coords) - 2, 0), min(max(coords) + 3, size)))
+
+
+def _padding_note(shape, pads, overhang=None, fill=None) -> str:
+    """'input 3×3 (no padding)', 'padded input 5×5 (padding 1 on each side)', the (before, after) pairs per
+    axis when they differ; for pooling, the ceil-mode overhang past the padding and what the padding reads."""
+    dims = "×".join(map(str, shape))
+    overhang = overhang or (0,) * len(pads)
+    nominal = tuple((a, b - o) for (a, b), o in zip(pads, overhang))
+    parts = []
+    if any(a or b for a, b in nominal):
+        uniform = len({a for pair in nominal for a in pair}) == 1
+        parts.append(f"padding {nominal[0][0]} on each side" if uniform else
+                     f"padding (before, after) per axis {', '.join(map(str, nominal))}")
+    if any(overhang):
+        parts.append(f"ceil-mode overhang {_axes(overhang)} after " +
+                     ("each axis" if len(set(overhang)) == 1 else "the axes"))
+    if not parts:
+        return f"input {dims} (no padding)"
+    return f"padded input {dims} ({'; '.join(parts + ([f'it reads {fill}'] if fill else []))})"
+
+
+def grid(plane: np.ndarray, marked, special=()) -> str:
+    """A text grid of a D-d plane (padded coordinates as row and column labels), the cells `marked` in [ ]
+    and those in `special` in < > (max pooling's winner); leading axes of a 3-d plane as 'slice d'.
+
+    Example:
+        >>> print(grid(np.arange(1., 5).reshape(2, 2), [(0, 1), (1, 1)]))
+             0    1
+        0    1   [2]
+        1    3   [4]
+    """
+    plane = np.asarray(plane)
+    if plane.ndim == 1:
+        plane, marked, special = plane[None], [(0,) + tuple(c) for c in marked], [(0,) + tuple(c) for c in special]
+        return _grid_2d(plane, set(map(tuple, marked)), set(map(tuple, special)), row_labels=False)
+    marked, special = set(map(tuple, marked)), set(map(tuple, special))
+    if plane.ndim == 2:
+        return _grid_2d(plane, marked, special)
+    blocks = []
+    for lead in sorted({c[:-2] for c in marked}):
+        inner = {c[-2:] for c in marked if c[:-2] == lead}
+        star = {c[-2:] for c in special if c[:-2] == lead}
+        blocks.append(f"slice {', '.join(map(str, lead))}:\n" + _grid_2d(plane[lead], inner, star))
+    return "\n".join(blocks)
+
+
+def _grid_2d(plane, marked, special, row_labels=True) -> str:
+    rows = _axis_range(plane.shape[0], [c[0] for c in marked] or [0])
+    cols = _axis_range(plane.shape[1], [c[1] for c in marked] or [0])
+
+    def cell(r, c):
+        text = number(plane[r, c])
+        return f"<{text}>" if (r, c) in special else f"[{text}]" if (r, c) in marked else f" {text} "
+
+    cells = {(r, c): cell(r, c) for r in rows for c in cols}
+    width = max(max(map(len, cells.values())), max(len(str(c)) for c in cols) + 1) + 1
+    label = max(len(str(r)) for r in rows) + 1 if row_labels else 0
+    cut_left, cut_right = cols[0] > 0, cols[-1] < plane.shape[1] - 1
+    lines = [" " * label + (" …" if cut_left else "") + "".join(f"{c:>{width - 1}} " for c in cols)]
+    if rows[0] > 0:
+        lines.append(" " * label + " …")
+    for r in rows:
+        head = f"{r:<{label}}" if row_labels else ""
+        body = "".join(f"{cells[r, c]:>{width}}" for c in cols)
+        lines.append(head + (" …" if cut_left else "") + body + (" …" if cut_right else ""))
+    if rows[-1] < plane.shape[0] - 1:
+        lines.append(" " * label + " …")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# ---------------------------------------------------------------- convolution
+@dataclass(frozen=True)
+class Term:
+    """One product input × weight of a sum.
+
+    Attributes:
+        channel: the input channel.
+        position: where the input value is: on the padded input (conv, pooling) or the input itself
+            (transposed conv).
+        value: the input value.
+        weight_index: the weight's full index (out, in/groups, *tap) for conv, (in, out/groups, *tap) for
+            transposed conv; () for pooling.
+        weight: the weight value (1 for pooling).
+    """
+    channel: int
+    position: tuple
+    value: float
+    weight_index: tuple = ()
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        return f"{_factor(self.value)}×{_factor(self.weight)}"
+
+
+def _channel_lines(terms, sums, bias, total, single) -> list[str]:
+    """'1×10 + 2×20 = 50' for one channel, or a line per channel and then their sum with the bias."""
+    by_channel = {}
+    for t in terms:
+        by_channel.setdefault(t.channel, []).append(str(t))
+    if single:
+        (c, s), = sums
+        lines = [f"{_sum_text(by_channel.get(c, []))} = {number(s)}"]
+        if bias is not None:
+            lines.append(f"{number(s)} + bias {_factor(bias)} = {number(total)}")
+        return lines
+    lines = [f"channel {c}: {_sum_text(by_channel.get(c, []))} = {number(s)}" for c, s in sums]
+    parts = [_factor(s) for _, s in sums] + ([f"bias {_factor(bias)}"] if bias is not None else [])
+    return lines + [f"{_sum_text(parts)} = {number(total)}"]
+
+
+@dataclass(frozen=True)
+class ConvExplanation:
+    """One output element of a convolution, term by term (returned by `conv1d`, `conv2d`, `conv3d`).
+
+    Attributes:
+        op: the op explained ('conv2d').
+        index: the output element (batch, channel, *position).
+        terms: the products, channel by channel, taps in row-major order.
+        channel_sums: (input channel, Σ of its products) for the group's input channels.
+        bias: the bias of the output channel, or None.
+        value: Σ channel_sums + bias, computed here in the tensor's dtype.
+        op_value: the op's own output at `index`.
+        agrees: whether they are equal to float rounding (they always must be).
+        window: the padded-input coordinates the window reads (the same in every channel).
+        padded_shape, pads: the padded input's spatial shape and the (before, after) zeros per axis.
+        stride, dilation: canonical, per axis.
+        grids: the text grid of each shown channel, the window in [ ].
+    """
+    op: str
+    index: tuple
+    terms: tuple
+    channel_sums: tuple
+    bias: float | None
+    value: float
+    op_value: float
+    agrees: bool
+    window: tuple
+    padded_shape: tuple
+    pads: tuple
+    stride: tuple
+    dilation: tuple
+    grids: tuple
+    check: str
+
+    def sum_line(self) -> str:
+        """The sum of the products (and, with more channels or a bias, the lines that lead to the value)."""
+        single = len(self.channel_sums) == 1
+        return "\n".join(_channel_lines(self.terms, self.channel_sums, self.bias, self.value, single))
+
+    def __str__(self) -> str:
+        b, c, *pos = self.index
+        channels = [c for c, _ in self.channel_sums]
+        head = (f"{self.op} output[{', '.join(map(str, self.index))}] (batch {b}, channel {c}, at "
+                f"{_position(pos)}): stride {_axes(self.stride)}, dilation {_axes(self.dilation)}, "
+                f"input channel{'s' * (len(channels) > 1)} {_span(channels)}")
+        lines = [head] + ["  " + line for line in self.sum_line().splitlines()]
+        lines.append("  " + _padding_note(self.padded_shape, self.pads) + ", the window in [ ]:")
+        for channel, text in self.grids:
+            if len(channels) > 1:
+                lines.append(f"  input channel {channel}:")
+            lines += ["    " + line for line in text.splitlines()]
+        if len(channels) > len(self.grids):
+            lines.append(f"  (grids of {counted(len(channels) - len(self.grids), 'more channel')} left out: "
+                         "the window is the same)")
+        return "\n".join(lines + ["  " + self.check])
+
+
+def _axes(values) -> str:
+    """(2, 2) as 2, (2, 1) as (2, 1)."""
+    return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
+
+
+def _per_axis(value, D) -> tuple:
+    return tuple(value) if isinstance(value, tuple) else (value,) * D
+
+
+def _position(position) -> str:
+    """(1, 2) as (1, 2), (3,) as 3."""
+    return str(position[0]) if len(position) == 1 else f"({', '.join(map(str, position))})"
+
+
+def _span(channels) -> str:
+    return str(channels[0]) if len(channels) == 1 else f"{channels[0]}-{channels[-1]}"
+
+
+def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups, at, batch):
+    groups, stride, dilation, pads = conv_args("explain." + op, D, input, weight, bias, stride, padding, dilation,
+                                               groups)
+    x = _batched(input.data, D)                                               # (N, C, *n)
+    x_pad = pad_constant(x, pads, 0)                                          # (N, C, *padded), as the op
+    k = weight.shape[2:]
+    out = tuple(shapes.conv_output_size(n, kk, s, 0, d, op=op) for n, kk, s, d in zip(x_pad.shape[2:], k, stride,
+                                                                                      dilation))
+    (o, *position), n = _at("explain." + op, at, (weight.shape[0],) + out, D, batch, x.shape[0])
+    Cg, Og = weight.shape[1], weight.shape[0] // groups
+    channels = slice(o // Og * Cg, (o // Og + 1) * Cg)                        # the group's input channels
+    values = _window_values(x_pad, k, stride, dilation, out, n, channels, position)   # (C_g, K)
+    w = weight.data[o].reshape(Cg, -1)                                        # (C_g, K)
+    products = values * w                                                     # (C_g, K), in the dtype
+    cells = _cells(x_pad.shape[2:], k, stride, dilation, out, position)      # (K, D)
+    taps = list(np.ndindex(*k))
+    terms = tuple(Term(channels.start + c, tuple(map(int, cells[t])), float(values[c, t]), (o, c) + taps[t],
+                       float(w[c, t])) for c in range(Cg) for t in range(len(taps)))
+    sums = products.sum(axis=1)                                               # (C_g,)
+    total = sums.sum() + (bias.data[o] if bias is not None else 0)
+    with no_grad():
+        y = _batched(_CONV[D](input, weight, bias, stride, padding, dilation, groups).data, D)   # the op itself
+    op_value = float(y[(n, o) + tuple(position)])
+    agrees, check = _agreement(op, float(total), op_value, float(np.abs(products).sum()) +
+                               (abs(float(bias.data[o])) if bias is not None else 0.0), x.dtype)
+    shown = range(channels.start, min(channels.stop, channels.start + GRID_CHANNELS))
+    grids = tuple((c, grid(x_pad[n, c], cells)) for c in shown)
+    return ConvExplanation(op, (n, o) + tuple(position), terms,
+                           tuple((channels.start + c, float(v)) for c, v in enumerate(sums)),
+                           None if bias is None else float(bias.data[o]), float(total), op_value, agrees,
+                           tuple(tuple(map(int, c)) for c in cells), x_pad.shape[2:], pads, stride, dilation, grids,
+                           check)
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, at, batch=0) -> ConvExplanation:
+    """One output element of `cnnlab.nn.functional.conv1d`, term by term; arguments as that op's, and
+
+    Args:
+        at: the output element (channel, i).
+        batch: the sample of a batched input. Default: 0.
+
+    Returns:
+        a `ConvExplanation`: S[n, o, i] = b[o] + Σ_c Σ_t I_pad[n, c, i·s + t·d]·K[o, c, t].
+    """
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, at, batch)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, at, batch=0) -> ConvExplanation:
+    """One output element of `cnnlab.nn.functional.conv2d`, term by term, with the window on the padded input.
+
+    S[n, o, i, j] = b[o] + Σ_c Σ_m Σ_l I_pad[n, c, i·s_H + m·d_H, j·s_W + l·d_W]·K[o, c, m, l], c over the
+    input channels of o's group; the products come from the op's window view and their sum is compared
+    with the op's own output there.
+
+    Args:
+        input, weight, bias, stride, padding, dilation, groups: as `cnnlab.nn.functional.conv2d` (the same
+            checks run, under the name explain.conv2d).
+        at: the output element (channel, i, j).
+        batch: the sample of a batched input. Default: 0.
+
+    Returns:
+        a `ConvExplanation`; ``print()`` shows the terms, the per-channel sums, the bias and a text grid of
+        the padded input with the window marked.
+
+    Shape:
+        input (N, C_in, H, W) or (C_in, H, W), weight (C_out, C_in/groups, kH, kW); at within
+        (C_out, oH, oW), o = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1.
+
+    Example:
+        >>> x = cnnlab.tensor([[[1., 2, 3], [4, 5, 6], [7, 8, 9]]])
+        >>> e = conv2d(x, cnnlab.tensor([[[[10., 20], [30, 40]]]]), at=(0, 0, 0))
+        >>> e.value, e.window
+        (370.0, ((0, 0), (0, 1), (1, 0), (1, 1)))
+    """
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, at, batch)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, at, batch=0) -> ConvExplanation:
+    """One output element of `cnnlab.nn.functional.conv3d`, term by term; arguments as `conv2d`, at = (channel,
+    d, i, j); the grid shows each depth slice of the padded input that the window reads."""
+    return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups, at, batch)
+
+
+# ---------------------------------------------------------------- pooling
+def _pool_head(op, index, **settings) -> str:
+    b, c, *pos = index
+    shown = ", ".join(f"{name.replace('_', ' ')} {_axes(v) if isinstance(v, tuple) else v}"
+                      for name, v in settings.items())
+    return f"{op} output[{', '.join(map(str, index))}] (batch {b}, channel {c}, at {_position(pos)}): {shown}"
+
+
+def _inside(cells, pads, spatial) -> list[bool]:
+    """For each padded coordinate, whether it is an input element (not padding, not overhang)."""
+    return [all(a <= q < a + m for q, (a, _), m in zip(cell, pads, spatial)) for cell in cells]
+
+
+@dataclass(frozen=True)
+class MaxPoolExplanation:
+    """One output element of max pooling (returned by `max_pool1d`, `max_pool2d`, `max_pool3d`).
+
+    Attributes:
+        op, index: the op ('max_pool2d') and the output element (batch, channel, *position).
+        terms: the window's cells (`Term`: channel, padded position, value), taps in row-major order;
+            padding reads −∞.
+        winner: the padded position of the maximum PyTorch picks (the first one on ties, the last NaN if
+            any, the first input element if all are −∞), or None for a window of padding only.
+        winner_index: its flat index in the (N, C) plane of the input, as ``return_indices`` gives it.
+        value, op_value, op_index: the maximum, and the op's own output and index there.
+        agrees: whether value and index are the op's.
+        window, padded_shape, pads, grid, check: as `ConvExplanation` (the winner in < >).
+    """
+    op: str
+    index: tuple
+    terms: tuple
+    winner: tuple | None
+    winner_index: int | None
+    value: float
+    op_value: float
+    op_index: int
+    agrees: bool
+    window: tuple
+    padded_shape: tuple
+    pads: tuple
+    settings: dict
+    grid: str
+    check: str
+
+    @property
+    def overhang(self) -> tuple:
+        """Per axis, the ceil-mode overhang: padded cells past the padding p after the input."""
+        return tuple(b - p for (_, b), p in zip(self.pads, _per_axis(self.settings["padding"], len(self.pads))))
+
+    def __str__(self) -> str:
+        values = ", ".join(number(t.value) for t in self.terms)
+        if self.winner is None:
+            where = "the window holds padding only"
+        else:
+            at = tuple(q - a for q, (a, _) in zip(self.winner, self.pads))
+            where = (f"at input {_position(at)}: flat index {self.winner_index} of its plane (return_indices); "
+                     "ties go to the first in the window's row-major order")
+        return "\n".join([_pool_head(self.op, self.index, **self.settings),
+                          f"  max({values}) = {number(self.value)}, {where}",
+                          "  " + _padding_note(self.padded_shape, self.pads, self.overhang, "-inf") +
+                          ", the window in [ ], the maximum in < >:"]
+                         + ["    " + line for line in self.grid.splitlines()] + ["  " + self.check])
+
+
+def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, at, batch):
+    k, s, p, d, out, pads = max_pool_args("explain." + op, D, input, kernel_size, stride, padding, dilation,
+                                          ceil_mode)
+    x = _batched(input.data, D)                                               # (N, C, *n)
+    (c, *position), n = _at("explain." + op, at, (x.shape[1],) + out, D, batch, x.shape[0])
+    x_pad = pad_constant(x, pads, -np.inf)                                    # as the op
+    values = _window_values(x_pad, k, s, d, out, n, slice(c, c + 1), position)[0]   # (K,)
+    cells = [tuple(map(int, q)) for q in _cells(x_pad.shape[2:], k, s, d, out, position)]
+    best, first = max_and_first_tap(lambda t: values[t:t + 1], len(values))  # the op's search and tie rule
+    best, tap = best[0], int(first[0])
+    inside = _inside(cells, pads, x.shape[2:])
+    if best == -np.inf:                                                       # PyTorch: the first input element
+        tap = inside.index(True) if any(inside) else None
+    winner = None if tap is None else cells[tap]
+    winner_index = None if winner is None else int(np.ravel_multi_index(
+        tuple(q - a for q, (a, _) in zip(winner, pads)), x.shape[2:]))
+    with no_grad():
+        y, index = _MAX_POOL[D](input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+    where = (n, c) + tuple(position)
+    op_value, op_index = float(_batched(y.data, D)[where]), int(_batched(index.data, D)[where])
+    same_value = best == op_value or (np.isnan(best) and math.isnan(op_value))
+    agrees = bool(same_value and (winner is None or winner_index == op_index))
+    check = f"{op} computes {number(op_value)} at index {op_index}: " + ("the same" if agrees else "DIFFERENT")
+    terms = tuple(Term(c, q, float(v)) for q, v in zip(cells, values))
+    return MaxPoolExplanation(op, where, terms, winner, winner_index, float(best), op_value, op_index, agrees,
+                              tuple(cells), x_pad.shape[2:], pads,
+                              dict(kernel=k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode),
+                              grid(x_pad[n, c], cells, [] if winner is None else [winner]), check)
+
+
+@dataclass(frozen=True)
+class AvgPoolExplanation:
+    """One output element of average pooling (returned by `avg_pool1d`, `avg_pool2d`, `avg_pool3d`).
+
+    Attributes:
+        op, index: the op ('avg_pool2d') and the output element (batch, channel, *position).
+        terms: the window's cells (`Term`: channel, padded position, value); padding and the ceil-mode
+            overhang read 0.
+        total: Σ of the window, in the tensor's dtype.
+        divisor: what the sum is divided by: divisor_override, or the product of `divisor_factors`.
+        divisor_factors: per axis, the window's cells in the padded input (count_include_pad=True; the
+            ceil-mode overhang past the padding never counts) or in the input (False); () with an override.
+        value, op_value, agrees, window, padded_shape, pads, grid, check: as `ConvExplanation`.
+    """
+    op: str
+    index: tuple
+    terms: tuple
+    total: float
+    divisor: int
+    divisor_factors: tuple
+    value: float
+    op_value: float
+    agrees: bool
+    window: tuple
+    padded_shape: tuple
+    pads: tuple
+    settings: dict
+    grid: str
+    check: str
+
+    @property
+    def overhang(self) -> tuple:
+        """Per axis, the ceil-mode overhang: padded cells past the padding p after the input."""
+        return tuple(b - p for (_, b), p in zip(self.pads, _per_axis(self.settings["padding"], len(self.pads))))
+
+    def __str__(self) -> str:
+        values = " + ".join(_factor(t.value) for t in self.terms)
+        if not self.divisor_factors:
+            why = f"divisor {self.divisor} (divisor_override)"
+        else:
+            counted_in = "padded input" if self.settings["count_include_pad"] else "input"
+            why = (f"divisor {self.divisor} = {'×'.join(map(str, self.divisor_factors))}: the window's cells in the "
+                   f"{counted_in} (count_include_pad={self.settings['count_include_pad']}"
+                   + ("; the ceil-mode overhang never counts)" if self.settings["ceil_mode"] else ")"))
+        return "\n".join([_pool_head(self.op, self.index, **self.settings),
+                          f"  ({values}) / {self.divisor} = {number(self.total)} / {self.divisor} = "
+                          f"{number(self.value)}", "  " + why,
+                          "  " + _padding_note(self.padded_shape, self.pads, self.overhang, "0") +
+                          ", the window in [ ]:"]
+                         + ["    " + line for line in self.grid.splitlines()] + ["  " + self.check])
+
+
+def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, at,
+                 batch):
+    k, s, p, out, pads, count_include_pad, divisor_override = avg_pool_args(
+        "explain." + op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    x = _batched(input.data, D)                                               # (N, C, *n)
+    (c, *position), n = _at("explain." + op, at, (x.shape[1],) + out, D, batch, x.shape[0])
+    ones = (1,) * D
+    x_pad = pad_constant(x, pads, 0)
+    values = _window_values(x_pad, k, s, ones, out, n, slice(c, c + 1), position)[0]   # (K,)
+    cells = [tuple(map(int, q)) for q in _cells(x_pad.shape[2:], k, s, ones, out, position)]
+    total = values.sum()
+    if divisor_override is not None:
+        factors, divisor = (), divisor_override
+    else:
+        factors = tuple(int(avg_divisor(m, kk, ss, pp, o, count_include_pad)[i])
+                        for m, kk, ss, pp, o, i in zip(x.shape[2:], k, s, p, out, position))
+        divisor = math.prod(factors)
+    value = total / x.dtype.type(divisor)
+    with no_grad():
+        args = (kernel_size, stride, padding, ceil_mode, count_include_pad) + ((divisor_override,) if D > 1 else ())
+        y = _batched(_AVG_POOL[D](input, *args).data, D)
+    where = (n, c) + tuple(position)
+    agrees, check = _agreement(op, float(value), float(y[where]), float(np.abs(values).sum()) / abs(divisor),
+                               x.dtype)
+    settings = dict(kernel=k, stride=s, padding=p, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    if divisor_override is not None:
+        settings["divisor_override"] = divisor_override
+    return AvgPoolExplanation(op, where, tuple(Term(c, q, float(v)) for q, v in zip(cells, values)), float(total),
+                              divisor, factors, float(value), float(y[where]), agrees, tuple(cells),
+                              x_pad.shape[2:], pads, settings, grid(x_pad[n, c], cells), check)
+
+
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, at,
+               batch=0) -> MaxPoolExplanation:
+    """One output element of `cnnlab.nn.functional.max_pool1d`: its window and which element won.
+
+    Arguments as that op's (checked as it checks them), and at = (channel, i), batch (default 0).
+    y[i] = max_t x[i·s − p + t·d], padding reading −∞.
+    """
+    return _max_pool_nd("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, at, batch)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, at,
+               batch=0) -> MaxPoolExplanation:
+    """One output element of `cnnlab.nn.functional.max_pool2d`: its window and which element won.
+
+    Args:
+        input, kernel_size, stride, padding, dilation, ceil_mode: as `cnnlab.nn.functional.max_pool2d`.
+        at: the output element (channel, i, j).
+        batch: the sample of a batched input. Default: 0.
+
+    Returns:
+        a `MaxPoolExplanation`: y[i, j] = max_{m, l} x[i·s_H − p_H + m·d_H, j·s_W − p_W + l·d_W], the winner
+        chosen by the op's own search (PyTorch's rule: the first maximum in row-major window order) and
+        checked against the op's ``return_indices``.
+
+    Example:
+        >>> e = max_pool2d(cnnlab.tensor([[[1., 9, 3], [4, 9, 6], [7, 8, 2]]]), 2, 1, at=(0, 0, 0))
+        >>> e.value, e.winner, e.winner_index
+        (9.0, (0, 1), 1)
+    """
+    return _max_pool_nd("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, at, batch)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, at,
+               batch=0) -> MaxPoolExplanation:
+    """One output element of `cnnlab.nn.functional.max_pool3d`; arguments as `max_pool2d`, at = (channel, d, i, j)."""
+    return _max_pool_nd("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, at, batch)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *, at,
+               batch=0) -> AvgPoolExplanation:
+    """One output element of `cnnlab.nn.functional.avg_pool1d`: its window's sum and the divisor.
+
+    Arguments as that op's, and at = (channel, i), batch (default 0). y[i] = Σ_t x_pad[i·s − p + t] / divisor.
+    """
+    return _avg_pool_nd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
+                        at, batch)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, at, batch=0) -> AvgPoolExplanation:
+    """One output element of `cnnlab.nn.functional.avg_pool2d`: its window's sum and the divisor.
+
+    Args:
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: as
+            `cnnlab.nn.functional.avg_pool2d`.
+        at: the output element (channel, i, j).
+        batch: the sample of a batched input. Default: 0.
+
+    Returns:
+        an `AvgPoolExplanation`: y[i, j] = Σ x_pad over the window / divisor, the divisor per axis the
+        window's cells in the padded input (count_include_pad=True, never the ceil-mode overhang) or in
+        the input (False), or divisor_override.
+
+    Example:
+        >>> x = cnnlab.tensor([[[1., 2, 3], [4, 5, 6], [7, 8, 9]]])
+        >>> e = avg_pool2d(x, 2, 2, ceil_mode=True, at=(0, 1, 1))
+        >>> e.total, e.divisor, e.value
+        (9.0, 1, 9.0)
+    """
+    return _avg_pool_nd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override, at, batch)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, at, batch=0) -> AvgPoolExplanation:
+    """One output element of `cnnlab.nn.functional.avg_pool3d`; arguments as `avg_pool2d`, at = (channel, d, i, j)."""
+    return _avg_pool_nd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override, at, batch)
