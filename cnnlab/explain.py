@@ -674,3 +674,265 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """One output element of `cnnlab.nn.functional.avg_pool3d`; arguments as `avg_pool2d`, at = (channel, d, i, j)."""
     return _avg_pool_nd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                         divisor_override, at, batch)
+
+
+# ---------------------------------------------------------------- transposed convolution
+def _transpose_setup(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    """The op's checks, and the scatter geometry: where tap t of input i lands in the op's full-output buffer
+    (K, L, D) — the op's window view over a grid of the buffer's positions, the view its scatter adds through."""
+    groups, stride, padding, dilation, out = conv_transpose_args("explain." + op, D, input, weight, bias, stride,
+                                                                 padding, output_padding, groups, dilation)
+    x = _batched(input.data, D)                                               # (N, C_in, *n)
+    k, n_in = weight.shape[2:], x.shape[2:]
+    full = tuple((m - 1) * s + d * (kk - 1) + 1 for m, kk, s, d in zip(n_in, k, stride, dilation))
+    buffer = tuple(max(f, p + o) for f, p, o in zip(full, padding, out))     # as the op's buffer
+    grid_ = np.arange(math.prod(buffer)).reshape((1, 1) + buffer)            # (1, 1, *buffer)
+    lands = windows(grid_, k, stride, dilation, n_in)[0, 0].reshape(math.prod(k), -1)   # (K, L) flat positions
+    lands = np.stack(np.unravel_index(lands, buffer), axis=-1)               # (K, L, D)
+    with no_grad():
+        y = _batched(_TRANSPOSE[D](input, weight, bias, stride, padding, output_padding, groups, dilation).data, D)
+    return x, groups, stride, padding, dilation, out, lands, y
+
+
+@dataclass(frozen=True)
+class TransposeExplanation:
+    """One output element of a transposed convolution: the sum of the input × weight terms that scatter to it
+    (returned by `conv_transpose1d`, `conv_transpose2d`, `conv_transpose3d`).
+
+    Attributes:
+        op, index: the op ('conv_transpose2d') and the output element (batch, channel, *position).
+        terms: `Term`s (input channel, input position, value, weight index (in, out/groups, *tap), weight):
+            input i's tap t lands on the full output at i·s + t·d, and the output is the full output from
+            position p on, so the terms are those with i·s + t·d = position + p.
+        channel_sums, bias, value, op_value, agrees, check: as `ConvExplanation`.
+        full_position: position + p on the full (uncropped) output.
+        grids: (input channel, text grid of the input with the contributing elements in [ ]).
+    """
+    op: str
+    index: tuple
+    terms: tuple
+    channel_sums: tuple
+    bias: float | None
+    value: float
+    op_value: float
+    agrees: bool
+    full_position: tuple
+    settings: dict
+    grids: tuple
+    check: str
+
+    def __str__(self) -> str:
+        lines = [_pool_head(self.op, self.index, **self.settings),
+                 f"  the inputs i and taps t with i·s + t·d = {_position(self.full_position)} (the position + padding "
+                 "on the full output):"]
+        lines += ["  " + line for line in _channel_lines(self.terms, self.channel_sums, self.bias, self.value,
+                                                         len(self.channel_sums) == 1)]
+        for channel, text in self.grids:
+            lines.append(f"  input channel {channel}, the inputs that scatter here in [ ]:")
+            lines += ["    " + line for line in text.splitlines()]
+        return "\n".join(lines + ["  " + self.check])
+
+
+def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation, at, batch):
+    x, groups, stride, padding, dilation, out, lands, y = _transpose_setup(op, D, input, weight, bias, stride,
+                                                                           padding, output_padding, groups, dilation)
+    Og, Cg = weight.shape[1], x.shape[1] // groups
+    (o, *position), n = _at("explain." + op, at, (Og * groups,) + out, D, batch, x.shape[0])
+    g, og = divmod(o, Og)
+    target = tuple(j + p for j, p in zip(position, padding))
+    taps, inputs = np.nonzero((lands == target).all(axis=-1))                # (t, l) pairs that land there
+    order = np.lexsort((taps, inputs))                                       # by input position, then tap
+    taps, inputs = taps[order], inputs[order]
+    kernel_taps, n_in = list(np.ndindex(*weight.shape[2:])), x.shape[2:]
+    positions = [tuple(int(v) for v in np.unravel_index(l, n_in)) for l in inputs]
+    channels = range(g * Cg, (g + 1) * Cg)
+    flat_w = weight.data.reshape(weight.shape[0], Og, -1)                     # (C_in, O_g, K)
+    flat_x = x[n].reshape(x.shape[1], -1)                                    # (C_in, L)
+    values, weights = flat_x[channels.start:channels.stop][:, inputs], flat_w[channels.start:channels.stop, og][:, taps]
+    products = values * weights                                              # (C_g, terms), in the dtype
+    terms = tuple(Term(c, positions[i], float(values[a, i]), (c, og) + kernel_taps[taps[i]], float(weights[a, i]))
+                  for a, c in enumerate(channels) for i in range(len(taps)))
+    sums = products.sum(axis=1)
+    total = sums.sum() + (bias.data[o] if bias is not None else 0)
+    where = (n, o) + tuple(position)
+    agrees, check = _agreement(op, float(total), float(y[where]), float(np.abs(products).sum()) +
+                               (abs(float(bias.data[o])) if bias is not None else 0.0), x.dtype)
+    grids = tuple((c, grid(x[n, c], positions)) for c in list(channels)[:GRID_CHANNELS])
+    settings = dict(stride=stride, padding=padding, dilation=dilation)
+    return TransposeExplanation(op, where, terms, tuple((c, float(v)) for c, v in zip(channels, sums)),
+                                None if bias is None else float(bias.data[o]), float(total), float(y[where]), agrees,
+                                target, settings, grids, check)
+
+
+@dataclass(frozen=True)
+class Scatter:
+    """Where one tap of an input element goes: output channel `channel`, tap, the weight, the position on the
+    full output (i·s + t·d) and on the output (that minus p; None where padding or the output's end cut it)."""
+    channel: int
+    tap: tuple
+    weight: float
+    full_position: tuple
+    position: tuple | None
+    contribution: float
+
+
+@dataclass(frozen=True)
+class ScatterExplanation:
+    """Which outputs one input element of a transposed convolution scatters to (returned by
+    `conv_transpose1d_scatter`, `conv_transpose2d_scatter`, `conv_transpose3d_scatter`).
+
+    Attributes:
+        op, index: the op and the input element (batch, channel, *position).
+        value: the input value x.
+        scatters: one `Scatter` per output channel of the group and kernel tap: output += x × weight.
+        agrees: whether the op, run on this input element alone (every other input 0, no bias), gives
+            exactly these contributions and nothing else.
+        grids: (output channel, text grid of that output with the targets in [ ]).
+    """
+    op: str
+    index: tuple
+    value: float
+    scatters: tuple
+    agrees: bool
+    settings: dict
+    grids: tuple
+    check: str
+
+    def __str__(self) -> str:
+        b, c, *pos = self.index
+        lines = [f"{self.op} input[{', '.join(map(str, self.index))}] = {number(self.value)} (batch {b}, channel {c}, "
+                 f"at {_position(pos)}) scatters x×K[t] to i·s + t·d − p: " +
+                 ", ".join(f"{k.replace('_', ' ')} {_axes(v)}" for k, v in self.settings.items())]
+        for sc in self.scatters:
+            to = (f"output {_position(sc.position)}" if sc.position is not None else
+                  f"full position {_position(sc.full_position)}, cut off (padding or the output's end)")
+            lines.append(f"  channel {sc.channel}, tap {_position(sc.tap)}: {_factor(self.value)}×{_factor(sc.weight)}"
+                         f" = {number(sc.contribution)} to {to}")
+        for channel, text in self.grids:
+            lines.append(f"  output channel {channel} of this input alone, the targets in [ ]:")
+            lines += ["    " + line for line in text.splitlines()]
+        return "\n".join(lines + ["  " + self.check])
+
+
+def _scatter_nd(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation, at, batch):
+    x, groups, stride, padding, dilation, out, lands, _ = _transpose_setup(op, D, input, weight, bias, stride,
+                                                                           padding, output_padding, groups, dilation)
+    Og, Cg = weight.shape[1], x.shape[1] // groups
+    (c, *position), n = _at("explain." + op, at, x.shape[1:], D, batch, x.shape[0])
+    g = c // Cg
+    value = x[(n, c) + tuple(position)]
+    lands_here = lands[:, int(np.ravel_multi_index(position, x.shape[2:]))]  # (K, D)
+    kernel_taps = list(np.ndindex(*weight.shape[2:]))
+    alone = np.zeros(x.shape[1:], dtype=x.dtype)                             # (C_in, *n): this input only
+    alone[(c,) + tuple(position)] = value
+    with no_grad():
+        y = _TRANSPOSE[D](Tensor(alone[None]), weight, None, stride, padding, output_padding, groups,
+                          dilation).data[0]                                  # (C_out, *out), the op's own scatter
+    expected, scatters = np.zeros_like(y), []
+    for o in range(g * Og, (g + 1) * Og):
+        w = weight.data[c, o - g * Og].reshape(-1)                            # (K,)
+        for t, tap in enumerate(kernel_taps):
+            at_out = tuple(int(q) - p for q, p in zip(lands_here[t], padding))
+            inside = all(0 <= q < m for q, m in zip(at_out, out))
+            contribution = value * w[t]
+            if inside:
+                expected[(o,) + at_out] += contribution
+            scatters.append(Scatter(o, tap, float(w[t]), tuple(map(int, lands_here[t])), at_out if inside else None,
+                                    float(contribution)))
+    agrees = bool(np.array_equal(y, expected))
+    check = f"{op} of this input alone computes " + ("exactly these contributions" if agrees else
+                                                     "DIFFERENT outputs")
+    grids = tuple((o, grid(y[o], [sc.position for sc in scatters if sc.channel == o and sc.position is not None]))
+                  for o in range(g * Og, min((g + 1) * Og, g * Og + GRID_CHANNELS)))
+    settings = dict(stride=stride, padding=padding, dilation=dilation)
+    return ScatterExplanation(op, (n, c) + tuple(position), float(value), tuple(scatters), agrees, settings, grids,
+                              check)
+
+
+_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
+                     at, batch=0) -> TransposeExplanation:
+    """One output element of `cnnlab.nn.functional.conv_transpose1d`; arguments as `conv_transpose2d`, at =
+    (channel, i)."""
+    return _conv_transpose_nd("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation, at, batch)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
+                     at, batch=0) -> TransposeExplanation:
+    """One output element of `cnnlab.nn.functional.conv_transpose2d`: the input × weight terms that scatter to it.
+
+    Input i's tap t lands on the full output at i·s + t·d, and the output keeps the full output from p on:
+
+        y[n, o, j] = b[o] + Σ_c Σ_{i, t: i·s + t·d = j + p} x[n, c, i]·K[c, o, t]
+
+    Args:
+        input, weight, bias, stride, padding, output_padding, groups, dilation: as
+            `cnnlab.nn.functional.conv_transpose2d` (weight (C_in, C_out/groups, kH, kW)).
+        at: the output element (channel, i, j).
+        batch: the sample of a batched input. Default: 0.
+
+    Returns:
+        a `TransposeExplanation`, its sum compared with the op's output there.
+
+    Example:
+        >>> x = cnnlab.tensor([[[1., 2], [3, 4]]])
+        >>> e = conv_transpose2d(x, cnnlab.ones(1, 1, 2, 2, dtype=cnnlab.float32), stride=1, at=(0, 1, 1))
+        >>> e.value, [t.position for t in e.terms]
+        (10.0, [(0, 0), (0, 1), (1, 0), (1, 1)])
+    """
+    return _conv_transpose_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation, at, batch)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
+                     at, batch=0) -> TransposeExplanation:
+    """One output element of `cnnlab.nn.functional.conv_transpose3d`; arguments as `conv_transpose2d`, at =
+    (channel, d, i, j)."""
+    return _conv_transpose_nd("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation, at, batch)
+
+
+def conv_transpose1d_scatter(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                             *, at, batch=0) -> ScatterExplanation:
+    """Which outputs of `cnnlab.nn.functional.conv_transpose1d` the input element at = (channel, i) scatters to."""
+    return _scatter_nd("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                       at, batch)
+
+
+def conv_transpose2d_scatter(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                             *, at, batch=0) -> ScatterExplanation:
+    """Which outputs of `cnnlab.nn.functional.conv_transpose2d` one input element scatters to, and how much.
+
+    Input element x = input[n, c, i] adds x·K[c, o, t] to output i·s + t·d − p of every output channel o of
+    c's group, for every tap t (positions outside the output are cut off). The op itself, run on this
+    element alone, is compared with these contributions.
+
+    Args:
+        input, weight, bias, stride, padding, output_padding, groups, dilation: as
+            `cnnlab.nn.functional.conv_transpose2d` (the bias is checked, and adds to every output anyway).
+        at: the input element (channel, i, j).
+        batch: the sample of a batched input. Default: 0.
+
+    Returns:
+        a `ScatterExplanation`.
+
+    Example:
+        >>> x = cnnlab.tensor([[[1., 2], [3, 4]]])
+        >>> e = conv_transpose2d_scatter(x, cnnlab.ones(1, 1, 3, 3, dtype=cnnlab.float32), stride=2, padding=1,
+        ...                              at=(0, 0, 0))
+        >>> [s.position for s in e.scatters if s.position is not None]
+        [(0, 0), (0, 1), (1, 0), (1, 1)]
+    """
+    return _scatter_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                       at, batch)
+
+
+def conv_transpose3d_scatter(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                             *, at, batch=0) -> ScatterExplanation:
+    """Which outputs of `cnnlab.nn.functional.conv_transpose3d` the input element at = (channel, d, i, j)
+    scatters to."""
+    return _scatter_nd("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                       at, batch)
