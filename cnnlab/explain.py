@@ -51,7 +51,7 @@ from cnnlab.nn.functional._window_ops import max_and_first_tap
 from cnnlab.nn.functional._windows import pad_constant, windows
 
 __all__ = ["Term", "ConvExplanation", "MaxPoolExplanation", "AvgPoolExplanation", "Scatter",
-           "ScatterExplanation", "SizeExplanation", "number", "matrix",
+           "ScatterExplanation", "TransposeExplanation", "SizeExplanation", "number", "grid", "matrix",
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "conv_transpose1d_scatter", "conv_transpose2d_scatter", "conv_transpose3d_scatter",
            "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "output_size"]
@@ -170,9 +170,9 @@ def grid(plane: np.ndarray, marked, special=()) -> str:
 
     Example:
         >>> print(grid(np.arange(1., 5).reshape(2, 2), [(0, 1), (1, 1)]))
-             0    1
-        0    1   [2]
-        1    3   [4]
+            0   1
+        0   1  [2]
+        1   3  [4]
     """
     plane = np.asarray(plane)
     if plane.ndim == 1:
