@@ -1131,18 +1131,19 @@ def _row(text, arg, where):
     return values
 
 
-def matrix(text: str, *, arg: str, ndim: int) -> np.ndarray:
-    """An array typed inline, or read from a .npy file, as float64 with `ndim` axes.
+def matrix(text: str, *, arg: str, ndim: int, most: int = 4) -> np.ndarray:
+    """An array typed inline, or read from a .npy file, as float64 with `ndim` to `most` axes.
 
     Inline: rows separated by ';', the numbers of a row by spaces or commas, and channels by '|':
     ``"1 2 3; 4 5 6"`` is one channel of 2×3, ``"1 2; 3 4 | 5 6; 7 8"`` two channels of 2×2, read as
     (C, H, W). A path ending in .npy is read with ``np.load(allow_pickle=False)``. Axes of size 1 are
-    put in front up to `ndim` (so a 2×2 kernel becomes the weight (1, 1, 2, 2)).
+    put in front of an array of fewer than `ndim` axes (so a 2×2 kernel becomes the weight (1, 1, 2, 2)).
 
     Args:
         text: the inline numbers or a .npy path.
         arg: the name of the setting, for messages (a `SettingError` names it, or its flag).
-        ndim: how many axes the result has (an array may have at most that many, and at least 2).
+        ndim: how many axes the result has at least.
+        most: how many axes an array may have (at least 2). Default: 4.
 
     Example:
         >>> matrix("1 2; 3 4 | 5 6; 7 8", arg="input", ndim=3).shape
@@ -1179,6 +1180,6 @@ def matrix(text: str, *, arg: str, ndim: int) -> np.ndarray:
                                    f"{'×'.join(map(str, channels[-1].shape))}, but channel 0 is "
                                    f"{'×'.join(map(str, channels[0].shape))} (channels are separated by '|')", arg)
         array = np.stack(channels)                                            # (C, H, W)
-    if not 2 <= array.ndim <= ndim:
-        raise SettingError("explain.matrix", f"{{{arg}}} must have 2 to {ndim} axes, got shape {array.shape}", arg)
-    return array.reshape((1,) * (ndim - array.ndim) + array.shape)
+    if not 2 <= array.ndim <= most:
+        raise SettingError("explain.matrix", f"{{{arg}}} must have 2 to {most} axes, got shape {array.shape}", arg)
+    return array.reshape((1,) * max(ndim - array.ndim, 0) + array.shape)

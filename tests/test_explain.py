@@ -490,3 +490,7 @@ def test_matrix_refuses_too_many_axes(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 1, 1, 2, 2)))
     with pytest.raises(SettingError, match=r"input must have 2 to 4 axes, got shape \(1, 1, 1, 2, 2\)"):
         explain.matrix(str(tmp_path / "x.npy"), arg="input", ndim=4)
+    np.save(tmp_path / "y.npy", np.zeros((2, 3, 2, 2)))
+    assert explain.matrix(str(tmp_path / "y.npy"), arg="input", ndim=3).shape == (2, 3, 2, 2)
+    with pytest.raises(SettingError, match=r"bias must have 2 to 2 axes, got shape \(2, 3, 2, 2\)"):
+        explain.matrix(str(tmp_path / "y.npy"), arg="bias", ndim=2, most=2)
