@@ -103,7 +103,8 @@ def test_explain_help_documents_the_matrix_syntax(capsys):
      "--padding must be an int or 2 comma-separated ints or 'same' or 'valid', got 'full'"),
     (["conv", *LECTURE, "--at", "0,0,0", "--bias", "1 2"], "explain.conv2d: bias must have shape (1,) (out_channels), "
                                                            "got (2,)"),
-    (["conv", "--input", "nothere.npy", "--kernel", "1", "--at", "0,0,0"], "--input: there is no .npy file nothere.npy"),
+    (["conv", "--input", "nothere.npy", "--kernel", "1", "--at", "0,0,0"],
+     "--input: there is no .npy file nothere.npy"),
     (["size", "3", "--kernel", "5"],
      "explain.output_size: kernel size (after dilation) 5 is larger than the padded input size 3 (input_size=3, "
      "padding=0, kernel_size=5, dilation=1)"),
