@@ -4,7 +4,7 @@
     cnnlab eval      test loss, accuracy and confusion matrix of a checkpoint
     cnnlab predict   the top-k classes of image files
     cnnlab demo      a two-layer perceptron on MNIST, the whole loop on one screen
-    cnnlab explain   one conv output element term by term, or an output size (cnnlab.explain)
+    cnnlab explain   one conv or pooling output element term by term, or an output size (cnnlab.explain)
 
 `cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
 (glibc's malloc then reuses freed arrays instead of faulting in new pages); the
@@ -250,6 +250,27 @@ def _explain_conv(args) -> int:
     return 0
 
 
+def _explain_pool(args) -> int:
+    import cnnlab
+    from cnnlab import explain
+
+    x = cnnlab.tensor(explain.matrix(args.input, arg="input", ndim=3))       # (C, H, W) or (N, C, H, W)
+    window = dict(kernel_size=_ints(args.kernel_size, "--kernel-size", (1, 2)),
+                  stride=None if args.stride is None else _ints(args.stride, "--stride", (1, 2)),
+                  padding=_ints(args.padding, "--padding", (1, 2)), ceil_mode=args.ceil_mode,
+                  at=_ints(args.at, "--at", (3,)), batch=args.batch)
+    if args.mode == "max":
+        if args.divisor_override is not None or not args.count_include_pad:
+            raise ValueError("--divisor-override and --no-count-include-pad apply to --mode avg only")
+        print(explain.max_pool2d(x, dilation=_ints(args.dilation, "--dilation", (1, 2)), **window))
+    else:
+        if args.dilation != "1":
+            raise ValueError(f"--dilation applies to --mode max only (average pooling has none), got {args.dilation!r}")
+        print(explain.avg_pool2d(x, count_include_pad=args.count_include_pad, divisor_override=args.divisor_override,
+                                 **window))
+    return 0
+
+
 def _explain_size(args) -> int:
     from cnnlab import explain
 
@@ -260,13 +281,14 @@ def _explain_size(args) -> int:
 
 
 def _add_explain_parser(sub) -> None:
-    """`cnnlab explain conv|size`: the arithmetic of one output element, or of an output size (cnnlab.explain)."""
+    """`cnnlab explain conv|pool|size`: the arithmetic of one output element, or of an output size (cnnlab.explain)."""
     explain = sub.add_parser(
-        "explain", help="the arithmetic of one conv output element, term by term, or of an output size",
+        "explain", help="the arithmetic of one conv or pooling output element, term by term, or of an output size",
         formatter_class=_Formatter,
         description="Show the lecture's arithmetic on real numbers, computed by the op's own code (cnnlab.explain).",
         epilog="examples:\n"
                '  cnnlab explain conv --input "1 2 3; 4 5 6; 7 8 9" --kernel "10 20; 30 40" --at 0,1,1\n'
+               "  cnnlab explain pool --input \"1 2; 3 4\" --kernel-size 2 --mode avg --padding 1 --at 0,0,0\n"
                "  cnnlab explain size 227 --kernel 11 --stride 4\n"
                "  cnnlab explain size 11 --kernel 3 --stride 2 --padding 1 --dilation 2\n")
     what = explain.add_subparsers(dest="what", required=True, metavar="WHAT")
@@ -295,6 +317,34 @@ def _add_explain_parser(sub) -> None:
     conv.add_argument("--batch", type=int, default=0, metavar="N",
                       help="the sample, for an (N, C, H, W) input (default: 0)")
     conv.set_defaults(run=_explain_conv)
+    pool = what.add_parser(
+        "pool", help="one output element of max_pool2d (which element won) or avg_pool2d (the sum and the divisor)",
+        formatter_class=_Formatter,
+        description="One output element of max or average pooling: the window marked on the padded input, and\n"
+                    "which element won (the first maximum in the window's row-major order, as PyTorch's\n"
+                    "return_indices) or the window's sum and the divisor (count_include_pad, divisor_override,\n"
+                    "the ceil-mode overhang). The input as for `cnnlab explain conv`.",
+        epilog="example:\n"
+               '  cnnlab explain pool --input "1 2 3; 4 5 6; 7 8 9" --kernel-size 2 --ceil-mode --at 0,1,1\n')
+    pool.add_argument("--input", required=True, metavar="MATRIX",
+                      help="the input: inline channels (C, H, W) (rows separated by ';', numbers by spaces or commas, "
+                           "channels by '|'), or a .npy file of (H, W), (C, H, W) or (N, C, H, W)")
+    pool.add_argument("--mode", choices=("max", "avg"), default="max", metavar="MODE",
+                      help="max or avg (default: max)")
+    pool.add_argument("--kernel-size", required=True, metavar="K", help="an int, or K_H,K_W")
+    pool.add_argument("--stride", metavar="S", help="an int, or S_H,S_W (default: the kernel size)")
+    pool.add_argument("--padding", default="0", metavar="P", help="an int, or P_H,P_W, at most K/2 (default: 0)")
+    pool.add_argument("--dilation", default="1", metavar="D", help="with --mode max: an int, or D_H,D_W (default: 1)")
+    pool.add_argument("--ceil-mode", action="store_true", help="round the output size up (default: off)")
+    pool.add_argument("--count-include-pad", action=argparse.BooleanOptionalAction, default=True,
+                      help="with --mode avg: divide by the window's cells in the padded input, or (--no-...) in the "
+                           "input only (default: on)")
+    pool.add_argument("--divisor-override", type=int, metavar="N",
+                      help="with --mode avg: divide every window's sum by N (default: none)")
+    pool.add_argument("--at", required=True, metavar="C,I,J", help="the output element: channel, row, column (from 0)")
+    pool.add_argument("--batch", type=int, default=0, metavar="N",
+                      help="the sample, for an (N, C, H, W) input (default: 0)")
+    pool.set_defaults(run=_explain_pool)
     size = what.add_parser(
         "size", help="an output size along one axis: the formula with the numbers, and where the windows start",
         formatter_class=_Formatter,
@@ -316,7 +366,7 @@ def _add_explain_parser(sub) -> None:
     size.add_argument("--output-padding", type=int, default=0, metavar="OP",
                       help="with --mode transpose: extra positions at the end (default: 0)")
     size.set_defaults(run=_explain_size)
-    for command in (conv, size):  # SettingErrors name the flag of their setting (see main)
+    for command in (conv, pool, size):  # SettingErrors name the flag of their setting (see main)
         command.set_defaults(flags={a.dest: a.option_strings[-1] for a in command._actions if a.option_strings})
 
 

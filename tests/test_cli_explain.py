@@ -1,4 +1,4 @@
-"""`cnnlab explain conv|size` (cnnlab/cli.py): the lecture's arithmetic printed, user errors in one line."""
+"""`cnnlab explain conv|pool|size` (cnnlab/cli.py): the lecture's arithmetic printed, user errors in one line."""
 from __future__ import annotations
 
 import numpy as np
@@ -73,6 +73,26 @@ def test_explain_size_prints_the_formula_and_the_windows(capsys):
     assert out.splitlines()[0].endswith("p = (1, 0), d = 1")
 
 
+def test_explain_pool_shows_the_winner_or_the_divisor(capsys):
+    code, out, err = run(capsys, "pool", "--input", "1 2 3; 4 5 6; 7 8 9", "--kernel-size", "2", "--ceil-mode",
+                         "--at", "0,1,1")
+    assert code == 0 and err == ""
+    assert out.splitlines()[:2] == [
+        "max_pool2d output[0, 0, 1, 1] (batch 0, channel 0, at (1, 1)): kernel 2, stride 2, padding 0, dilation 1, "
+        "ceil mode True",
+        "  max(9, -inf, -inf, -inf) = 9, at input (2, 2): flat index 8 of its plane (return_indices); ties go to the "
+        "first in the window's row-major order"]
+    assert out.splitlines()[-1] == "  max_pool2d computes 9 at index 8: the same"
+    code, out, _ = run(capsys, "pool", "--input", "1 2; 3 4", "--kernel-size", "2", "--stride", "1", "--mode", "avg",
+                       "--padding", "1", "--no-count-include-pad", "--at", "0,0,1")
+    assert code == 0 and out.splitlines()[1:3] == [
+        "  (0 + 0 + 1 + 2) / 2 = 3 / 2 = 1.5",
+        "  divisor 2 = 1×2: the window's cells in the input (count_include_pad=False)"]
+    code, out, _ = run(capsys, "pool", "--input", "1 2; 3 4", "--kernel-size", "1,2", "--stride", "1", "--mode", "avg",
+                       "--divisor-override", "4", "--at", "0,1,0")
+    assert code == 0 and out.splitlines()[1:3] == ["  (3 + 4) / 4 = 7 / 4 = 1.75", "  divisor 4 (divisor_override)"]
+
+
 def test_explain_help_documents_the_matrix_syntax(capsys):
     with pytest.raises(SystemExit) as info:
         main(["explain", "conv", "--help"])
@@ -105,6 +125,17 @@ def test_explain_help_documents_the_matrix_syntax(capsys):
                                                            "got (2,)"),
     (["conv", "--input", "nothere.npy", "--kernel", "1", "--at", "0,0,0"],
      "--input: there is no .npy file nothere.npy"),
+    (["pool", "--input", "1 2; 3 4", "--kernel-size", "2", "--at", "0,1,0"],
+     "--at must be (channel, i, j) inside the output's (1, 1, 1), got 0, 1, 0"),
+    (["pool", "--input", "1 2; 3 4", "--kernel-size", "2", "--padding", "2", "--at", "0,0,0"],
+     "explain.max_pool2d: padding should be at most half of kernel size, but got padding=2 and kernel_size=2 "
+     "[along spatial dim 0 of (2, 2)]"),
+    (["pool", "--input", "1 2; 3 4", "--kernel-size", "2", "--mode", "avg", "--dilation", "2", "--at", "0,0,0"],
+     "--dilation applies to --mode max only (average pooling has none), got '2'"),
+    (["pool", "--input", "1 2; 3 4", "--kernel-size", "2", "--divisor-override", "3", "--at", "0,0,0"],
+     "--divisor-override and --no-count-include-pad apply to --mode avg only"),
+    (["pool", "--input", "1 2; 3 4", "--kernel-size", "x", "--at", "0,0,0"],
+     "--kernel-size must be an int or 2 comma-separated ints, got 'x'"),
     (["size", "3", "--kernel", "5"],
      "explain.output_size: kernel size (after dilation) 5 is larger than the padded input size 3 (input_size=3, "
      "padding=0, kernel_size=5, dilation=1)"),

@@ -58,7 +58,6 @@ class ConvExplanation(el.Windowed):
         return "\n".join(lines + ["  " + self.check])
 
 
-
 def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups, at, batch):
     groups, stride, dilation, pads = conv_args("explain." + op, D, input, weight, bias, stride, padding, dilation,
                                                groups)

@@ -143,7 +143,6 @@ def window_values(x_pad, kernel, stride, dilation, out, n, channels, position) -
     return w.reshape(w.shape[0], -1)                                         # (C_g, K)
 
 
-
 def inside(cells, pads, spatial) -> list[bool]:
     """For each padded coordinate, whether it is an input element (not padding, not overhang).
 

@@ -48,7 +48,6 @@ def sum_text(parts) -> str:
     return " + ".join(parts) if parts else "0"
 
 
-
 def axes(values) -> str:
     """(2, 2) as 2, (2, 1) as (2, 1)."""
     return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
@@ -65,7 +64,6 @@ def position_text(position) -> str:
 
 def channel_span(channels) -> str:
     return str(channels[0]) if len(channels) == 1 else f"{channels[0]}-{channels[-1]}"
-
 
 
 def _axis_range(size, coords):
@@ -143,7 +141,6 @@ def _grid_2d(plane, marked, special, row_labels=True) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-
 def grid_lines(grids, caption="") -> list[str]:
     """Text grids (channel, text), indented, each under ``caption.format(channel=c)`` (none if '').
 
@@ -174,13 +171,11 @@ def channel_lines(terms, sums, bias, total, single) -> list[str]:
     return lines + [f"{sum_text(parts)} = {number(total)}"]
 
 
-
 def head(op, index, **settings) -> str:
     b, c, *pos = index
     shown = ", ".join(f"{name.replace('_', ' ')} {axes(v) if isinstance(v, tuple) else v}"
                       for name, v in settings.items())
     return f"{op} output[{', '.join(map(str, index))}] (batch {b}, channel {c}, at {position_text(pos)}): {shown}"
-
 
 
 def _row(text, arg, where):
