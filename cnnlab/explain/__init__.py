@@ -23,6 +23,11 @@ Each function returns a small frozen dataclass (the terms, the sums, the window'
 op's value); ``print()`` shows it the lecture's way, numbers without a trailing .0 when integral
 and otherwise to 6 significant digits:
 
+The modules: `conv` (conv1d-3d), `transpose` (conv_transpose1d-3d, an output's terms and an input's
+scatter), `pooling` (max and average pooling), `sizes` (`output_size`), `element` (what they share: `Term`,
+the window at one output, the check against the op) and `printing` (numbers, grids, `matrix` for the
+command line: ``cnnlab explain conv|pool|size``).
+
 Example:
     >>> import cnnlab
     >>> x = cnnlab.tensor([[[1., 2, 3], [4, 5, 6], [7, 8, 9]]])

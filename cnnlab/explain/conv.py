@@ -61,18 +61,18 @@ class ConvExplanation(el.Windowed):
 def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups, at, batch):
     groups, stride, dilation, pads = conv_args("explain." + op, D, input, weight, bias, stride, padding, dilation,
                                                groups)
-    x = el.batched(input.data, D)                                               # (N, C, *n)
+    x = el.batched(input.data, D)                                             # (N, C, *n)
     x_pad = pad_constant(x, pads, 0)                                          # (N, C, *padded), as the op
     k = weight.shape[2:]
-    out = tuple(shapes.conv_output_size(n, kk, s, 0, d, op=op) for n, kk, s, d in zip(x_pad.shape[2:], k, stride,
-                                                                                      dilation))
+    out = tuple(shapes.conv_output_size(n, kk, s, 0, d, op="explain." + op)
+                for n, kk, s, d in zip(x_pad.shape[2:], k, stride, dilation))
     (o, *position), n = el.element_index("explain." + op, at, (weight.shape[0],) + out, D, batch, x.shape[0])
     Cg, Og = weight.shape[1], weight.shape[0] // groups
     channels = slice(o // Og * Cg, (o // Og + 1) * Cg)                        # the group's input channels
     values = el.window_values(x_pad, k, stride, dilation, out, n, channels, position)   # (C_g, K)
     w = weight.data[o].reshape(Cg, -1)                                        # (C_g, K)
     products = values * w                                                     # (C_g, K), in the dtype
-    cells = el.window_cells(x_pad.shape[2:], k, stride, dilation, out, position)      # (K, D)
+    cells = el.window_cells(x_pad.shape[2:], k, stride, dilation, out, position)   # (K, D)
     taps = list(np.ndindex(*k))
     terms = tuple(Term(channels.start + c, tuple(map(int, cells[t])), float(values[c, t]), (o, c) + taps[t],
                        float(w[c, t])) for c in range(Cg) for t in range(len(taps)))

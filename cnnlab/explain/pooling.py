@@ -74,7 +74,7 @@ class MaxPoolExplanation(Pooled):
 def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, at, batch):
     k, s, p, d, out, pads = max_pool_args("explain." + op, D, input, kernel_size, stride, padding, dilation,
                                           ceil_mode)
-    x = el.batched(input.data, D)                                               # (N, C, *n)
+    x = el.batched(input.data, D)                                            # (N, C, *n)
     (c, *position), n = el.element_index("explain." + op, at, (x.shape[1],) + out, D, batch, x.shape[0])
     x_pad = pad_constant(x, pads, -np.inf)                                    # as the op
     values = el.window_values(x_pad, k, s, d, out, n, slice(c, c + 1), position)[0]   # (K,)
@@ -137,7 +137,7 @@ def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_in
                  batch):
     k, s, p, out, pads, count_include_pad, divisor_override = avg_pool_args(
         "explain." + op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-    x = el.batched(input.data, D)                                               # (N, C, *n)
+    x = el.batched(input.data, D)                                            # (N, C, *n)
     (c, *position), n = el.element_index("explain." + op, at, (x.shape[1],) + out, D, batch, x.shape[0])
     ones = (1,) * D
     x_pad = pad_constant(x, pads, 0)

@@ -42,7 +42,7 @@ def _setup(op, D, input, weight, bias, stride, padding, output_padding, groups, 
     window view over a grid of its full-output buffer's positions, the view its scatter adds through."""
     groups, stride, padding, dilation, out = conv_transpose_args("explain." + op, D, input, weight, bias, stride,
                                                                  padding, output_padding, groups, dilation)
-    x = el.batched(input.data, D)                                            # (N, C_in, *n)
+    x = el.batched(input.data, D)                                         # (N, C_in, *n)
     Og, Cg, k, n_in = weight.shape[1], x.shape[1] // groups, weight.shape[2:], x.shape[2:]
     shape = (Og * groups,) + out if what == "output" else x.shape[1:]
     at, n = el.element_index("explain." + op, at, shape, D, batch, x.shape[0], what)
