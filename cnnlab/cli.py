@@ -10,6 +10,7 @@
     cnnlab cam       CAM, Grad-CAM or saliency of a class in an image, as a PNG (cnnlab.viz)
     cnnlab features  the feature maps of every conv layer for one image, one PNG per layer
     cnnlab filters   the first conv layer's filters as a grid, as a PNG
+    cnnlab explain   one conv or pooling output element term by term, or an output size (cnnlab.explain)
 
 `cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
 (glibc's malloc then reuses freed arrays instead of faulting in new pages); the
@@ -525,6 +526,155 @@ def _add_filters_parser(sub) -> None:
     filters.set_defaults(run=_filters, flags=_flag_names(filters))
 
 
+# ---------------------------------------------------------------- explain
+def _ints(text, flag, count=None, words=()):
+    """'2' or '2,1' as ints (one for every axis, or per axis), or one of `words` as it is; else a ValueError."""
+    if text in words:
+        return text
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        values = ()
+    if not values or (count is not None and len(values) not in count):
+        allowed = " or ".join(f"{n} comma-separated ints" if n > 1 else "an int" for n in (count or (1, 2)))
+        raise ValueError(f"{flag} must be {allowed}{''.join(f' or {w!r}' for w in words)}, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def _explain_conv(args) -> int:
+    import cnnlab
+    from cnnlab import explain
+
+    x = cnnlab.tensor(explain.matrix(args.input, arg="input", ndim=3))       # (C, H, W) or (N, C, H, W)
+    w = cnnlab.tensor(explain.matrix(args.kernel, arg="kernel", ndim=4))     # (C_out, C_in/groups, kH, kW)
+    b = None if args.bias is None else cnnlab.tensor(explain.matrix(args.bias, arg="bias", ndim=3).reshape(-1))
+    print(explain.conv2d(x, w, b, stride=_ints(args.stride, "--stride", (1, 2)),
+                         padding=_ints(args.padding, "--padding", (1, 2), ("same", "valid")),
+                         dilation=_ints(args.dilation, "--dilation", (1, 2)), groups=args.groups,
+                         at=_ints(args.at, "--at", (3,)), batch=args.batch))
+    return 0
+
+
+def _explain_pool(args) -> int:
+    import cnnlab
+    from cnnlab import explain
+
+    x = cnnlab.tensor(explain.matrix(args.input, arg="input", ndim=3))       # (C, H, W) or (N, C, H, W)
+    window = dict(kernel_size=_ints(args.kernel_size, "--kernel-size", (1, 2)),
+                  stride=None if args.stride is None else _ints(args.stride, "--stride", (1, 2)),
+                  padding=_ints(args.padding, "--padding", (1, 2)), ceil_mode=args.ceil_mode,
+                  at=_ints(args.at, "--at", (3,)), batch=args.batch)
+    if args.mode == "max":
+        if args.divisor_override is not None or not args.count_include_pad:
+            raise ValueError("--divisor-override and --no-count-include-pad apply to --mode avg only")
+        print(explain.max_pool2d(x, dilation=_ints(args.dilation, "--dilation", (1, 2)), **window))
+    else:
+        if args.dilation != "1":
+            raise ValueError(f"--dilation applies to --mode max only (average pooling has none), got {args.dilation!r}")
+        print(explain.avg_pool2d(x, count_include_pad=args.count_include_pad, divisor_override=args.divisor_override,
+                                 **window))
+    return 0
+
+
+def _explain_size(args) -> int:
+    from cnnlab import explain
+
+    padding = _ints(args.padding, "--padding", (1, 2))
+    print(explain.output_size(args.n, args.kernel, args.stride, padding, args.dilation, args.ceil_mode, args.mode,
+                              args.output_padding))
+    return 0
+
+
+def _add_explain_parser(sub) -> None:
+    """`cnnlab explain conv|pool|size`: the arithmetic of one output element, or of an output size (cnnlab.explain)."""
+    explain = sub.add_parser(
+        "explain", help="the arithmetic of one conv or pooling output element, term by term, or of an output size",
+        formatter_class=_Formatter,
+        description="Show the lecture's arithmetic on real numbers, computed by the op's own code (cnnlab.explain).",
+        epilog="examples:\n"
+               '  cnnlab explain conv --input "1 2 3; 4 5 6; 7 8 9" --kernel "10 20; 30 40" --at 0,1,1\n'
+               "  cnnlab explain pool --input \"1 2; 3 4\" --kernel-size 2 --mode avg --padding 1 --at 0,0,0\n"
+               "  cnnlab explain size 227 --kernel 11 --stride 4\n"
+               "  cnnlab explain size 11 --kernel 3 --stride 2 --padding 1 --dilation 2\n")
+    what = explain.add_subparsers(dest="what", required=True, metavar="WHAT")
+    conv = what.add_parser(
+        "conv", help="one output element of conv2d: its terms, the per-channel sums, the bias, the window",
+        formatter_class=_Formatter,
+        description="One output element of conv2d, term by term: the window marked on the padded input, the\n"
+                    "products input×weight, their sum per input channel, the bias, and the op's own output\n"
+                    "there. Matrices are typed inline: rows separated by ';', numbers by spaces or commas,\n"
+                    "channels by '|' (\"1 2; 3 4 | 5 6; 7 8\" is 2 channels of 2×2), or given as a .npy file.",
+        epilog="example:\n"
+               '  cnnlab explain conv --input "1 2 3; 4 5 6; 7 8 9" --kernel "10 20; 30 40" --at 0,1,1\n')
+    conv.add_argument("--input", required=True, metavar="MATRIX",
+                      help="the input: inline channels (C, H, W), or a .npy file of (H, W), (C, H, W) or (N, C, H, W)")
+    conv.add_argument("--kernel", required=True, metavar="MATRIX",
+                      help="the weight: inline (one output channel, its input channels separated by '|'), or a .npy "
+                           "file of (kH, kW), (C_in/groups, kH, kW) or (C_out, C_in/groups, kH, kW)")
+    conv.add_argument("--bias", metavar="NUMBERS", help="one number per output channel (default: no bias)")
+    conv.add_argument("--at", required=True, metavar="C,I,J",
+                      help="the output element: output channel, row, column (from 0)")
+    conv.add_argument("--stride", default="1", metavar="S", help="an int, or S_H,S_W (default: 1)")
+    conv.add_argument("--padding", default="0", metavar="P",
+                      help="an int, P_H,P_W, 'valid' or 'same' (stride 1 only, as PyTorch) (default: 0)")
+    conv.add_argument("--dilation", default="1", metavar="D", help="an int, or D_H,D_W (default: 1)")
+    conv.add_argument("--groups", type=int, default=1, metavar="G", help="groups of channels (default: 1)")
+    conv.add_argument("--batch", type=int, default=0, metavar="N",
+                      help="the sample, for an (N, C, H, W) input (default: 0)")
+    conv.set_defaults(run=_explain_conv)
+    pool = what.add_parser(
+        "pool", help="one output element of max_pool2d (which element won) or avg_pool2d (the sum and the divisor)",
+        formatter_class=_Formatter,
+        description="One output element of max or average pooling: the window marked on the padded input, and\n"
+                    "which element won (the first maximum in the window's row-major order, as PyTorch's\n"
+                    "return_indices) or the window's sum and the divisor (count_include_pad, divisor_override,\n"
+                    "the ceil-mode overhang). The input as for `cnnlab explain conv`.",
+        epilog="example:\n"
+               '  cnnlab explain pool --input "1 2 3; 4 5 6; 7 8 9" --kernel-size 2 --ceil-mode --at 0,1,1\n')
+    pool.add_argument("--input", required=True, metavar="MATRIX",
+                      help="the input: inline channels (C, H, W) (rows separated by ';', numbers by spaces or commas, "
+                           "channels by '|'), or a .npy file of (H, W), (C, H, W) or (N, C, H, W)")
+    pool.add_argument("--mode", choices=("max", "avg"), default="max", metavar="MODE",
+                      help="max or avg (default: max)")
+    pool.add_argument("--kernel-size", required=True, metavar="K", help="an int, or K_H,K_W")
+    pool.add_argument("--stride", metavar="S", help="an int, or S_H,S_W (default: the kernel size)")
+    pool.add_argument("--padding", default="0", metavar="P", help="an int, or P_H,P_W, at most K/2 (default: 0)")
+    pool.add_argument("--dilation", default="1", metavar="D", help="with --mode max: an int, or D_H,D_W (default: 1)")
+    pool.add_argument("--ceil-mode", action="store_true", help="round the output size up (default: off)")
+    pool.add_argument("--count-include-pad", action=argparse.BooleanOptionalAction, default=True,
+                      help="with --mode avg: divide by the window's cells in the padded input, or (--no-...) in the "
+                           "input only (default: on)")
+    pool.add_argument("--divisor-override", type=int, metavar="N",
+                      help="with --mode avg: divide every window's sum by N (default: none)")
+    pool.add_argument("--at", required=True, metavar="C,I,J", help="the output element: channel, row, column (from 0)")
+    pool.add_argument("--batch", type=int, default=0, metavar="N",
+                      help="the sample, for an (N, C, H, W) input (default: 0)")
+    pool.set_defaults(run=_explain_pool)
+    size = what.add_parser(
+        "size", help="an output size along one axis: the formula with the numbers, and where the windows start",
+        formatter_class=_Formatter,
+        description="An output size along one axis, from cnnlab.shapes: the formula in the lecture's letters with\n"
+                    "the numbers substituted, and the start of every window on the padded axis.",
+        epilog="examples:\n"
+               "  cnnlab explain size 227 --kernel 11 --stride 4\n"
+               "  cnnlab explain size 5 --kernel 2 --padding 1 --mode pool --ceil-mode\n")
+    size.add_argument("n", type=int, help="the input size along the axis")
+    size.add_argument("--kernel", type=int, required=True, metavar="K", help="the kernel size")
+    size.add_argument("--stride", type=int, metavar="S", help="the stride (default: 1, or K with --mode pool)")
+    size.add_argument("--padding", default="0", metavar="P",
+                      help="p on both sides, or P_BEFORE,P_AFTER with --mode conv (default: 0)")
+    size.add_argument("--dilation", type=int, default=1, metavar="D", help="the dilation (default: 1)")
+    size.add_argument("--mode", choices=("conv", "pool", "transpose", "same-tf"), default="conv", metavar="MODE",
+                      help="conv, pool (PyTorch's pooling rule), transpose (transposed conv) or same-tf "
+                           "(TensorFlow's 'same' padding) (default: conv)")
+    size.add_argument("--ceil-mode", action="store_true", help="with --mode pool: round up (default: off)")
+    size.add_argument("--output-padding", type=int, default=0, metavar="OP",
+                      help="with --mode transpose: extra positions at the end (default: 0)")
+    size.set_defaults(run=_explain_size)
+    for command in (conv, pool, size):  # SettingErrors name the flag of their setting (see main)
+        command.set_defaults(flags={a.dest: a.option_strings[-1] for a in command._actions if a.option_strings})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cnnlab", description="cnnlab: a CNN system you can read end to end.",
                      formatter_class=_Formatter)
@@ -599,6 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filters_parser(sub)
     for command in (train, ev, pr, demo, ex, im, rt):
         command.set_defaults(flags=_flag_names(command))
+    _add_explain_parser(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ The oracle harness (PyTorch, ONNX) is `oracle.py`."""
 from __future__ import annotations
 
 import importlib.util
+import zlib
 
 import numpy as np
 import pytest
@@ -68,3 +69,13 @@ def maybe_int(rng, values):
     """An int when all entries agree (sometimes), else the tuple: both forms of an argument get exercised."""
     values = tuple(int(v) for v in values)
     return values[0] if len(set(values)) == 1 and rng.random() < 0.5 else values
+
+
+def seeded(*key) -> np.random.Generator:
+    """A generator seeded by crc32 of repr(key): the same numbers in every process (str hashes are salted)."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def float64(values) -> cnnlab.Tensor:
+    """A float64 tensor of `values`, for tight comparisons."""
+    return cnnlab.tensor(np.asarray(values, dtype=np.float64))

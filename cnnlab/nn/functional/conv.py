@@ -281,12 +281,25 @@ def _check(op, D, input, weight, bias, groups, stride, dilation, transposed):
             arguments.positive_ints(dilation, D, op=op, arg="dilation"))
 
 
-def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups):
+def conv_args(op, D, input, weight, bias, stride, padding, dilation, groups):
+    """Every check of a D-d conv's arguments, before any work, as the op runs them (`cnnlab.explain` too):
+    returns (groups, stride, dilation, pads) canonical, pads the (before, after) zeros per spatial axis.
+
+    Example:
+        >>> x, w = cnnlab.randn(1, 2, 5, 5), cnnlab.randn(4, 2, 3, 3)
+        >>> conv_args("conv2d", 2, x, w, None, 2, 1, 1, 1)
+        (1, (2, 2), (1, 1), ((1, 1), (1, 1)))
+    """
     groups, stride, dilation = _check(op, D, input, weight, bias, groups, stride, dilation, transposed=False)
     padding = arguments.conv_padding(padding, D, stride, op=op)
     pads = shapes.conv_pads(padding, weight.shape[2:], dilation)
     for n, kk, s, pp, d in zip(input.shape[-D:], weight.shape[2:], stride, pads, dilation):
         shapes.conv_output_size(n, kk, s, pp, d, op=op)  # raises when the kernel does not fit
+    return groups, stride, dilation, pads
+
+
+def _conv_nd(op, D, input, weight, bias, stride, padding, dilation, groups):
+    groups, stride, dilation, pads = conv_args(op, D, input, weight, bias, stride, padding, dilation, groups)
     x, added = batched(input, D)
     args = (x, weight) if bias is None else (x, weight, bias)
     y = ConvNd.apply(*args, stride=stride, pads=pads, dilation=dilation, groups=groups)
@@ -340,12 +353,26 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation):
+def conv_transpose_args(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Every check of a D-d transposed conv's arguments, before any work, as the op runs them (`cnnlab.explain`
+    too): returns (groups, stride, padding, dilation, out) canonical, out the output sizes.
+
+    Example:
+        >>> x, w = cnnlab.randn(1, 2, 4, 4), cnnlab.randn(2, 3, 3, 3)
+        >>> conv_transpose_args("conv_transpose2d", 2, x, w, None, 2, 1, 1, 1, 1)
+        (1, (2, 2), (1, 1), (1, 1), (8, 8))
+    """
     groups, stride, dilation = _check(op, D, input, weight, bias, groups, stride, dilation, transposed=True)
     padding = arguments.conv_padding(padding, D, stride, op=op, transposed=True)
     output_padding = arguments.nonnegative_ints(output_padding, D, op=op, arg="output_padding")
     out = tuple(shapes.conv_transpose_output_size(n, kk, s, p, op_, d, op=op) for n, kk, s, p, op_, d
                 in zip(input.shape[-D:], weight.shape[2:], stride, padding, output_padding, dilation))
+    return groups, stride, padding, dilation, out
+
+
+def _conv_transpose_nd(op, D, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    groups, stride, padding, dilation, out = conv_transpose_args(op, D, input, weight, bias, stride, padding,
+                                                                 output_padding, groups, dilation)
     x, added = batched(input, D)
     args = (x, weight) if bias is None else (x, weight, bias)
     y = ConvTransposeNd.apply(*args, stride=stride, padding=padding, out=out, dilation=dilation, groups=groups)

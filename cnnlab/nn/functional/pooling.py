@@ -108,9 +108,14 @@ def _outer(parts, ufunc):
 
 
 # ---------------------------------------------------------------- argument checks
-def _pool_geometry(op, spatial, k, s, p, d, ceil_mode):
+def pool_geometry(op, spatial, k, s, p, d, ceil_mode):
     """Output sizes (shapes.pool_output_size) and the (before, after) pads that make every window fit:
-    p on the left, p plus the ceil-mode overhang on the right."""
+    p on the left, p plus the ceil-mode overhang on the right (shared with `cnnlab.explain`).
+
+    Example:
+        >>> pool_geometry("max_pool1d", (5,), (2,), (2,), (1,), (1,), True)
+        ((3,), ((1, 1),))
+    """
     out = []
     for a, args in enumerate(zip(spatial, k, s, p, d)):
         try:
@@ -125,12 +130,18 @@ def _pool_geometry(op, spatial, k, s, p, d, ceil_mode):
 
 
 # ---------------------------------------------------------------- max pooling
-def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+def max_pool_args(op, D, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """The checks of D-d max pooling's arguments, before any work (shared with `cnnlab.explain`):
+    returns (kernel, stride, padding, dilation, out, pads) canonical, as `pool_geometry`."""
     check_input(op, D, input)
     k, s, p, d = arguments.window_args(D, kernel_size, stride, padding, dilation, op=op)
     ceil_mode = arguments.boolean(ceil_mode, op=op, arg="ceil_mode")
+    return (k, s, p, d) + pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
+
+
+def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    k, s, p, d, out, pads = max_pool_args(op, D, input, kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = arguments.boolean(return_indices, op=op, arg="return_indices")
-    out, pads = _pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
     x, added = batched(input, D)
     needs_grad = x.requires_grad and is_grad_enabled()
     best, index, empty = _max_and_argmax(x.data, k, s, p, d, out, pads, needs_grad or return_indices)
@@ -199,29 +210,43 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 # ---------------------------------------------------------------- average pooling
-def _divisor(n, k, s, p, o, count_include_pad):
+def avg_divisor(n, k, s, p, o, count_include_pad):
     """Per-axis number of elements a window is divided by, PyTorch's rule: with count_include_pad
-    the padding counts but not the ceil-mode overhang past it; without, only input elements."""
+    the padding counts but not the ceil-mode overhang past it; without, only input elements
+    (the divisor of a D-d window is the product over its axes; shared with `cnnlab.explain`).
+
+    Example:
+        >>> avg_divisor(5, 2, 2, 1, 3, True), avg_divisor(5, 2, 2, 1, 3, False)
+        (array([2, 2, 2]), array([1, 2, 2]))
+    """
     start = np.arange(o) * s - p
     if count_include_pad:
         return np.minimum(start + k, n + p) - start
     return np.minimum(start + k, n) - np.maximum(start, 0)
 
 
-def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+def avg_pool_args(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """The checks of D-d average pooling's arguments, before any work (shared with `cnnlab.explain`): returns
+    (kernel, stride, padding, out, pads, count_include_pad, divisor_override) canonical, as `pool_geometry`."""
     check_input(op, D, input)
     k, s, p, d = arguments.window_args(D, kernel_size, stride, padding, op=op)
     ceil_mode = arguments.boolean(ceil_mode, op=op, arg="ceil_mode")
     count_include_pad = arguments.boolean(count_include_pad, op=op, arg="count_include_pad")
     divisor_override = arguments.divisor_override(divisor_override, op=op)
+    out, pads = pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
+    return k, s, p, out, pads, count_include_pad, divisor_override
+
+
+def _avg_pool_nd(op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    k, s, p, out, pads, count_include_pad, divisor_override = avg_pool_args(
+        op, D, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     spatial = input.shape[-D:]
-    out, pads = _pool_geometry(op, spatial, k, s, p, d, ceil_mode)
     x, added = batched(input, D)
     total = WindowSum.apply(x, kernel=k, stride=s, pads=pads, out=out)            # (N, C, *o)
     if divisor_override is not None:
         y = total / int(divisor_override)
     else:
-        divisor = _outer([_divisor(*args, count_include_pad) for args in zip(spatial, k, s, p, out)], np.multiply)
+        divisor = _outer([avg_divisor(*args, count_include_pad) for args in zip(spatial, k, s, p, out)], np.multiply)
         y = total / divisor.astype(x.dtype)                                     # (*o): the divisor factorises
     return y.squeeze(0) if added else y
 
@@ -280,7 +305,7 @@ def _lp_pool_nd(op, D, input, norm_type, kernel_size, stride, ceil_mode):
     arguments.number(norm_type, op=op, arg="norm_type")
     check_input(op, D, input)
     k, s, p, d = arguments.window_args(D, kernel_size, stride, 0, op=op)
-    _pool_geometry(op, input.shape[-D:], k, s, p, d, arguments.boolean(ceil_mode, op=op, arg="ceil_mode"))
+    pool_geometry(op, input.shape[-D:], k, s, p, d, arguments.boolean(ceil_mode, op=op, arg="ceil_mode"))
     if norm_type == math.inf:
         return _MAX_POOL[D](_abs(input), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -math.inf:

@@ -443,3 +443,21 @@ def test_kernel_switch_names_and_errors():
     with pytest.raises(ValueError, match=r"kernels.use: name must be one of 'auto', 'reference', .*got 'fft'"):
         with kernels.use("fft"):
             pass
+
+
+def test_conv_args_are_the_checks_the_op_runs():
+    from cnnlab.nn.functional.conv import conv_args, conv_transpose_args
+
+    x, w = cnnlab.randn(1, 4, 5, 6), cnnlab.randn(6, 2, 3, 2)
+    assert conv_args("conv2d", 2, x, w, None, (2, 1), (1, 0), (1, 2), 2) == (2, (2, 1), (1, 2), ((1, 1), (0, 0)))
+    assert conv_args("conv2d", 2, x, w, None, 1, "same", (1, 2), 2)[3] == ((1, 1), (1, 1))
+    with pytest.raises(ValueError, match=r"mine: kernel size \(after dilation\) 7 is larger than the padded input "
+                                         r"size 5"):
+        conv_args("mine", 2, x, cnnlab.randn(6, 2, 7, 1), None, 1, 0, 1, 2)
+    with pytest.raises(ValueError, match=r"mine: input has 4 channels, but weight expects 2"):
+        conv_args("mine", 2, x, w, None, 1, 0, 1, 1)
+    xt, wt = cnnlab.randn(1, 4, 3, 3), cnnlab.randn(4, 3, 3, 2)
+    assert conv_transpose_args("conv_transpose2d", 2, xt, wt, None, 2, (1, 0), 1, 2, (1, 2)) == \
+        (2, (2, 2), (1, 0), (1, 2), (6, 8))
+    with pytest.raises(ValueError, match=r"mine: output padding must be smaller than either stride or dilation"):
+        conv_transpose_args("mine", 2, xt, wt, None, 1, 0, 1, 2, 1)

@@ -206,3 +206,16 @@ def test_avg_and_lp_pool_errors():
         P.lp_pool2d(x, 2, (6, 1))
     with pytest.raises(TypeError, match=r"lp_pool2d: expected a floating point tensor, got dtype int64"):
         P.lp_pool2d(cnnlab.Tensor(np.zeros((1, 4, 4), np.int64)), 2, 2)
+
+
+def test_avg_pool_args_pool_geometry_and_the_divisor():
+    x = cnnlab.randn(1, 2, 5, 7)
+    assert P.avg_pool_args("avg_pool2d", 2, x, 2, None, (1, 0), True, False, None) == \
+        ((2, 2), (2, 2), (1, 0), (3, 4), ((1, 1), (0, 1)), False, None)
+    assert P.pool_geometry("max_pool1d", (5,), (2,), (2,), (1,), (1,), True) == ((3,), ((1, 1),))
+    assert P.pool_geometry("max_pool1d", (6,), (3,), (2,), (0,), (1,), True) == ((3,), ((0, 1),))   # overhang 1
+    np.testing.assert_array_equal(P.avg_divisor(5, 2, 2, 1, 3, True), [2, 2, 2])
+    np.testing.assert_array_equal(P.avg_divisor(5, 2, 2, 1, 3, False), [1, 2, 2])
+    np.testing.assert_array_equal(P.avg_divisor(6, 3, 2, 0, 3, True), [3, 3, 2])      # the overhang never counts
+    with pytest.raises(ValueError, match=r"mine: divisor_override must not be zero"):
+        P.avg_pool_args("mine", 2, x, 2, None, 0, False, True, 0)

@@ -313,3 +313,13 @@ def test_max_unpool_errors():
         U.max_unpool2d(y[0, 0], idx[0, 0], 2)
     with pytest.raises(ValueError, match=r"max_unpool2d: given input size 2, calculated output size -1"):
         U.max_unpool2d(y, idx, 2, stride=1, padding=2)
+
+
+def test_max_pool_args_are_the_checks_the_op_runs():
+    x = cnnlab.randn(2, 3, 6, 5)
+    assert P.max_pool_args("max_pool2d", 2, x, (3, 2), (2, 1), (1, 0), (1, 2), True) == \
+        ((3, 2), (2, 1), (1, 0), (1, 2), (4, 3), ((1, 2), (0, 0)))     # 1 of ceil-mode overhang after H
+    with pytest.raises(ValueError, match=r"mine: padding should be at most half of kernel size"):
+        P.max_pool_args("mine", 2, x, 2, None, 2, 1, False)
+    with pytest.raises(TypeError, match=r"mine: ceil_mode must be True or False, got ceil_mode=1 \(int\)"):
+        P.max_pool_args("mine", 2, x, 2, None, 0, 1, 1)
