@@ -40,12 +40,16 @@ OPSETS = range(17, 22)
 
 @dataclass
 class Call:
-    """One recorded call of a layer: the module, its dotted name, its tensor arguments and its output(s)."""
+    """One recorded call of a module: the module, its name, its arguments and its output(s).
+
+    `name` is the module's dotted path in the model (its class name for the model itself), the base of
+    its nodes' and values' names; `label` names it in messages (``Conv2d 'features.0'``)."""
 
     module: Module
     name: str
     args: tuple
     outputs: tuple
+    label: str
 
 
 class GraphBuilder:
@@ -97,7 +101,8 @@ class GraphBuilder:
         return self._store(name, array)
 
     def _store(self, name: str, array: np.ndarray) -> str:
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        array = np.asarray(array, order="C")   # (np.ascontiguousarray would make a 0-d array 1-d)
+        self.initializers.append(self.numpy_helper.from_array(array, name))
         return name
 
     def param(self, t: Tensor) -> str:
@@ -159,7 +164,8 @@ def _trace(model: Module, array: np.ndarray):
 
     def record(module, args, output):
         outputs = tuple(output) if isinstance(output, tuple) else (output,)
-        call = Call(module, names.get(id(module)) or type(module).__name__, tuple(args), outputs)
+        path, kind = names.get(id(module), ""), type(module).__name__
+        call = Call(module, path or kind, tuple(args), outputs, f"{kind} '{path}'" if path else kind)
         spans.append(call)
         if type(module) not in LAYERS or any(out is a for out in outputs for a in args):
             return  # looked through; or it returns its input: nothing to write
@@ -235,7 +241,7 @@ def _owner(spans: list, t: Tensor) -> str:
         while stack:
             u = stack.pop()
             if u is t:
-                return f"{type(call.module).__name__} '{call.name}'"
+                return call.label
             if id(u) in seen or id(u) in stop or not isinstance(u, Tensor) or u._ctx is None:
                 continue
             seen.add(id(u))

@@ -43,7 +43,7 @@ class ExportError(ValueError):
 
 
 def _refuse(call, why: str):
-    return ExportError(f"export: {type(call.module).__name__} '{call.name}' cannot be exported to ONNX: {why}")
+    return ExportError(f"export: {call.label} cannot be exported to ONNX: {why}")
 
 
 #: an end past any axis (ONNX's Slice clamps it), for x[a:] and x[::-1]
@@ -52,6 +52,7 @@ _BIG = 2**62
 
 def _onnx_pads(pairs) -> list:
     """((b1, a1), (b2, a2), ...) -> ONNX's [b1, b2, ..., a1, a2, ...]."""
+    pairs = list(pairs)
     return [b for b, _ in pairs] + [a for _, a in pairs]
 
 
