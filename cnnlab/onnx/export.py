@@ -64,20 +64,21 @@ class GraphBuilder:
 
         self.helper, self.numpy_helper = helper, numpy_helper
         self.opset, self.dtype = opset, np.dtype(dtype)
-        self.nodes, self.initializers, self.used = [], [], {"input", "output"}
+        self.nodes, self.initializers, self.used, self.node_names = [], [], {"input", "output"}, set()
         self.state = {}  # id(parameter or buffer) -> its (first) state-dict key
         for key, t in state.items():
             self.state.setdefault(id(t), key)
         self.params = {}                                        # id(tensor) -> its initializer's name
         self.extra = {}  # facts that one writer leaves for another (MaxPool's ONNX indices for MaxUnpool)
 
-    def fresh(self, base: str) -> str:
-        """A value name not used yet: `base`, else base_1, base_2, ..."""
+    def fresh(self, base: str, used: set | None = None) -> str:
+        """A value name (or a name in `used`) not taken yet: `base`, else base_1, base_2, ..."""
+        used = self.used if used is None else used
         name, i = base, 0
-        while name in self.used:
+        while name in used:
             i += 1
             name = f"{base}_{i}"
-        self.used.add(name)
+        used.add(name)
         return name
 
     def node(self, op_type: str, inputs, outputs=None, name: str | None = None, **attributes):
@@ -89,7 +90,7 @@ class GraphBuilder:
             outputs = [self.fresh(base)]
         elif isinstance(outputs, str):
             outputs = [outputs]
-        self.nodes.append(self.helper.make_node(op_type, list(inputs), list(outputs), name=self.fresh(f"{base}:node"),
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), list(outputs), name=self.fresh(base, self.node_names),
                                                 **attributes))
         return outputs[0] if len(outputs) == 1 else list(outputs)
 

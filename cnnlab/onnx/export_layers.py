@@ -143,10 +143,11 @@ def _flatten(g, call, ins, outs):
     _reshape_kept(g, ins[0], x.shape, s, e, outs, call.name)
 
 
-def _reshape_kept(g, x: str, shape, s: int, e: int, outs, name):
+def _reshape_kept(g, x: str, shape, s: int, e: int, outs=None, name=None):
     """x.flatten(s, e): ONNX Flatten when it is (N, rest), else a Reshape that copies the dims before s."""
     if s == 1 and e == len(shape) - 1:
-        return g.node("Flatten", [x], outs, name=name, axis=1)
+        return g.node("Flatten", [x], outs, name=name or "Flatten", axis=1)
+    name = name or "Reshape"
     target = [0] * s + [-1] + list(shape[e + 1:])
     return g.node("Reshape", [x, g.ints(f"{name}.shape", target)], outs, name=name)
 
@@ -435,7 +436,7 @@ def _reshape(g, ctx, ins, out):
     for s in range(len(before)):   # a flatten(s, e) keeps the dims before s (the batch) and after e
         for e in range(s, len(before)):
             if after == before[:s] + (math.prod(before[s:e + 1]),) + before[e + 1:]:
-                return _reshape_kept(g, ins[0], before, s, e, None, "Reshape")
+                return _reshape_kept(g, ins[0], before, s, e)
     target = [0] + list(after[1:]) if before and after and before[0] == after[0] else list(after)
     return g.node("Reshape", [ins[0], g.ints("Reshape.shape", target)], name="Reshape")
 
