@@ -1,12 +1,12 @@
 """`export`: a cnnlab model as an ONNX file, traced from one forward pass of an example input.
 
 How it works. The model runs once, in eval mode, on a copy of the example input that requires
-grad, so that the autograd graph records every op. A forward hook on each module of a type in
-`cnnlab.onnx.export_layers.LAYERS` (Conv2d, BatchNorm2d, MaxPool2d, ...) records the call: its
-inputs and its output. Then the graph is walked back from the output:
+grad, so that the autograd graph records every op. Forward hooks on the modules record each call:
+its arguments and its output. Then the graph is walked back from the output:
 
-    a tensor made by a recorded layer call   -> that layer's ONNX node(s), written from its attributes
-    a tensor made by an op between layers     -> the op's node (`export_layers.OPS`: the residual add,
+    a tensor made by a call of a layer        -> that layer's ONNX node(s), written from its attributes
+    of `export_layers.LAYERS` (Conv2d, ...)      (`cnnlab.onnx.export_layers`)
+    a tensor made by an op between layers     -> the op's node (`export_ops.OPS`: the residual add,
                                                  x.flatten(1), F.relu, F.pad, x[:, :, ::2], ...)
     a parameter or buffer of the model        -> an initializer, named by its state-dict key
     the example input                         -> the graph input "input"
@@ -29,7 +29,8 @@ from cnnlab import arguments
 from cnnlab.autograd import Tensor, enable_grad
 from cnnlab.io.files import atomic_write_bytes
 from cnnlab.nn import Module
-from cnnlab.onnx.export_layers import LAYERS, OPS, ExportError
+from cnnlab.onnx.export_layers import LAYERS
+from cnnlab.onnx.export_ops import OPS, ExportError
 
 __all__ = ["export", "ExportError", "GraphBuilder", "Call"]
 
@@ -55,8 +56,13 @@ class Call:
 class GraphBuilder:
     """The ONNX graph as it is written: nodes in order, initializers, unique value names.
 
-    Layer and op writers (`cnnlab.onnx.export_layers`) call `node`, `constant` and `ints`; `export`
-    assembles the model with `model`.
+    The writers of layers and ops (`cnnlab.onnx.export_layers`, `cnnlab.onnx.export_ops`) call
+    `node`, `param`, `constant` and `ints`; `export` assembles the model with `model`.
+
+    Args:
+        opset: the ONNX opset being written (writers choose forms by it).
+        dtype: the float dtype of the graph; float constants take it.
+        state: the model's state dict (``keep_vars=True``), which names the initializers.
     """
 
     def __init__(self, opset: int, dtype, state: dict):
@@ -90,8 +96,8 @@ class GraphBuilder:
             outputs = [self.fresh(base)]
         elif isinstance(outputs, str):
             outputs = [outputs]
-        self.nodes.append(self.helper.make_node(op_type, list(inputs), list(outputs), name=self.fresh(base, self.node_names),
-                                                **attributes))
+        node_name = self.fresh(base, self.node_names)
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), list(outputs), name=node_name, **attributes))
         return outputs[0] if len(outputs) == 1 else list(outputs)
 
     def initializer(self, name: str, array: np.ndarray) -> str:
@@ -131,7 +137,8 @@ class GraphBuilder:
         graph = self.helper.make_graph(
             self.nodes, "cnnlab", [self.helper.make_tensor_value_info("input", elem, dims(input_shape))],
             [self.helper.make_tensor_value_info("output", elem, dims(output_shape))], self.initializers)
-        return self.helper.make_model(graph, producer_name="cnnlab", opset_imports=[self.helper.make_opsetid("", self.opset)])
+        opsets = [self.helper.make_opsetid("", self.opset)]
+        return self.helper.make_model(graph, producer_name="cnnlab", opset_imports=opsets)
 
 
 def _check_arguments(model, example_input, path, opset, dynamic_batch):
@@ -198,8 +205,8 @@ def _write_graph(g: GraphBuilder, x: Tensor, y: Tensor, calls: dict, spans: list
         call = calls.get(id(t))
         if call is not None:
             return [a for a in call.args if isinstance(a, Tensor)]
-        if t._ctx is not None and id(t) not in state:
-            return [a for a in t._ctx.inputs if isinstance(a, Tensor)]
+        if t.grad_fn is not None and id(t) not in state:
+            return [a for a in t.grad_fn.inputs if isinstance(a, Tensor)]
         return []
 
     stack = [(y, False)]
@@ -221,14 +228,14 @@ def _write_graph(g: GraphBuilder, x: Tensor, y: Tensor, calls: dict, spans: list
                 names[id(out)] = name
         elif id(t) in state:
             names[id(t)] = g.param(t)
-        elif t._ctx is not None:
-            op = type(t._ctx)
+        elif t.grad_fn is not None:
+            op = type(t.grad_fn)
             if op not in OPS:
                 raise ExportError(f"export: the op {op.__name__} in the forward of {_owner(spans, t)} has no ONNX "
                                   f"form here; between layers, export writes the ops "
                                   f"{', '.join(sorted(o.__name__ for o in OPS))}")
-            ins = [names.get(id(a)) if isinstance(a, Tensor) else a for a in t._ctx.inputs]
-            names[id(t)] = OPS[op](g, t._ctx, ins, t)
+            ins = [names.get(id(a)) if isinstance(a, Tensor) else a for a in t.grad_fn.inputs]
+            names[id(t)] = OPS[op](g, t.grad_fn, ins, t)
         else:  # a tensor made inside forward that does not depend on the input: a constant
             names[id(t)] = g.constant("constant", t.data)
     g.node("Identity", [names[id(y)]], ["output"], name="output")
@@ -243,10 +250,10 @@ def _owner(spans: list, t: Tensor) -> str:
             u = stack.pop()
             if u is t:
                 return call.label
-            if id(u) in seen or id(u) in stop or not isinstance(u, Tensor) or u._ctx is None:
+            if id(u) in seen or id(u) in stop or not isinstance(u, Tensor) or u.grad_fn is None:
                 continue
             seen.add(id(u))
-            stack.extend(a for a in u._ctx.inputs if isinstance(a, Tensor))
+            stack.extend(a for a in u.grad_fn.inputs if isinstance(a, Tensor))
     return "the model"  # pragma: no cover - the model's own call ends last and reaches every op
 
 

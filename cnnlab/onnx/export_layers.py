@@ -1,10 +1,10 @@
-"""What `cnnlab.onnx.export` writes for each layer (`LAYERS`) and for each op between layers (`OPS`).
+"""What `cnnlab.onnx.export` writes for each layer: the table `LAYERS`, layer class -> writer.
 
-A layer writer is ``write(g, call, ins, outs)``: `g` the `GraphBuilder`, `call` the recorded call
-(its module, dotted name, argument tensors and output tensors), `ins` the value names of the
-arguments, `outs` the names its results must get. It reads the layer's public attributes (kernel_size,
-stride, padding, ...) and the shapes of the traced tensors. An op writer is ``write(g, ctx, ins, out)``
-with the autograd record `ctx` of the op and its output tensor; it returns the name of its result.
+A layer writer is ``write(g, call, ins, outs)``: `g` the `GraphBuilder`, `call` the recorded `Call`
+(its module, name, argument tensors and output tensors), `ins` the value names of the arguments,
+`outs` the names its results must get. It reads the layer's public attributes (kernel_size, stride,
+padding, ...) and the shapes of the traced tensors, and refuses, with `ExportError` naming the layer
+and why, what ONNX cannot express. (The ops between layers are in `cnnlab.onnx.export_ops`.)
 
 Choices that keep ONNX's numbers equal to PyTorch's:
 
@@ -16,7 +16,8 @@ Choices that keep ONNX's numbers equal to PyTorch's:
 - adaptive average pooling is AveragePool where the bins are uniform (n divisible by o), else one
   MatMul per axis with the bins' averaging matrix (exact for any sizes); adaptive max pooling is
   MaxPool where the bins are uniform, else one ReduceMax per bin.
-- 'circular' padding is Pad(mode='wrap') from opset 19, else one Gather per axis (as cnnlab pads).
+- 'circular' padding is Pad(mode='wrap') from opset 19, else one Gather per axis (as cnnlab pads);
+  so is a non-constant pad that crops (a negative pad).
 - max pooling's indices are ONNX's flat indices taken modulo the plane (PyTorch's per-plane
   indices); MaxUnpool takes ONNX's own indices from the MaxPool that made them.
 - Dropout in eval mode returns its input, so nothing is written for it (nor for Identity).
@@ -29,55 +30,13 @@ import numpy as np
 
 from cnnlab import arguments, shapes
 from cnnlab import nn
-from cnnlab.nn.functional import elementwise as E
-from cnnlab.nn.functional import padding as P
-from cnnlab.nn.functional import reduction as R
-from cnnlab.nn.functional import shape as S
-from cnnlab.nn.functional.linear import MatMul
+from cnnlab.onnx.export_ops import BIG, ExportError, onnx_pads, reshape_kept, slice_axes, write_pad
 
-__all__ = ["LAYERS", "OPS", "ExportError", "write_pad"]
-
-
-class ExportError(ValueError):
-    """A layer or op that ONNX cannot express (the message names it and says why)."""
+__all__ = ["LAYERS"]
 
 
 def _refuse(call, why: str):
     return ExportError(f"export: {call.label} cannot be exported to ONNX: {why}")
-
-
-#: an end past any axis (ONNX's Slice clamps it), for x[a:] and x[::-1]
-_BIG = 2**62
-
-
-def _onnx_pads(pairs) -> list:
-    """((b1, a1), (b2, a2), ...) -> ONNX's [b1, b2, ..., a1, a2, ...]."""
-    pairs = list(pairs)
-    return [b for b, _ in pairs] + [a for _, a in pairs]
-
-
-# ---------------------------------------------------------------- padding
-def write_pad(g, x: str, shape, pads: dict, mode: str, value=0.0, name="pad", out=None) -> str:
-    """Pad value `x` (of `shape`) by pads {axis: (before, after)} in cnnlab's `mode`.
-
-    constant, reflect and replicate (and circular from opset 19) are one Pad node; circular before
-    opset 19, and the non-constant modes with a negative (cropping) pad, are one Gather per axis with
-    the index that cnnlab's `pad` gathers with (`nn.functional.padding.pad_index`).
-    """
-    cropping = any(min(p) < 0 for p in pads.values())
-    if mode != "constant" and ((mode == "circular" and g.opset < 19) or cropping):
-        axes = sorted(pads)
-        for i, axis in enumerate(axes):
-            index = P.pad_index(mode, shape[axis], *pads[axis])
-            x = g.node("Gather", [x, g.ints(f"{name}.index", index)], out if i == len(axes) - 1 else None,
-                       name=name, axis=axis)
-        return x
-    onnx_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
-    flat = _onnx_pads([pads.get(axis, (0, 0)) for axis in range(len(shape))])
-    inputs = [x, g.ints(f"{name}.pads", flat)]
-    if mode == "constant" and value != 0:
-        inputs.append(g.constant(f"{name}.value", np.array(value)))
-    return g.node("Pad", inputs, out, name=name, mode=onnx_mode)
 
 
 # ---------------------------------------------------------------- convolution and linear
@@ -90,7 +49,7 @@ def _conv(g, call, ins, outs):
         pairs = ((0, 0),) * m.D
     inputs = [x, g.param(m.weight)] + ([g.param(m.bias)] if m.bias is not None else [])
     g.node("Conv", inputs, outs, name=call.name, kernel_shape=list(m.kernel_size), strides=list(m.stride),
-           pads=_onnx_pads(pairs), dilations=list(m.dilation), group=m.groups)
+           pads=onnx_pads(pairs), dilations=list(m.dilation), group=m.groups)
 
 
 def _conv_transpose(g, call, ins, outs):
@@ -100,7 +59,7 @@ def _conv_transpose(g, call, ins, outs):
            for a, k, s, p, d in zip(n, m.kernel_size, m.stride, m.padding, m.dilation)]
     inputs = [ins[0], g.param(m.weight)] + ([g.param(m.bias)] if m.bias is not None else [])
     g.node("ConvTranspose", inputs, outs, name=call.name, kernel_shape=list(m.kernel_size), strides=list(m.stride),
-           pads=_onnx_pads((p, p) for p in m.padding), dilations=list(m.dilation), group=m.groups,
+           pads=onnx_pads((p, p) for p in m.padding), dilations=list(m.dilation), group=m.groups,
            output_padding=[b - a for a, b in zip(low, o)])   # forward(output_size=...) included
 
 
@@ -111,15 +70,15 @@ def _deform_conv(g, call, ins, outs):
     c = m.conv_offset
     offsets = g.node("Conv", [ins[0], g.param(c.weight), g.param(c.bias)], name=f"{call.name}.conv_offset",
                      kernel_shape=list(c.kernel_size), strides=list(c.stride),
-                     pads=_onnx_pads((p, p) for p in c.padding), dilations=list(c.dilation))
+                     pads=onnx_pads((p, p) for p in c.padding), dilations=list(c.dilation))
     inputs = [ins[0], g.param(m.weight), offsets, g.param(m.bias) if m.bias is not None else ""]
     if m.modulated:
         n = 2 * m.offset_groups * m.kernel_size[0] * m.kernel_size[1]
-        inputs[2] = _slice(g, offsets, [0], [n], [1], f"{call.name}.offset", axes=[1])
-        inputs.append(g.node("Sigmoid", [_slice(g, offsets, [n], [_BIG], [1], f"{call.name}.mask", axes=[1])],
+        inputs[2] = slice_axes(g, offsets, [0], [n], [1], f"{call.name}.offset", axes=[1])
+        inputs.append(g.node("Sigmoid", [slice_axes(g, offsets, [n], [BIG], [1], f"{call.name}.mask", axes=[1])],
                              name=f"{call.name}.mask"))
     g.node("DeformConv", inputs, outs, name=call.name, kernel_shape=list(m.kernel_size), strides=list(m.stride),
-           pads=_onnx_pads((p, p) for p in m.padding), dilations=list(m.dilation), group=m.groups,
+           pads=onnx_pads((p, p) for p in m.padding), dilations=list(m.dilation), group=m.groups,
            offset_group=m.offset_groups)
 
 
@@ -140,16 +99,7 @@ def _linear(g, call, ins, outs):
 def _flatten(g, call, ins, outs):
     x = call.args[0]
     s, e = call.module.start_dim % x.ndim, call.module.end_dim % x.ndim
-    _reshape_kept(g, ins[0], x.shape, s, e, outs, call.name)
-
-
-def _reshape_kept(g, x: str, shape, s: int, e: int, outs=None, name=None):
-    """x.flatten(s, e): ONNX Flatten when it is (N, rest), else a Reshape that copies the dims before s."""
-    if s == 1 and e == len(shape) - 1:
-        return g.node("Flatten", [x], outs, name=name or "Flatten", axis=1)
-    name = name or "Reshape"
-    target = [0] * s + [-1] + list(shape[e + 1:])
-    return g.node("Reshape", [x, g.ints(f"{name}.shape", target)], outs, name=name)
+    reshape_kept(g, ins[0], x.shape, s, e, outs, call.name)
 
 
 # ---------------------------------------------------------------- activations
@@ -160,8 +110,8 @@ def _simple(op_type, **attributes):
 
 
 def _relu6(g, call, ins, outs):
-    g.node("Clip", [ins[0], g.constant(f"{call.name}.min", np.array(0.0)), g.constant(f"{call.name}.max", np.array(6.0))],
-           outs, name=call.name)
+    low, high = g.constant(f"{call.name}.min", np.array(0.0)), g.constant(f"{call.name}.max", np.array(6.0))
+    g.node("Clip", [ins[0], low, high], outs, name=call.name)
 
 
 def _leaky_relu(g, call, ins, outs):
@@ -239,7 +189,8 @@ def _window(call, D, kernel_size, stride, padding, dilation=1):
 
 def _end_pads(n, o, k, s, p, d):
     """Pads (before, after) per axis that give the output sizes o in floor mode (ceil mode's overhang)."""
-    return [(pi, max(pi, (oi - 1) * si + di * (ki - 1) + 1 - ni - pi)) for ni, oi, ki, si, pi, di in zip(n, o, k, s, p, d)]
+    return [(pi, max(pi, (oi - 1) * si + di * (ki - 1) + 1 - ni - pi))
+            for ni, oi, ki, si, pi, di in zip(n, o, k, s, p, d)]
 
 
 def _max_pool(g, call, ins, outs):
@@ -247,7 +198,7 @@ def _max_pool(g, call, ins, outs):
     D = x.ndim - 2
     k, s, p, d = _window(call, D, m.kernel_size, m.stride, m.padding, m.dilation)
     pairs = _end_pads(x.shape[2:], call.outputs[0].shape[2:], k, s, p, d)
-    attributes = dict(kernel_shape=list(k), strides=list(s), pads=_onnx_pads(pairs), dilations=list(d))
+    attributes = dict(kernel_shape=list(k), strides=list(s), pads=onnx_pads(pairs), dilations=list(d))
     if len(outs) == 1:
         g.node("MaxPool", [ins[0]], outs, name=call.name, **attributes)
         return
@@ -273,7 +224,7 @@ def _avg_pool(g, call, ins, outs):
                            name=f"{call.name}.pad")
         pairs = [(0, a - b) for b, a in pairs]
     g.node("AveragePool", [source], outs, name=call.name, kernel_shape=list(k), strides=list(s),
-           pads=_onnx_pads(pairs), count_include_pad=int(counted_pad and not overhang))
+           pads=onnx_pads(pairs), count_include_pad=int(counted_pad and not overhang))
 
 
 def _lp_pool(g, call, ins, outs):
@@ -282,7 +233,7 @@ def _lp_pool(g, call, ins, outs):
     k, s, _, _ = _window(call, D, m.kernel_size, m.stride, 0)
     o = call.outputs[0].shape[2:]
     pairs = _end_pads(x.shape[2:], o, k, s, (0,) * D, (1,) * D)
-    window = dict(kernel_shape=list(k), strides=list(s), pads=_onnx_pads(pairs))
+    window = dict(kernel_shape=list(k), strides=list(s), pads=onnx_pads(pairs))
     if math.isinf(p):
         absolute = g.node("Abs", [ins[0]], name=name)
         if p > 0:
@@ -342,7 +293,7 @@ def _adaptive_max_pool(g, call, ins, outs):
         if ni == oi:
             continue
         axis = 2 + i
-        parts = [_reduce_max(g, _slice(g, y, [a], [b], [1], name, axes=[axis]), axis, name)
+        parts = [_reduce_max(g, slice_axes(g, y, [a], [b], [1], name, axes=[axis]), axis, name)
                  for a, b in shapes.adaptive_bins(ni, oi)]
         y = g.node("Concat", parts, name=name, axis=axis)
     g.node("Identity", [y], outs, name=name)
@@ -375,7 +326,7 @@ def _max_unpool(g, call, ins, outs):
         lead = g.node("Shape", [ins[0]], name=call.name, start=0, end=2)
         inputs.append(g.node("Concat", [lead, g.ints(f"{call.name}.size", list(o))], name=call.name, axis=0))
     g.node("MaxUnpool", inputs, outs, name=call.name, kernel_shape=list(k), strides=list(s),
-           pads=_onnx_pads((pi, pi) for pi in p))
+           pads=onnx_pads((pi, pi) for pi in p))
 
 
 def _pad_layer(g, call, ins, outs):
@@ -410,116 +361,3 @@ LAYERS = {
 }
 
 
-# ---------------------------------------------------------------- the ops between layers
-def _operand(g, value, out, name):
-    """A name for an op's operand: a traced value's name, or a constant (a number or an array)."""
-    if isinstance(value, str):
-        return value
-    return g.constant(f"{name}.constant", np.asarray(value, dtype=out.dtype))
-
-
-def _elementwise(op_type):
-    def write(g, ctx, ins, out):
-        return g.node(op_type, [_operand(g, v, out, op_type) for v in ins], name=op_type)
-    return write
-
-
-def _slice(g, x, starts, ends, steps, name, axes):
-    """x sliced as x[starts:ends:steps] along `axes` (lists, one entry per axis)."""
-    inputs = [x, g.ints(f"{name}.starts", starts), g.ints(f"{name}.ends", ends), g.ints(f"{name}.axes", axes),
-              g.ints(f"{name}.steps", steps)]
-    return g.node("Slice", inputs, name=name)
-
-
-def _reshape(g, ctx, ins, out):
-    before, after = ctx.shape, out.shape
-    for s in range(len(before)):   # a flatten(s, e) keeps the dims before s (the batch) and after e
-        for e in range(s, len(before)):
-            if after == before[:s] + (math.prod(before[s:e + 1]),) + before[e + 1:]:
-                return _reshape_kept(g, ins[0], before, s, e)
-    target = [0] + list(after[1:]) if before and after and before[0] == after[0] else list(after)
-    return g.node("Reshape", [ins[0], g.ints("Reshape.shape", target)], name="Reshape")
-
-
-def _permute(g, ctx, ins, out):
-    return g.node("Transpose", [ins[0]], name="Transpose", perm=[int(a) for a in np.argsort(ctx.inverse)])
-
-
-def _getitem(g, ctx, ins, out):
-    """Basic indexing: slices are one Slice, ints a Gather each (dropping the axis), None an Unsqueeze."""
-    index = ctx.index if isinstance(ctx.index, tuple) else (ctx.index,)
-    if any(isinstance(i, np.ndarray) for i in index):
-        raise ExportError("export: indexing with an array (x[idx], idx an int or bool array) has no ONNX form "
-                          "here; index with slices, ints and None")
-    if Ellipsis in index:
-        at = index.index(Ellipsis)
-        fill = len(ctx.shape) - sum(i is not None for i in index if i is not Ellipsis)
-        index = index[:at] + (slice(None),) * fill + index[at + 1:]
-    starts, ends, steps, axes, picks, news, axis, position = [], [], [], [], [], [], 0, 0
-    for i in index:
-        if i is None:                  # a new axis of size 1 at this output position
-            news.append(position)
-            position += 1
-            continue
-        if isinstance(i, slice):
-            step = 1 if i.step is None else i.step
-            if (i.start, i.stop, step) != (None, None, 1):
-                starts.append(i.start if i.start is not None else (0 if step > 0 else _BIG))
-                ends.append(i.stop if i.stop is not None else (_BIG if step > 0 else -_BIG))
-                steps.append(step)
-                axes.append(axis)
-            position += 1
-        else:
-            picks.append((axis, int(i)))
-        axis += 1
-    y = _slice(g, ins[0], starts, ends, steps, "Slice", axes) if axes else ins[0]
-    for a, i in reversed(picks):       # from the last, so that the earlier axes keep their numbers
-        y = g.node("Gather", [y, g.ints("Gather.index", np.array(i))], name="Gather", axis=a)
-    if news:
-        y = g.node("Unsqueeze", [y, g.ints("Unsqueeze.axes", news)], name="Unsqueeze")
-    return y if y != ins[0] else g.node("Identity", [y], name="Identity")
-
-
-def _cat(g, ctx, ins, out):
-    return g.node("Concat", ins, name="Concat", axis=int(ctx.dim))
-
-
-def _constant_pad(g, ctx, ins, out):
-    pads, value = {}, 0.0
-    for axis, (src, dst) in enumerate(zip(ctx.src, ctx.dst)):
-        n, o = ctx.shape[axis], out.shape[axis]
-        s0, s1, _ = src.indices(n)
-        d0, d1, _ = dst.indices(o)
-        before, after = d0 - s0, (o - d1) - (n - s1)
-        if before or after:
-            pads[axis] = (before, after)
-            if before > 0 and out.data.size:   # the fill value, read off the output (ConstantPad keeps no copy)
-                value = float(out.data[(slice(None),) * axis + (0,)].flat[0])
-            elif after > 0 and out.data.size:
-                value = float(out.data[(slice(None),) * axis + (-1,)].flat[0])
-    return write_pad(g, ins[0], ctx.shape, pads, "constant", value, name="Pad")
-
-
-def _index_pad(g, ctx, ins, out):
-    y = ins[0]
-    for axis, index in ctx.indices:
-        y = g.node("Gather", [y, g.ints("Pad.index", index)], name="Pad", axis=int(axis))
-    return y
-
-
-def _softmax_op(op_type):
-    def write(g, ctx, ins, out):
-        return g.node(op_type, [ins[0]], name=op_type, axis=int(ctx.dim))
-    return write
-
-
-OPS = {
-    E.Add: _elementwise("Add"), E.Sub: _elementwise("Sub"), E.Mul: _elementwise("Mul"), E.Div: _elementwise("Div"),
-    E.Pow: _elementwise("Pow"), E.Maximum: _elementwise("Max"), E.Minimum: _elementwise("Min"),
-    E.Neg: _elementwise("Neg"), E.Exp: _elementwise("Exp"), E.Log: _elementwise("Log"), E.Sqrt: _elementwise("Sqrt"),
-    E.Abs: _elementwise("Abs"), E.Tanh: _elementwise("Tanh"), E.Sigmoid: _elementwise("Sigmoid"),
-    E.ReLU: _elementwise("Relu"), E.Clone: _elementwise("Identity"), MatMul: _elementwise("MatMul"),
-    S.Reshape: _reshape, S.Permute: _permute, S.GetItem: _getitem, S.Cat: _cat,
-    P.ConstantPad: _constant_pad, P.IndexPad: _index_pad,
-    R.Softmax: _softmax_op("Softmax"), R.LogSoftmax: _softmax_op("LogSoftmax"),
-}
