@@ -235,7 +235,10 @@ def _write_graph(g: GraphBuilder, x: Tensor, y: Tensor, calls: dict, spans: list
                                   f"form here; between layers, export writes the ops "
                                   f"{', '.join(sorted(o.__name__ for o in OPS))}")
             ins = [names.get(id(a)) if isinstance(a, Tensor) else a for a in t.grad_fn.inputs]
-            names[id(t)] = OPS[op](g, t.grad_fn, ins, t)
+            try:
+                names[id(t)] = OPS[op](g, t.grad_fn, ins, t)
+            except ExportError as e:
+                raise ExportError(f"{e} (in the forward of {_owner(spans, t)})") from None
         else:  # a tensor made inside forward that does not depend on the input: a constant
             names[id(t)] = g.constant("constant", t.data)
     g.node("Identity", [names[id(y)]], ["output"], name="output")

@@ -14,6 +14,12 @@ it returns the name of its result.
 - Basic indexing (ints, slices, None, Ellipsis) is Slice, Gather and Unsqueeze; array indexing is refused.
 - F.pad's constant mode is a Pad (its fill value read off the traced output: the record keeps none);
   its other modes are one Gather per axis with the index cnnlab gathers with.
+- F.conv*d and F.conv_transpose*d are Conv and ConvTranspose (their records keep stride, pads,
+  dilation and groups); F.batch_norm in eval mode is Sub, Mul (and Mul, Add for γ, β); sum and mean
+  are ReduceSum and ReduceMean. So layers without a writer of their own, such as cnnlab.keras's
+  Conv2D, Dense and GlobalAveragePooling2D, export through their ops.
+- Pooling ops called directly (F.max_pool2d, ...) run primitives with no ONNX form of their own;
+  their layers (nn.MaxPool2d, ...) have writers.
 """
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ import math
 
 import numpy as np
 
+from cnnlab.nn.functional import conv as C
 from cnnlab.nn.functional import elementwise as E
+from cnnlab.nn.functional import normalization as N
 from cnnlab.nn.functional import padding as P
 from cnnlab.nn.functional import reduction as R
 from cnnlab.nn.functional import shape as S
@@ -175,6 +183,52 @@ def _index_pad(g, ctx, ins, out):
     return y
 
 
+def _conv(g, ctx, ins, out):
+    """F.conv1d/2d/3d called in a forward: its record keeps stride, pads, dilation and groups."""
+    _, w, _, stride, pads, dilation, groups = ctx.save
+    return g.node("Conv", [v for v in ins if v is not None], name="Conv", kernel_shape=list(w.shape[2:]),
+                  strides=list(stride), pads=onnx_pads(pads), dilations=list(dilation), group=groups)
+
+
+def _conv_transpose(g, ctx, ins, out):
+    """F.conv_transpose1d/2d/3d in a forward; output_padding is read off the traced output."""
+    x, w, _, stride, padding, dilation, groups = ctx.save
+    k = w.shape[2:]
+    low = [(n - 1) * s - 2 * p + d * (kk - 1) + 1 for n, kk, s, p, d in zip(x.shape[2:], k, stride, padding, dilation)]
+    return g.node("ConvTranspose", [v for v in ins if v is not None], name="ConvTranspose", kernel_shape=list(k),
+                  strides=list(stride), pads=onnx_pads((p, p) for p in padding), dilations=list(dilation),
+                  group=groups, output_padding=[o - lo for o, lo in zip(out.shape[2:], low)])
+
+
+def _batch_norm(g, ctx, ins, out):
+    """F.batch_norm in eval mode in a forward: ((x − μ)·1/√(σ² + ε))·γ + β per channel, μ and 1/√(σ² + ε)
+    as traced (the record keeps them, not ε)."""
+    if ctx.batch_stats:
+        raise ExportError("export: batch_norm with the batch's own statistics (training=True) has no ONNX form "
+                          "here; export normalises with fixed statistics (eval mode)")
+    per_channel = (-1,) + (1,) * (ctx.x.ndim - 2)   # (C, 1, ..., 1): broadcasts over (N, C, *)
+    y = g.node("Sub", [ins[0], g.constant("BatchNorm.mean", ctx.mean.reshape(per_channel))], name="BatchNorm")
+    y = g.node("Mul", [y, g.constant("BatchNorm.inv_std", ctx.inv_std.reshape(per_channel))], name="BatchNorm")
+    for op_type, v in (("Mul", ins[1]), ("Add", ins[2])):   # γ and β, when given
+        if v is not None:
+            v = g.node("Reshape", [v, g.ints("BatchNorm.shape", per_channel)], name="BatchNorm")
+            y = g.node(op_type, [y, v], name="BatchNorm")
+    return y
+
+
+def _reduce(op_type):
+    def write(g, ctx, ins, out):
+        axes = [] if ctx.dims is None else [int(d) for d in np.atleast_1d(ctx.dims)]
+        attributes = dict(keepdims=int(bool(ctx.keepdim)))
+        inputs = [ins[0]]
+        if axes and (op_type == "ReduceSum" or g.opset >= 18):   # axes became an input (ReduceSum at 13)
+            inputs.append(g.ints(f"{op_type}.axes", axes))
+        elif axes:
+            attributes["axes"] = axes
+        return g.node(op_type, inputs, name=op_type, **attributes)
+    return write
+
+
 def _softmax_op(op_type):
     def write(g, ctx, ins, out):
         return g.node(op_type, [ins[0]], name=op_type, axis=int(ctx.dim))
@@ -188,6 +242,7 @@ OPS = {
     E.Abs: _elementwise("Abs"), E.Tanh: _elementwise("Tanh"), E.Sigmoid: _elementwise("Sigmoid"),
     E.ReLU: _elementwise("Relu"), E.Clone: _elementwise("Identity"), MatMul: _elementwise("MatMul"),
     S.Reshape: _reshape, S.Permute: _permute, S.GetItem: _getitem, S.Cat: _cat,
-    P.ConstantPad: _constant_pad, P.IndexPad: _index_pad,
+    C.ConvNd: _conv, C.ConvTransposeNd: _conv_transpose, N.BatchNorm: _batch_norm,
+    R.Sum: _reduce("ReduceSum"), R.Mean: _reduce("ReduceMean"), P.ConstantPad: _constant_pad, P.IndexPad: _index_pad,
     R.Softmax: _softmax_op("Softmax"), R.LogSoftmax: _softmax_op("LogSoftmax"),
 }

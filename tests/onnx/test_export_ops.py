@@ -34,6 +34,20 @@ OP_CASES = {
     "softmax": (lambda self, x: F.softmax(x, 1) + F.log_softmax(x, -1), [], (2, 3, 4)),
     "matmul and clone": (lambda self, x: (x @ x.permute(0, 2, 1)).clone(), [], (2, 3, 4)),
     "cifar shortcut": (lambda self, x: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 1, 1)), [], (2, 2, 6, 6)),
+    "sum and mean": (lambda self, x: x.sum((2, 3)) + x.mean(-1).mean(-1) + x.sum(1, keepdim=True).mean((2, 3))
+                     + x.mean(), [], (2, 3, 4, 5)),
+    "F.conv2d": (lambda self, x: F.conv2d(x, self.layers[0].weight, self.layers[0].bias, 2, (1, 0), (1, 2)),
+                 [nn.Conv2d(3, 4, 3)], (2, 3, 7, 8)),
+    "F.conv1d grouped, no bias": (lambda self, x: F.conv1d(x, self.layers[0].weight, None, 1, 2, 2, 3),
+                                  [nn.Conv1d(3, 6, 3, groups=3)], (2, 3, 9)),
+    "F.conv_transpose2d": (lambda self, x: F.conv_transpose2d(x, self.layers[0].weight, self.layers[0].bias, 2, 1, 1),
+                           [nn.ConvTranspose2d(3, 2, 3)], (2, 3, 4, 5)),
+    "F.batch_norm": (lambda self, x: F.batch_norm(x, self.layers[0].running_mean, self.layers[0].running_var,
+                                                  self.layers[0].weight, self.layers[0].bias, eps=1e-3),
+                     [nn.BatchNorm2d(3)], (2, 3, 4, 4)),
+    "F.batch_norm without affine": (lambda self, x: F.batch_norm(x, self.layers[0].running_mean,
+                                                                 self.layers[0].running_var), [nn.BatchNorm1d(3)],
+                                    (2, 3)),
 }
 
 
@@ -44,22 +58,49 @@ def test_ops_between_layers(onnxruntime, tmp_path, case):
                         tmp_path / "m.onnx")
 
 
+def test_ops_keep_the_state_dict_names(tmp_path):
+    fn, layers, _ = OP_CASES["F.conv2d"]
+    model = Lambda(fn, *layers)
+    proto = cnnlab.onnx.export(model, cnnlab.randn(1, 3, 7, 8), tmp_path / "m.onnx")
+    assert [(n.op_type, list(n.input)) for n in proto.graph.node][0] == ("Conv", ["input", "layers.0.weight",
+                                                                                  "layers.0.bias"])
+
+
+def test_keras_layers_export_through_their_ops(onnxruntime, tmp_path):
+    """cnnlab.keras's layers have no writers: their forwards run conv, pad, permute, reshape, mean and matmul."""
+    from cnnlab import keras
+
+    L = keras.layers
+    model = nn.Sequential(L.Conv2D(4, 3, strides=2, padding="same"), L.Activation("relu"),
+                          L.DepthwiseConv2D(3, padding="same"), L.GlobalAveragePooling2D(), L.Dense(5))
+    against_onnxruntime(onnxruntime, randomize(model), random_inputs(2, 9, 8, 3, batches=(2, 3)),
+                        tmp_path / "m.onnx")
+
+
+def test_batch_norm_with_batch_statistics_is_refused(tmp_path):
+    model = Lambda(lambda self, x: F.batch_norm(x, None, None, training=True))
+    with pytest.raises(ExportError, match=r"export: batch_norm with the batch's own statistics \(training=True\) "
+                                          r"has no ONNX form here"):
+        cnnlab.onnx.export(model, cnnlab.randn(2, 3, 2, 2), tmp_path / "m.onnx")
+
+
 def test_an_unsupported_op_names_itself_and_its_module(tmp_path):
     class Block(nn.Module):
         def forward(self, x):
-            return x.sum(1)
+            return x.amax(1)
 
     model = nn.Sequential(nn.Conv2d(1, 2, 3), Block())
-    with pytest.raises(ExportError, match=r"export: the op Sum in the forward of Block '1' has no ONNX form here; "
-                                          r"between layers, export writes the ops Abs, Add, Cat, "):
+    with pytest.raises(ExportError, match=r"export: the op MaxAll in the forward of Block '1' has no ONNX form here; "
+                                          r"between layers, export writes the ops Abs, Add, BatchNorm, Cat, "):
         cnnlab.onnx.export(model, cnnlab.randn(1, 1, 5, 5), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
 
 def test_an_unsupported_layer_names_itself(tmp_path):
-    """GroupNorm has no writer: its ops are looked through, and the first one ONNX lacks here is named."""
+    """GroupNorm has no writer: its ops are looked through, and the one ONNX lacks here is named, with the layer."""
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GroupNorm(2, 4))
-    with pytest.raises(ExportError, match=r"in the forward of GroupNorm '1' has no ONNX form here"):
+    with pytest.raises(ExportError, match=r"export: batch_norm with the batch's own statistics \(training=True\) has "
+                                          r"no ONNX form here; .* \(in the forward of GroupNorm '1'\)"):
         cnnlab.onnx.export(model, cnnlab.randn(1, 1, 5, 5), tmp_path / "m.onnx")
 
 
