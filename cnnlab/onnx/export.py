@@ -276,7 +276,8 @@ def export(model: Module, example_input, path, opset: int = 17, dynamic_batch: b
         path: the .onnx file to write.
         opset: the ONNX opset, 17..21. Default: 17 (DeformConv2d needs 19).
         dynamic_batch: make dim 0 of the input and output symbolic ("N"), so the file runs at any batch
-            size. Default: True.
+            size (every layer keeps dim 0 free; a reshape in a forward does when it keeps dim 0 or is a
+            flatten, see `cnnlab.onnx.export_ops`). Default: True.
 
     Returns:
         The ``onnx.ModelProto`` that was written.
@@ -284,7 +285,13 @@ def export(model: Module, example_input, path, opset: int = 17, dynamic_batch: b
     Raises:
         TypeError, ValueError: a bad argument (before any work).
         ImportError: the ``onnx`` package is missing (``pip install cnnlab[onnx]``).
-        ExportError (a ValueError): a layer or op that ONNX cannot express, named with the reason.
+        ExportError (a ValueError): a layer or op that ONNX cannot express, named with the reason;
+            also a model that does not return one new Tensor.
+        onnx.checker.ValidationError: the full checker refused the model (nothing is written).
+        OSError: the file cannot be written (then it is left as it was).
+
+    Models of 2 GB or more are not supported: a protobuf holds less (ONNX's external data would be
+    needed).
 
     Example:
         >>> net = cnnlab.models.lenet5()

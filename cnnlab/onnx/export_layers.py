@@ -307,7 +307,7 @@ def _reduce_max(g, x, axis, name):
 
 def _max_unpool(g, call, ins, outs):
     m, x = call.module, call.args[0]
-    if ins[1] not in g.extra:
+    if len(ins) < 2 or not isinstance(ins[1], str) or ins[1] not in g.extra:
         raise _refuse(call, "its indices must come from a MaxPool of the same model (ONNX's MaxUnpool takes "
                             "ONNX's own flat indices)")
     flat, plane_in = g.extra[ins[1]]

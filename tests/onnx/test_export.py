@@ -104,6 +104,7 @@ def test_training_flags_are_restored_and_eval_mode_is_exported(onnxruntime, tmp_
     path = tmp_path / "m.onnx"
     proto = cnnlab.onnx.export(model, x, path)
     assert [m.training for m in model.modules()] == [True, True, True, False, True, True]
+    assert not any(m._forward_hooks for m in model.modules())   # the tracing hooks are gone
     assert "Dropout" not in [n.op_type for n in proto.graph.node]
     model.eval()
     with cnnlab.no_grad():

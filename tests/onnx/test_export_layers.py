@@ -189,10 +189,13 @@ def test_max_pool_indices_feed_max_unpool(onnxruntime, tmp_path, D, kernel, stri
     assert {"MaxPool", "Mod", "MaxUnpool"} <= set(_ops(proto))
 
 
-def test_max_unpool_output_size(onnxruntime, tmp_path):
+@pytest.mark.parametrize("n", [(7, 9), (6, 8)])
+def test_max_unpool_output_size(onnxruntime, tmp_path, n):
+    """output_size (7, 9): from a 7×9 plane, ONNX's indices are already right; from 6×8, they are re-based."""
     pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
     model = Lambda(lambda self, x: self.layers[1](*self.layers[0](x), (7, 9)), pool, unpool)
-    check(onnxruntime, tmp_path, model, 2, 2, 7, 9)
+    proto = check(onnxruntime, tmp_path, model, 2, 2, *n)
+    assert ("Div" in _ops(proto)) == (n == (6, 8))
 
 
 def test_max_unpool_needs_indices_of_a_max_pool(tmp_path):
