@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 
 import numpy as np
+
+import common
 
 
 def conv_case(D, N, C, O, size, k, stride=1, padding=0, dilation=1, groups=1):
@@ -141,40 +142,16 @@ def time_case(calls, best, repeat, min_time):
     best[1], best[3] = min(best[1], best_time(fwd_theirs, repeat, min_time)), min(best[3], best_time(both_theirs, repeat, min_time))
 
 
-def blas_kernel():
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown (pip install threadpoolctl to see it)"
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-                     f"threads={i.get('num_threads')}" for i in infos) or "none found"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure and round (default 5)")
     parser.add_argument("--min-time", type=float, default=0.2,
                         help="seconds each figure keeps timing, past --repeat runs (default 0.2)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="passes over all the cases, in each of which cnnlab and torch take a turn, each "
                              "keeping its best figure (default 3)")
-    parser.add_argument("--native-blas", action="store_true",
-                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
-    args = parser.parse_args()
-    if args.native_blas and ("OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ):
-        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-        os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
-    import torch
-
-    from cnnlab import runtime
-
-    kept = runtime.keep_freed_memory(True)
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"BLAS: {blas_kernel()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
-          f"freed memory kept: {kept}")
+    args = common.parse_args(parser)
+    common.start()
     header = f"{'case':52s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
     cases = [(name, prepare_case(make)) for name, make in CASES.items() if args.filter in name]
     # Every round passes over all the cases, so that each case's turns are spread over the whole run: these

@@ -1,9 +1,15 @@
-"""The `cnnlab` command. Wiring only: the work is done by the library (`cnnlab.train`, `cnnlab.demo`).
+"""The `cnnlab` command. Wiring only: the work is done by the library (`cnnlab.train`, `cnnlab.demo`, `cnnlab.viz`).
 
     cnnlab train     train a model on a dataset, writing runs/NAME/ (checkpoint, metrics.json, curves.png)
     cnnlab eval      test loss, accuracy and confusion matrix of a checkpoint
     cnnlab predict   the top-k classes of image files
     cnnlab demo      a two-layer perceptron on MNIST, the whole loop on one screen
+    cnnlab export    a checkpoint's weights for PyTorch (torch.save's format, or safetensors)
+    cnnlab import    a PyTorch weights file (.pt/.pth, safetensors) as a checkpoint of a zoo model
+    cnnlab retrieve  image retrieval with a checkpoint's features: mAP on the test set, or an image's neighbours
+    cnnlab cam       CAM, Grad-CAM or saliency of a class in an image, as a PNG (cnnlab.viz)
+    cnnlab features  the feature maps of every conv layer for one image, one PNG per layer
+    cnnlab filters   the first conv layer's filters as a grid, as a PNG
 
 `cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
 (glibc's malloc then reuses freed arrays instead of faulting in new pages); the
@@ -183,26 +189,38 @@ def _eval(args) -> int:
     return 0
 
 
+def _model_input(path, info, invert):
+    """(the pixels as the model sees them, uint8 (H, W) or (H, W, 3); the preprocessed float32 (C, H, W)) of
+    one image file, read as `predict` reads it: --invert, --no-invert, or (None) inverted when its border is
+    light and the model was trained on light-on-dark images, with a note on stderr."""
+    from cnnlab.train import light_border, preprocess, read_image
+
+    pixels = read_image(path, info.in_channels, info.input_size)  # uint8 (H, W) or (H, W, 3)
+    if invert is None:  # neither --invert nor --no-invert: look at the image
+        invert = info.light_on_dark and light_border(pixels)
+        if invert:
+            print(f"note: {path} has a light background, unlike {info.name}'s light-on-dark images: inverted "
+                  "it (--no-invert keeps it as it is)", file=sys.stderr)
+    return (255 - pixels if invert else pixels), preprocess(pixels, info.mean, info.std, invert)
+
+
+def _invert_flag(parser) -> None:
+    parser.add_argument("--invert", action=argparse.BooleanOptionalAction,
+                        help="invert the gray levels first (dark digits on white paper -> MNIST's white on black); "
+                             "--no-invert never does (default: invert an image whose border is mostly light, for a "
+                             "model trained on MNIST or Fashion-MNIST, with a note saying so)")
+
+
 def _predict(args) -> int:
     import numpy as np
 
-    from cnnlab.train import light_border, load_checkpoint, model_from_checkpoint, predict, preprocess, read_image
+    from cnnlab.train import load_checkpoint, model_from_checkpoint, predict
 
     ckpt = load_checkpoint(args.checkpoint)
     model, info = model_from_checkpoint(ckpt)
     if not 1 <= args.top_k <= info.num_classes:
         raise ValueError(f"--top-k must be in [1, {info.num_classes}] (the number of classes), got {args.top_k}")
-    images = []
-    for path in args.images:
-        pixels = read_image(path, info.in_channels, info.input_size)  # uint8 (H, W) or (H, W, 3)
-        invert = args.invert
-        if invert is None:  # neither --invert nor --no-invert: look at the image
-            invert = info.light_on_dark and light_border(pixels)
-            if invert:
-                print(f"note: {path} has a light background, unlike {info.name}'s light-on-dark images: inverted "
-                      "it (--no-invert keeps it as it is)", file=sys.stderr)
-        images.append(preprocess(pixels, info.mean, info.std, invert))
-    images = np.stack(images)  # (N, C, H, W)
+    images = np.stack([_model_input(path, info, args.invert)[1] for path in args.images])  # (N, C, H, W)
     for path, top in zip(args.images, predict(model, images, args.top_k)):
         print(path)
         for rank, (k, p) in enumerate(top, 1):
@@ -218,6 +236,293 @@ def _demo(args) -> int:
                         seed=args.seed, data_dir=args.data_dir)
     print(f"test accuracy: {100 * metrics['test_acc']:.2f}% on the 10,000 MNIST test images")
     return 0
+
+
+# ---------------------------------------------------------------- export and import
+EXPORT_FORMATS = ("torch", "safetensors")
+
+
+def _export(args) -> int:
+    from cnnlab.io import save_torch, save_torch_compatible
+    from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model, _ = model_from_checkpoint(ckpt)
+    if args.format == "torch":
+        save_torch(model.state_dict(), args.out)
+    else:
+        save_torch_compatible(model, args.out)
+    print(f"wrote {args.out}: {counted(len(model.state_dict()), 'tensor')} of {ckpt['config'].model} "
+          f"({args.format} format, PyTorch's names)")
+    return 0
+
+
+def _add_export_parser(sub):
+    ex = sub.add_parser("export", help="a checkpoint's weights for PyTorch: torch.save's format or safetensors",
+                        formatter_class=_Formatter,
+                        description="Write the weights of a checkpoint of `cnnlab train` with PyTorch's state-dict\n"
+                                    "names and dtypes, for the twin PyTorch model's load_state_dict. Written\n"
+                                    "without torch, atomically.",
+                        epilog="examples:\n"
+                               "  cnnlab export --checkpoint runs/lenet5-mnist --format torch --out lenet5.pt\n"
+                               "  cnnlab export --checkpoint runs/lenet5-mnist --format safetensors --out lenet5.safetensors\n")
+    ex.add_argument("--checkpoint", required=True, metavar="PATH",
+                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    ex.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                    help="torch: a torch.save file (torch.load reads it, weights_only too); safetensors: "
+                         "for safetensors.torch.load_file")
+    ex.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    ex.set_defaults(run=_export)
+    return ex
+
+
+def _import(args) -> int:
+    from cnnlab.train import TrainConfig, import_weights, parse_model_args
+
+    config = TrainConfig(model=args.model, model_args=parse_model_args(args.model_args), dataset=args.dataset)
+    path = import_weights(args.file, args.out, config, key=args.key)
+    print(f"wrote {path}: {args.model} for {args.dataset} with the weights of {args.file} "
+          "(for cnnlab eval, predict and train --resume)")
+    return 0
+
+
+def _add_import_parser(sub):
+    from cnnlab.train import DATASETS, MODEL_NAMES
+
+    im = sub.add_parser("import", help="a PyTorch weights file (.pt/.pth or safetensors) as a checkpoint of a zoo model",
+                        formatter_class=_Formatter,
+                        description="Read a torch.save file (without torch: its pickle may hold only tensors,\n"
+                                    "containers and numbers) or a safetensors file, load it strictly into a zoo\n"
+                                    "model built for a dataset, and write a checkpoint that cnnlab eval, predict\n"
+                                    "and train --resume accept.",
+                        epilog="example:\n"
+                               "  cnnlab import lenet5.pt --model lenet5 --out runs/imported/checkpoint.safetensors\n")
+    im.add_argument("file", metavar="FILE", help="a .pt/.pth file of torch.save, or a safetensors file")
+    im.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME",
+                    help=f"the zoo model the weights are for: {', '.join(MODEL_NAMES)}")
+    im.add_argument("--model-args", nargs="+", action="extend", metavar="KEY=VALUE",
+                    help="keyword arguments of the model's constructor, as for cnnlab train (default: none)")
+    im.add_argument("--dataset", choices=tuple(DATASETS), default="mnist", metavar="NAME",
+                    help="the dataset whose channels, image size and classes the model is built for "
+                         f"({', '.join(DATASETS)}; default: mnist)")
+    im.add_argument("--key", metavar="KEY",
+                    help="the entry of a nested checkpoint that holds the state dict, e.g. model or state_dict "
+                         "(dotted for deeper ones; default: the file holds the state dict itself)")
+    im.add_argument("--out", required=True, metavar="CHECKPOINT", help="the checkpoint file to write")
+    im.set_defaults(run=_import)
+    return im
+
+
+# ---------------------------------------------------------------- retrieve
+def _retrieve(args) -> int:
+    import numpy as np
+
+    from cnnlab.apps import retrieval
+    from cnnlab.train import dataset_arrays, load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model, info = model_from_checkpoint(ckpt)
+    config = ckpt["config"]
+    if (args.images == []) == (not args.evaluate):
+        raise ValueError("give image files to search for, or --evaluate (not both)")
+    if args.evaluate and args.out is not None:
+        raise ValueError("--out is for the neighbours of image files, not for --evaluate")
+    layer = args.layer if args.layer is not None else retrieval.default_layer(model)
+    raw_gallery, gallery_images, gallery_labels = dataset_arrays(config, train=True, limit=args.limit_gallery)
+    gallery = retrieval.embed(model, gallery_images, args.layer)
+    if not 1 <= args.k <= len(gallery):
+        raise ValueError(f"--k must be in [1, {len(gallery)}] (the gallery's size), got {args.k}")
+    what = f"layer {layer!r}'s {'output' if args.layer else 'input'} ({gallery.shape[1]} values)"
+    if args.evaluate:
+        raw_queries, query_images, query_labels = dataset_arrays(config, train=False, limit=args.limit_queries)
+        rows = [("features", retrieval.evaluate(retrieval.embed(model, query_images, args.layer), query_labels,
+                                                gallery, gallery_labels, k=args.k)),
+                ("raw pixels", retrieval.evaluate(retrieval.normalize(raw_queries), query_labels,
+                                                  retrieval.normalize(raw_gallery), gallery_labels, k=args.k))]
+        print(f"{config.model} trained on {config.dataset}, features: {what}; {len(query_labels)} test images "
+              f"as queries against {len(gallery_labels)} training images")
+        print(f"{'':12s} {'mAP':>7s} {f'precision@{args.k}':>14s} {f'recall@{args.k}':>11s}")
+        for name, r in rows:
+            print(f"{name:12s} {r['map']:7.4f} {r['precision_at_k']:14.4f} {r['recall_at_k']:11.4f}")
+        return 0
+    read = [_model_input(path, info, args.invert) for path in args.images]      # (pixels, model input) each
+    index, score = retrieval.search(retrieval.embed(model, np.stack([x for _, x in read]), args.layer), gallery,
+                                    k=args.k)
+    for path, row, sims in zip(args.images, index, score):
+        print(f"{path}: the {counted(args.k, 'nearest training image')} by {what}:")
+        for i, s in zip(row, sims):
+            print(f"  #{i:<6d} {info.classes[gallery_labels[i]]:<24} similarity {s:.4f}")
+    if args.out is not None:
+        retrieval.save_neighbours([pixels for pixels, _ in read], raw_gallery, index, args.out)
+        print(f"wrote {args.out}: each query (left) and its neighbours, most similar first")
+    return 0
+
+
+def _add_retrieve_parser(sub):
+    rt = sub.add_parser("retrieve", help="image retrieval with a checkpoint's features",
+                        formatter_class=_Formatter,
+                        description="Search the training images of a checkpoint's dataset by cosine similarity of\n"
+                                    "the model's features (by default the input of its last linear layer, L2-\n"
+                                    "normalised): with --evaluate, mAP, precision@k and recall@k of the test\n"
+                                    "images as queries, beside the same search on raw pixels; with image files,\n"
+                                    "their k nearest training images (and, with --out, a picture of them).",
+                        epilog="examples:\n"
+                               "  cnnlab retrieve --checkpoint runs/lenet5-mnist --evaluate\n"
+                               "  cnnlab retrieve --checkpoint runs/lenet5-mnist digit.png --k 10 --out neighbours.png\n")
+    rt.add_argument("images", nargs="*", metavar="IMAGE", help="image files to search for (PNG, JPEG, ...)")
+    rt.add_argument("--checkpoint", required=True, metavar="PATH",
+                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    rt.add_argument("--evaluate", action="store_true",
+                    help="score the search with the test images as queries (mAP, precision@k, recall@k)")
+    rt.add_argument("--k", type=int, default=10, metavar="K", help="neighbours per query, and the cut-off of "
+                                                                    "precision@k and recall@k (default: 10)")
+    rt.add_argument("--layer", metavar="NAME", help="the layer whose output is the feature, by its name in "
+                                                     "named_modules() (default: the input of the last linear layer)")
+    rt.add_argument("--out", metavar="PNG", help="write the queries and their neighbours as a picture (with Pillow)")
+    rt.add_argument("--limit-queries", type=int, metavar="N", help="use the first N test images only (default: all)")
+    rt.add_argument("--limit-gallery", type=int, metavar="N",
+                    help="search the first N training images only (default: all)")
+    _invert_flag(rt)
+    rt.set_defaults(run=_retrieve)
+    return rt
+
+
+# ---------------------------------------------------------------- cam, features, filters (cnnlab.viz)
+def _flag_names(command) -> dict:
+    """dest -> flag of a command's options: SettingErrors name the flag of their setting (see main)."""
+    return {a.dest: a.option_strings[-1] for a in command._actions if a.option_strings}
+
+
+def _checkpoint_flag(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, metavar="PATH",
+                        help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+
+
+def _image_and_checkpoint(parser) -> None:
+    parser.add_argument("image", metavar="IMAGE", help="an image file (PNG, JPEG, ... anything Pillow reads)")
+    _checkpoint_flag(parser)
+
+
+def _png_out(path) -> Path:
+    """--out as a PNG file to write: its folder must exist, and it must not be a folder itself."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"--out {path} is a folder; give the PNG file to write, e.g. {path / 'out.png'}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--out: there is no folder {path.parent} to write {path.name} in")
+    return path
+
+
+def _cam(args) -> int:
+    from cnnlab import viz
+    from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+    out = _png_out(args.out)
+    ckpt = load_checkpoint(args.checkpoint)
+    model, info = model_from_checkpoint(ckpt)
+    name = ckpt["config"].model
+    if args.target is not None and not 0 <= args.target < info.num_classes:
+        raise ValueError(f"--class must be a class index in [0, {info.num_classes}) ({name} was trained on "
+                         f"{info.name}'s {info.num_classes} classes), got {args.target}")
+    if args.layer is not None and args.method != "gradcam":
+        raise ValueError(f"--layer chooses the layer of --method gradcam; --method {args.method} takes none")
+    if args.method == "cam" and viz.gap_classifier(model) is None:
+        raise ValueError(f"--method cam needs a model with global average pooling before a linear classifier "
+                         f"(conv maps -> AdaptiveAvgPool2d(1) -> Linear), and {name} has none; --method gradcam "
+                         "works for any model")
+    if args.layer is not None:
+        viz.find_layer(model, args.layer, "cam")
+    pixels, image = _model_input(args.image, info, args.invert)
+    if args.method == "cam":
+        result = viz.cam(model, image, args.target)
+    elif args.method == "gradcam":
+        result = viz.grad_cam(model, image, args.target, args.layer)
+    else:
+        result = viz.saliency(model, image, args.target)
+    viz.plot_class_map(result, pixels, out, info.classes)
+    label = {"cam": "CAM", "gradcam": f"Grad-CAM of layer {result.layer}", "saliency": "saliency"}[args.method]
+    print(f"{out}: {label} for class {info.classes[result.target]} (score {result.scores[result.target]:.3f}; "
+          f"the model's top class: {info.classes[int(result.scores.argmax())]})")
+    return 0
+
+
+def _add_cam_parser(sub) -> None:
+    cam = sub.add_parser(
+        "cam", help="where a trained model finds a class in an image: CAM, Grad-CAM or saliency, as a PNG",
+        formatter_class=_Formatter,
+        description="Write a PNG of the image (as the model sees it: read and preprocessed as by `cnnlab predict`)\n"
+                    "beside a map of where the evidence for one class lies, with a colour bar:\n"
+                    "  cam       M_c = sum_k w_k^c f_k, the maps f_k that enter the global average pooling\n"
+                    "            weighted by the linear classifier's weights (models with GAP, e.g. gapnet)\n"
+                    "  gradcam   ReLU(sum_k a_k A^k), a_k = the mean over positions of d(score_c)/dA^k, for\n"
+                    "            the maps A^k of any conv layer (--layer) of any model\n"
+                    "  saliency  max over channels of |d(score_c)/d(input)|\n"
+                    "The maps are resized to the input bilinearly; score_c is the class score before softmax.",
+        epilog="examples:\n"
+               "  cnnlab cam --checkpoint runs/gapnet-mnist digit.png --out cam.png\n"
+               "  cnnlab cam --checkpoint runs/lenet5-mnist digit.png --out gradcam.png --method gradcam --class 3\n")
+    _image_and_checkpoint(cam)
+    cam.add_argument("--out", required=True, metavar="PNG", help="the PNG file to write (its folder must exist)")
+    cam.add_argument("--method", choices=("cam", "gradcam", "saliency"), default="cam",
+                     help="cam (models with global average pooling), gradcam (any model) or saliency "
+                          "(default: cam)")
+    cam.add_argument("--layer", metavar="NAME",
+                     help="--method gradcam: the layer, by its module name (e.g. features.3; an unknown name "
+                          "lists the conv layers) (default: the last Conv2d, with the BatchNorm and activation "
+                          "layers right after it)")
+    cam.add_argument("--class", dest="target", type=int, metavar="K",
+                     help="the class index whose evidence to map (default: the model's top class for the image)")
+    _invert_flag(cam)
+    cam.set_defaults(run=_cam, flags=_flag_names(cam))
+
+
+def _features(args) -> int:
+    from cnnlab import viz
+    from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give the folder to write one PNG per conv layer in")
+    model, info = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    _, image = _model_input(args.image, info, args.invert)
+    for path in viz.plot_feature_maps(model, image, out):
+        print(path)
+    return 0
+
+
+def _add_features_parser(sub) -> None:
+    features = sub.add_parser(
+        "features", help="the feature maps of every conv layer of a trained model for one image, as PNGs",
+        formatter_class=_Formatter,
+        description="Write DIR/NAME.png for every Conv2d of the model (NAME: its module name, e.g.\n"
+                    "features.0): the layer's output maps for the image (read and preprocessed as by\n"
+                    "`cnnlab predict`), on one colour scale with a colour bar. Prints the files written.")
+    _image_and_checkpoint(features)
+    features.add_argument("--out", required=True, metavar="DIR", help="the folder to write in (made if missing)")
+    _invert_flag(features)
+    features.set_defaults(run=_features, flags=_flag_names(features))
+
+
+def _filters(args) -> int:
+    from cnnlab import viz
+    from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+    out = _png_out(args.out)
+    model, _ = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    print(viz.plot_filters(model, out))
+    return 0
+
+
+def _add_filters_parser(sub) -> None:
+    filters = sub.add_parser(
+        "filters", help="the first conv layer's filters of a trained model as a grid, as a PNG",
+        formatter_class=_Formatter,
+        description="Write a PNG of the first Conv2d's filters: one RGB tile per filter for 3 input channels\n"
+                    "(grey is 0), else one tile per filter and input channel on one diverging colour scale\n"
+                    "with a colour bar.")
+    _checkpoint_flag(filters)
+    filters.add_argument("--out", required=True, metavar="PNG", help="the PNG file to write (its folder must exist)")
+    filters.set_defaults(run=_filters, flags=_flag_names(filters))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,10 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", required=True, metavar="PATH",
                     help="a checkpoint.safetensors written by cnnlab train, or its run folder")
     pr.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to show per image (default: 3)")
-    pr.add_argument("--invert", action=argparse.BooleanOptionalAction,
-                    help="invert the gray levels first (dark digits on white paper -> MNIST's white on black); "
-                         "--no-invert never does (default: invert an image whose border is mostly light, for a "
-                         "model trained on MNIST or Fashion-MNIST, with a note saying so)")
+    _invert_flag(pr)
     pr.set_defaults(run=_predict)
 
     demo = sub.add_parser("demo", help="train a two-layer perceptron on the bundled MNIST and print test accuracy",
@@ -289,8 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=None,
                       help="folder with the four MNIST IDX files (default: the copy bundled with cnnlab)")
     demo.set_defaults(run=_demo)
-    for command in (train, ev, pr, demo):  # SettingErrors name the flag of their setting (see main)
-        command.set_defaults(flags={a.dest: a.option_strings[-1] for a in command._actions if a.option_strings})
+    ex = _add_export_parser(sub)
+    im = _add_import_parser(sub)
+    rt = _add_retrieve_parser(sub)
+    _add_cam_parser(sub)
+    _add_features_parser(sub)
+    _add_filters_parser(sub)
+    for command in (train, ev, pr, demo, ex, im, rt):
+        command.set_defaults(flags=_flag_names(command))
     return parser
 
 

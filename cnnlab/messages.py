@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["counted", "SettingError", "check_int", "check_real"]
+__all__ = ["counted", "SettingError", "MissingExtraError", "check_int", "check_real"]
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -47,6 +47,11 @@ class SettingError(ValueError):
         for name, shown in names.items():
             text = text.replace("{" + name + "}", shown)
         return text
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message says which extra brings it
+    (``plot_filters: needs matplotlib: pip install 'cnnlab[viz]'``)."""
 
 
 def check_int(owner: str, name: str, value, low: int, allow_none: bool = False) -> None:

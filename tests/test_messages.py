@@ -45,3 +45,11 @@ def test_normalize_counts_its_values():
     from cnnlab.data import transforms as T
     with pytest.raises(ValueError, match=r"Normalize: mean/std have 2 values, but the image has 1 channel$"):
         T.Normalize((0.5, 0.5), (0.5, 0.5))(T.ToTensor()(np.zeros((4, 4), np.uint8)))
+
+
+def test_missing_extra_error_is_an_import_error_shared_by_train_and_viz():
+    import cnnlab.train
+    from cnnlab.messages import MissingExtraError
+
+    assert issubclass(MissingExtraError, ImportError)
+    assert cnnlab.train.MissingExtraError is MissingExtraError  # the one class the command line catches

@@ -6,6 +6,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -23,16 +25,25 @@ def test_ci_runs_the_readme_test_command():
     assert commands[0].endswith("cnnlab train")  # the main job: train LeNet-5 on MNIST with the defaults
 
 
-def test_tour_runs_and_prints_what_its_comments_say(tmp_path, monkeypatch):
-    (tour,) = code_blocks("python")
-    expected = [m.group(1).strip() for m in re.finditer(r"^print\(.*\)[ \t]+# (.*)$", tour, flags=re.M)]
+@pytest.mark.parametrize("index", range(len(code_blocks("python"))))
+def test_python_examples_run_and_print_what_their_comments_say(request, tmp_path, index):
+    """Each ```python block of the README (the tour, the PyTorch weights, ...) runs as written (its /tmp/
+    paths moved to a temporary folder), and each `print(...)  # comment` prints the start of the comment."""
+    block = code_blocks("python")[index]
+    if "import torch" in block:
+        request.getfixturevalue("torch")                 # the oracle: skipped only outside CI
+    expected = [m.group(1).strip() for m in re.finditer(r"^\s*print\(.*\)[ \t]+# (.*)$", block, flags=re.M)]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(tour.replace("/tmp/", f"{tmp_path}/"), "README.md", "exec"), {})
+        exec(compile(block.replace("/tmp/", f"{tmp_path}/"), "README.md", "exec"), {})
     printed = out.getvalue().strip().splitlines()
     assert len(printed) == len(expected)
     for got, comment in zip(printed, expected):
         assert comment.startswith(got), (got, comment)
+
+
+def test_the_readme_has_its_tour():
+    assert len(code_blocks("python")) >= 2 and "cnnlab.manual_seed(0)" in code_blocks("python")[0]
 
 
 def test_the_readme_stands_on_its_own():

@@ -12,18 +12,20 @@ Example:
 """
 from cnnlab.train.config import (
     DATASETS, DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, DatasetInfo, TrainConfig, build_datasets,
-    build_model, build_optimizer, build_scheduler, parse_model_args,
+    build_model, build_optimizer, build_scheduler, dataset_arrays, parse_model_args,
 )
 from cnnlab.train.loop import confusion_matrix, evaluate, fit, format_confusion_matrix, train_one_epoch
 from cnnlab.train.inference import MissingExtraError, light_border, load_image, predict, preprocess, read_image
 from cnnlab.train.run import (
-    CHECKPOINT, CURVES, METRICS, load_checkpoint, model_from_checkpoint, read_run_config, save_checkpoint, train,
+    CHECKPOINT, CURVES, METRICS, import_weights, load_checkpoint, model_from_checkpoint, read_run_config,
+    save_checkpoint, train,
 )
 
 __all__ = [
     "CHECKPOINT", "CURVES", "DATASETS", "DEFAULT_PATTERN", "METRICS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES",
     "DatasetInfo", "MissingExtraError", "TrainConfig", "build_datasets", "build_model", "build_optimizer",
-    "build_scheduler", "confusion_matrix", "evaluate", "fit", "format_confusion_matrix", "load_checkpoint",
+    "build_scheduler", "confusion_matrix", "dataset_arrays", "evaluate", "fit", "format_confusion_matrix", "import_weights",
+    "load_checkpoint",
     "light_border", "load_image", "model_from_checkpoint", "parse_model_args", "predict", "preprocess", "read_image",
     "read_run_config", "save_checkpoint", "train", "train_one_epoch",
 ]

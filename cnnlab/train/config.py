@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from cnnlab import no_grad, optim, zeros
 from cnnlab.data import CIFAR10, MNIST, FashionMNIST, Subset
 from cnnlab.data import transforms as T
@@ -225,6 +227,23 @@ def build_datasets(config: TrainConfig, train: bool = True, test: bool = True):
 
     return (split(True, config.limit_train) if train else None,
             split(False, config.limit_test) if test else None, info)
+
+
+def dataset_arrays(config: TrainConfig, train: bool, limit: int | None = None):
+    """One split of ``config.dataset`` as whole arrays, for work on all images at once (retrieval):
+    (uint8 images (N, H, W) or (N, H, W, 3), float32 (N, C, H, W) normalised as in training, labels (N,)).
+
+    Args:
+        config: the dataset, its folder and download setting (the rest is not used).
+        train: the training split (True) or the test split.
+        limit: keep the first `limit` images only (None: all).
+    """
+    info = DATASETS[config.dataset]
+    ds = build_datasets(dataclasses.replace(config, augment=False, limit_train=None, limit_test=None),
+                        train=train, test=not train)[0 if train else 1]
+    raw, labels = np.asarray(ds.data)[:limit], np.asarray(ds.targets, dtype=np.int64)[:limit]
+    images = T.Normalize(info.mean, info.std).apply_batch(T.ToTensor().apply_batch(raw))    # (N, C, H, W)
+    return raw, images, labels
 
 
 # ---------------------------------------------------------------- model

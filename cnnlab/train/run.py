@@ -19,12 +19,12 @@ from pathlib import Path
 
 from cnnlab import backend, manual_seed
 from cnnlab.data import DataLoader
-from cnnlab.io import LoadError, atomic_write_text, load, save
+from cnnlab.io import LoadError, atomic_write_text, load, load_torch, save
 from cnnlab.messages import SettingError, counted
 from cnnlab.train.config import DATASETS, TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
 from cnnlab.train.loop import fit
 
-__all__ = ["train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint", "read_run_config",
+__all__ = ["train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint", "read_run_config", "import_weights",
            "CHECKPOINT", "METRICS", "CURVES", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.json", "curves.png"
@@ -79,12 +79,67 @@ def model_from_checkpoint(ckpt: dict):
     config = ckpt["config"]
     info = DATASETS[config.dataset]
     model = build_model(config.model, info, config.model_args)
+    _load_weights(model, ckpt["model"], ckpt["path"], config.model)
+    return model.eval(), info
+
+
+def _some(keys: list, limit: int = 3) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _load_weights(model, state, source, name) -> None:
+    """model.load_state_dict(state), strictly, with what does not fit said in one short sentence."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    resized = [f"{k} is {tuple(state[k].shape)} in the file but {tuple(expected[k].shape)} in the model"
+               for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    problems = ([f"{counted(len(missing), 'key')} missing ({_some(missing)})"] if missing else []) + \
+               ([f"{counted(len(unexpected), 'key')} unexpected ({_some(unexpected)})"] if unexpected else []) + \
+               resized[:3]
+    if problems:
+        raise ValueError(f"{source}: the weights don't fit {name}: " + "; ".join(problems))
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(state)
     except (RuntimeError, TypeError) as e:
         problem = " ".join(str(e).split())  # load_state_dict lists its problems on several lines
-        raise ValueError(f"{ckpt['path']}: the weights don't fit {config.model}: {problem}") from None
-    return model.eval(), info
+        raise ValueError(f"{source}: the weights don't fit {name}: {problem}") from None
+
+
+def import_weights(source, out, config: TrainConfig, key: str | None = None) -> Path:
+    """Turn a foreign weights file into a training checkpoint that eval, predict, resume and the tools accept.
+
+    The model is `config.model` built for `config.dataset` (its channels, image size and classes), and
+    the weights must fit it exactly: every key of its state dict, with its shape (PyTorch's names, as
+    the zoo's). The checkpoint records 0 epochs, a fresh optimizer of `config`, and `config` itself.
+
+    Args:
+        source: a ``torch.save`` file (.pt/.pth) or a safetensors file (`cnnlab.io.load_torch` reads it).
+        out: the checkpoint file to write (atomically); its folder is made if needed.
+        config: the model, its arguments and the dataset (the rest as for `cnnlab train`).
+        key: the entry of a nested checkpoint that holds the state dict (e.g. ``"model"``).
+
+    Returns:
+        The checkpoint's path.
+
+    Raises:
+        ValueError: the file can't be read, holds no flat state dict (without `key`), or its weights
+            don't fit the model.
+    """
+    config.validate()
+    info = DATASETS[config.dataset]
+    model = build_model(config.model, info, config.model_args)
+    state = load_torch(source, key=key)
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        found = ", ".join(repr(k) for k in list(state)[:6]) if isinstance(state, dict) else type(state).__name__
+        raise SettingError("import", f"{source} holds a nested checkpoint ({found}), not a state dict: pick the "
+                                     "entry of the weights with {key}", "key")
+    _load_weights(model, state, source, config.model)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, model, build_optimizer(config, model.parameters()), None, config, [])
+    return out
 
 
 def _check_resume(config: TrainConfig, saved: TrainConfig, path) -> None:

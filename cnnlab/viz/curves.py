@@ -6,19 +6,19 @@ plot never switches the backend of a notebook or program that imported cnnlab.
 """
 from __future__ import annotations
 
-import io
+import json
 import os
+from pathlib import Path
 
 from cnnlab.io.files import atomic_write_bytes
+from cnnlab.viz.figures import figure_png
 
-__all__ = ["plot_curves", "curves_png", "curves_figure"]
+__all__ = ["plot_curves", "curves_png", "curves_figure", "plot_metrics_file"]
 
 
 def curves_png(history, title: str | None = None) -> bytes:
     """The PNG bytes of `curves_figure`."""
-    buffer = io.BytesIO()
-    curves_figure(history, title).savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return figure_png(curves_figure(history, title))
 
 
 def curves_figure(history, title: str | None = None):
@@ -65,3 +65,26 @@ def curves_figure(history, title: str | None = None):
 def plot_curves(history, path: str | os.PathLike, title: str | None = None) -> None:
     """Write `curves_png` to ``path`` atomically (the old file stays whole if anything fails)."""
     atomic_write_bytes(path, curves_png(history, title))
+
+
+def plot_metrics_file(metrics, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write the curves of a run's ``metrics.json`` (or of the run folder that holds it) to ``path``.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: the file is not JSON, or not a list of epochs with the fields `curves_figure` needs.
+    """
+    metrics = Path(os.fspath(metrics))
+    if metrics.is_dir():
+        metrics = metrics / "metrics.json"
+    if not metrics.is_file():
+        raise FileNotFoundError(f"plot_metrics_file: no metrics file at {metrics}")
+    try:
+        history = json.loads(metrics.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"plot_metrics_file: {metrics} is not a JSON file: {e}") from None
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise ValueError(f"plot_metrics_file: {metrics} must hold a list of one object per epoch, "
+                         f"got {type(history).__name__}")
+    plot_curves(history, path, title)
+    return Path(path)

@@ -264,7 +264,7 @@ def test_safetensors_random_bytes(tmp_path):
 
 
 def test_io_never_unpickles_unrestricted():
-    """Only torch_format imports pickle, for its restricted Unpickler (find_class refuses all but weights);
+    """Only torch_load imports pickle, for its restricted Unpickler (find_class refuses all but weights);
     nothing calls pickle.load/loads or NumPy's allow_pickle."""
     for file in pathlib.Path(st.__file__).parent.glob("*.py"):
         text = file.read_text()
@@ -272,13 +272,13 @@ def test_io_never_unpickles_unrestricted():
         names = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
                  for alias in node.names} | {node.module for node in ast.walk(tree)
                                               if isinstance(node, ast.ImportFrom)}
-        allowed = {"pickle"} if file.name == "torch_format.py" else set()
+        allowed = {"pickle"} if file.name == "torch_load.py" else set()
         assert not names & ({"pickle", "cPickle", "dill", "marshal", "shelve", "joblib"} - allowed), file
         calls = {f"{node.value.id}.{node.attr}" for node in ast.walk(tree)
                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
         assert not calls & {"pickle.load", "pickle.loads", "pickle.Unpickler.load"}, file
         assert "allow_pickle" not in text, file
-    assert "def find_class" in (pathlib.Path(st.__file__).parent / "torch_format.py").read_text()
+    assert "def find_class" in (pathlib.Path(st.__file__).parent / "torch_load.py").read_text()
 
 
 # ---------------------------------------------------------------- cnnlab.save / cnnlab.load

@@ -329,3 +329,21 @@ def test_curves_show_every_point_inside_the_axes(accs):
             assert all(low < y < high for y in line.get_ydata()), (ax.get_ylabel(), low, high, line.get_ydata())
         left, right = ax.get_xlim()
         assert all(left <= x <= right for line in ax.get_lines() for x in line.get_xdata())
+
+
+def test_import_weights_takes_a_state_dict_and_names_key_for_a_nested_one(tmp_path):
+    from cnnlab.io import save_torch
+    from cnnlab.models import lenet5
+    from cnnlab.train import TrainConfig, import_weights, load_checkpoint
+
+    cnnlab.manual_seed(5)
+    state = lenet5().state_dict()
+    save_torch({"model": state, "epoch": 1}, tmp_path / "nested.pt")
+    with pytest.raises(ValueError, match=r"^import: .*nested.pt holds a nested checkpoint \('model', 'epoch'\), not a "
+                                         r"state dict: pick the entry of the weights with key$"):
+        import_weights(tmp_path / "nested.pt", tmp_path / "c.safetensors", TrainConfig())
+    path = import_weights(tmp_path / "nested.pt", tmp_path / "run" / "c.safetensors", TrainConfig(), key="model")
+    ckpt = load_checkpoint(path)
+    assert ckpt["epoch"] == 0 and ckpt["config"].model == "lenet5"
+    for k, v in state.items():
+        np.testing.assert_array_equal(ckpt["model"][k].numpy(), v.numpy(), err_msg=k)

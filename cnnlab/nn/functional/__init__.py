@@ -25,6 +25,7 @@ from cnnlab.nn.functional.loss import (
 )
 from cnnlab.nn.functional.normalization import batch_norm, group_norm, layer_norm, local_response_norm
 from cnnlab.nn.functional.padding import pad
+from cnnlab.nn.functional.interpolation import interpolate, pixel_shuffle, pixel_unshuffle, upsample
 from cnnlab.nn.functional.pooling import (
     avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d, max_pool2d, max_pool3d,
 )

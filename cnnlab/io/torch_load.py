@@ -335,35 +335,3 @@ def load_torch(path: str | os.PathLike, key: str | None = None):
         raise LoadError(path, "its containers are nested too deeply for a checkpoint", op=OP) from None
     return obj if key is None else _select(obj, key, path)
 
-
-def save_torch_compatible(model_or_state_dict, path: str | os.PathLike) -> None:
-    """Write a model's weights as a safetensors file that PyTorch loads into the twin model.
-
-    The keys are the state dict's, which are PyTorch's names (``features.0.weight``,
-    ``bn1.running_mean``, ``bn1.num_batches_tracked``), with their dtypes (float32 weights, int64
-    counters), so that ``torch_model.load_state_dict(safetensors.torch.load_file(path))`` takes it
-    strictly. Written atomically.
-
-    Args:
-        model_or_state_dict: a cnnlab Module, or a mapping of name -> Tensor or NumPy array.
-        path: the safetensors file to write.
-
-    Raises:
-        TypeError: `model_or_state_dict` is neither, or a value is not a tensor.
-        ValueError: a tensor's dtype has no safetensors name.
-    """
-    op = "cnnlab.io.save_torch_compatible"
-    state = model_or_state_dict.state_dict() if hasattr(model_or_state_dict, "state_dict") else model_or_state_dict
-    if not isinstance(state, dict):
-        raise TypeError(f"{op}: model_or_state_dict must be a Module or a dict of tensors, "
-                        f"got {type(model_or_state_dict).__name__}")
-    arrays = {}
-    for name, value in state.items():
-        if not isinstance(name, str):
-            raise TypeError(f"{op}: state dict keys must be str, got {name!r}")
-        if isinstance(value, Tensor):
-            value = value.numpy()
-        if not isinstance(value, np.ndarray):
-            raise TypeError(f"{op}: {name!r} must be a Tensor or a NumPy array, got {type(value).__name__}")
-        arrays[name] = np.ascontiguousarray(value)
-    st.save_file(arrays, path)

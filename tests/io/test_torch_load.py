@@ -1,6 +1,5 @@
-"""cnnlab.io.load_torch and save_torch_compatible: torch.save's files read without torch and without running
-their pickles (tensors of every dtype, views, tied weights, nested checkpoints), hostile and broken files
-refused with the file named, and weights written for PyTorch's load_state_dict."""
+"""cnnlab.io.load_torch: torch.save's files read without torch and without running their pickles (tensors of
+every dtype, views, tied weights, nested checkpoints), hostile and broken files refused with the file named."""
 import os
 import pickle
 import re
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 import cnnlab
-from cnnlab.io import LoadError, load_torch, save_torch_compatible
+from cnnlab.io import LoadError, load_torch
 
 
 def saved(torch, obj, tmp_path, name="ckpt.pt"):
@@ -243,35 +242,3 @@ def test_load_torch_needs_no_torch(torch, tmp_path):
             "print(sd['w'].numpy().tolist(), sd['h'].numpy().tolist(), 'torch' in sys.modules and sys.modules['torch'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] [1.0, 1.0] None"
-
-
-def test_save_torch_compatible_loads_strictly_into_the_torch_twin(torch, tmp_path):
-    safetensors_torch = pytest.importorskip("safetensors.torch")
-    ours = cnnlab.nn.Sequential(cnnlab.nn.Conv2d(1, 3, 3), cnnlab.nn.BatchNorm2d(3), cnnlab.nn.ReLU(),
-                                cnnlab.nn.Flatten(), cnnlab.nn.Linear(3 * 4 * 4, 2))
-    ours(cnnlab.randn(4, 1, 6, 6))                                   # training step: running stats and the counter
-    ours.eval()
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
-                                 torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 2)).eval()
-    path = tmp_path / "w.safetensors"
-    save_torch_compatible(ours, path)
-    state = safetensors_torch.load_file(path)
-    assert {k: v.dtype for k, v in state.items()} == {k: v.dtype for k, v in theirs.state_dict().items()}
-    theirs.load_state_dict(state, strict=True)
-    assert int(theirs[1].num_batches_tracked) == 1
-    x = np.random.default_rng(2).standard_normal((2, 1, 6, 6)).astype(np.float32)
-    with torch.no_grad():
-        want = theirs(torch.tensor(x)).numpy()
-    np.testing.assert_allclose(ours(cnnlab.tensor(x)).detach().numpy(), want, rtol=1e-5, atol=1e-6)
-    save_torch_compatible(ours.state_dict(), tmp_path / "sd.safetensors")          # a state dict works too
-    assert (tmp_path / "sd.safetensors").read_bytes() == path.read_bytes()
-
-
-def test_save_torch_compatible_errors(tmp_path):
-    with pytest.raises(TypeError, match=r"cnnlab.io.save_torch_compatible: model_or_state_dict must be a Module or "
-                                        r"a dict of tensors, got list"):
-        save_torch_compatible([1], tmp_path / "x.safetensors")
-    with pytest.raises(TypeError, match=r"cnnlab.io.save_torch_compatible: 'w' must be a Tensor or a NumPy array, "
-                                        r"got float"):
-        save_torch_compatible({"w": 1.5}, tmp_path / "x.safetensors")
-    assert not (tmp_path / "x.safetensors").exists()

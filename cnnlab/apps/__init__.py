@@ -1,0 +1,1 @@
+"""The lecture's applications end to end, built on the library: image retrieval (`retrieval`)."""

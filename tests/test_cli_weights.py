@@ -1,0 +1,130 @@
+"""`cnnlab export` and `cnnlab import`: checkpoints' weights for PyTorch and PyTorch's weights as checkpoints,
+with torch as the oracle of what it reads, and one-line errors for what does not fit."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+
+import numpy as np
+import pytest
+
+import cnnlab
+from cnnlab.cli import main
+from cnnlab.models import lenet5
+from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+
+def run(argv):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def one_error_line(capsys, code, command):
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"cnnlab {command}: error: "), err
+    return err
+
+
+@pytest.fixture
+def torch_weights(torch, tmp_path):
+    """A LeNet-5 state dict written by torch.save (as a PyTorch user has it), and the arrays in it."""
+    cnnlab.manual_seed(3)
+    arrays = {k: v.numpy().copy() for k, v in lenet5().state_dict().items()}
+    path = tmp_path / "lenet5.pt"
+    torch.save({k: torch.tensor(v) for k, v in arrays.items()}, path)
+    return path, arrays
+
+
+def test_import_makes_a_checkpoint_that_eval_and_predict_accept(torch_weights, tmp_path):
+    path, arrays = torch_weights
+    ckpt = tmp_path / "imported" / "checkpoint.safetensors"
+    code, out = run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])
+    assert code == 0 and out.startswith(f"wrote {ckpt}: lenet5 for mnist with the weights of {path}")
+    model, info = model_from_checkpoint(load_checkpoint(ckpt))
+    assert info.name == "mnist"
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
+    code, out = run(["eval", "--checkpoint", str(ckpt), "--limit-test", "50"])
+    assert code == 0 and "test accuracy" in out and "(" in out
+
+
+def test_import_picks_a_nested_entry_with_key(torch, torch_weights, tmp_path, capsys):
+    path, arrays = torch_weights
+    nested = tmp_path / "nested.pt"
+    torch.save({"model": torch.load(path), "epoch": 7}, nested)
+    code = main(["import", str(nested), "--model", "lenet5", "--out", str(tmp_path / "c.safetensors")])
+    err = one_error_line(capsys, code, "import")
+    assert f"{nested} holds a nested checkpoint ('model', 'epoch'), not a state dict: pick the entry of the " \
+           "weights with --key" in err
+    code, _ = run(["import", str(nested), "--model", "lenet5", "--key", "model", "--out", str(tmp_path / "c.safetensors")])
+    assert code == 0
+    code = main(["import", str(nested), "--model", "lenet5", "--key", "state_dict", "--out", str(tmp_path / "d")])
+    assert "key 'state_dict': 'state_dict' is not in the checkpoint" in one_error_line(capsys, code, "import")
+
+
+def test_import_errors_are_one_line(torch, torch_weights, tmp_path, capsys):
+    path, _ = torch_weights
+    out = str(tmp_path / "c.safetensors")
+    code = main(["import", str(path), "--model", "resnet18", "--out", out])
+    assert re.search(rf"{re.escape(str(path))}: the weights don't fit resnet18: \d+ keys missing \(conv1.weight, "
+                     r"bn1.weight, bn1.bias and \d+ more\); 10 keys unexpected \(0.weight, 0.bias, 3.weight and 7 more\)$",
+                     one_error_line(capsys, code, "import").strip())
+    state = torch.load(path)
+    state["0.weight"] = state["0.weight"][:3]
+    torch.save(state, tmp_path / "resized.pt")
+    code = main(["import", str(tmp_path / "resized.pt"), "--model", "lenet5", "--out", out])
+    assert "the weights don't fit lenet5: 0.weight is (3, 1, 5, 5) in the file but (6, 1, 5, 5) in the model" \
+        in one_error_line(capsys, code, "import")
+
+    class Hostile:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'ran'}",)
+
+    torch.save({"w": Hostile()}, tmp_path / "hostile.pt")
+    code = main(["import", str(tmp_path / "hostile.pt"), "--model", "lenet5", "--out", out])
+    assert "system, which a checkpoint of weights does not hold" in one_error_line(capsys, code, "import")
+    assert not (tmp_path / "ran").exists()
+    (tmp_path / "text.pt").write_text("not weights\n")
+    code = main(["import", str(tmp_path / "text.pt"), "--model", "lenet5", "--out", out])
+    assert "it is neither a torch.save file nor a safetensors file" in one_error_line(capsys, code, "import")
+    code = main(["import", str(tmp_path / "missing.pt"), "--model", "lenet5", "--out", out])
+    assert "missing.pt" in one_error_line(capsys, code, "import")
+    code = main(["import", str(path), "--model", "lenet5", "--model-args", "variant", "--out", out])
+    assert "--model-args takes KEY=VALUE items, got 'variant'" in one_error_line(capsys, code, "import")
+    assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize("fmt", ["torch", "safetensors"])
+def test_export_writes_what_torch_loads_and_import_reads_back(torch, torch_weights, tmp_path, fmt):
+    path, arrays = torch_weights
+    ckpt = tmp_path / "c.safetensors"
+    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    out = tmp_path / f"w.{'pt' if fmt == 'torch' else 'safetensors'}"
+    code, printed = run(["export", "--checkpoint", str(ckpt), "--format", fmt, "--out", str(out)])
+    assert code == 0 and printed.startswith(f"wrote {out}: {len(arrays)} tensors of lenet5 ({fmt} format")
+    if fmt == "torch":
+        state = torch.load(out, weights_only=True)
+    else:
+        state = pytest.importorskip("safetensors.torch").load_file(out)
+    assert list(state) == list(arrays)
+    for k, v in state.items():
+        np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
+    again = tmp_path / "again.safetensors"
+    assert run(["import", str(out), "--model", "lenet5", "--out", str(again)])[0] == 0
+    model, _ = model_from_checkpoint(load_checkpoint(again))
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
+
+
+def test_export_errors_are_one_line(tmp_path, capsys):
+    code = main(["export", "--checkpoint", str(tmp_path / "none"), "--format", "torch", "--out", str(tmp_path / "w")])
+    assert "no checkpoint at" in one_error_line(capsys, code, "export")
+    with pytest.raises(SystemExit) as e:
+        main(["export", "--checkpoint", "x", "--format", "pickle", "--out", "y"])
+    assert e.value.code == 2
+    assert "argument --format: invalid choice: 'pickle'" in capsys.readouterr().err
