@@ -30,7 +30,7 @@ import numpy as np
 
 from cnnlab import arguments, shapes
 from cnnlab import nn
-from cnnlab.onnx.export_ops import BIG, ExportError, onnx_pads, reshape_kept, slice_axes, write_pad
+from cnnlab.onnx.export_ops import BIG, ExportError, along_axis, onnx_pads, reshape_kept, slice_axes, write_pad
 
 __all__ = ["LAYERS"]
 
@@ -264,18 +264,9 @@ def _adaptive_avg_pool(g, call, ins, outs):
         bins = np.zeros((ni, oi))
         for j, (a, b) in enumerate(shapes.adaptive_bins(ni, oi)):
             bins[a:b, j] = 1.0 / (b - a)
-        y = _along_axis(g, y, x.ndim, 2 + i, lambda v: g.node("MatMul", [v, g.constant(f"{name}.bins", bins)],
+        y = along_axis(g, y, x.ndim, 2 + i, lambda v: g.node("MatMul", [v, g.constant(f"{name}.bins", bins)],
                                                               name=name), name)
     g.node("Identity", [y], outs, name=name)
-
-
-def _along_axis(g, y, rank, axis, apply, name):
-    """apply(y) with `axis` moved last (and back)."""
-    if axis == rank - 1:
-        return apply(y)
-    perm = [a for a in range(rank) if a != axis] + [axis]
-    moved = apply(g.node("Transpose", [y], name=name, perm=perm))
-    return g.node("Transpose", [moved], name=name, perm=list(np.argsort(perm)))
 
 
 def _adaptive_max_pool(g, call, ins, outs):

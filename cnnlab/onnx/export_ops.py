@@ -16,8 +16,11 @@ it returns the name of its result.
   its other modes are one Gather per axis with the index cnnlab gathers with.
 - F.conv*d and F.conv_transpose*d are Conv and ConvTranspose (their records keep stride, pads,
   dilation and groups); F.batch_norm in eval mode is Sub, Mul (and Mul, Add for γ, β); sum and mean
-  are ReduceSum and ReduceMean. So layers without a writer of their own, such as cnnlab.keras's
-  Conv2D, Dense and GlobalAveragePooling2D, export through their ops.
+  are ReduceSum and ReduceMean; F.interpolate is a Gather (nearest) or a MatMul with the axis's
+  matrix of taps (linear, cubic) per resampled axis, cnnlab's own taps, so PyTorch's index rules come
+  along. So layers without a writer of their own export through their ops: nn.Upsample,
+  nn.PixelShuffle (a reshape, a permute, a reshape), and cnnlab.keras's Conv2D, Dense,
+  GlobalAveragePooling2D, ...
 - Pooling ops called directly (F.max_pool2d, ...) run primitives with no ONNX form of their own;
   their layers (nn.MaxPool2d, ...) have writers.
 """
@@ -29,13 +32,14 @@ import numpy as np
 
 from cnnlab.nn.functional import conv as C
 from cnnlab.nn.functional import elementwise as E
+from cnnlab.nn.functional import interpolation as I
 from cnnlab.nn.functional import normalization as N
 from cnnlab.nn.functional import padding as P
 from cnnlab.nn.functional import reduction as R
 from cnnlab.nn.functional import shape as S
 from cnnlab.nn.functional.linear import MatMul
 
-__all__ = ["OPS", "ExportError", "BIG", "onnx_pads", "write_pad", "slice_axes", "reshape_kept"]
+__all__ = ["OPS", "ExportError", "BIG", "onnx_pads", "write_pad", "slice_axes", "reshape_kept", "along_axis"]
 
 
 class ExportError(ValueError):
@@ -91,6 +95,15 @@ def slice_axes(g, x, starts, ends, steps, name, axes):
     inputs = [x, g.ints(f"{name}.starts", starts), g.ints(f"{name}.ends", ends), g.ints(f"{name}.axes", axes),
               g.ints(f"{name}.steps", steps)]
     return g.node("Slice", inputs, name=name)
+
+
+def along_axis(g, y, rank, axis, apply, name):
+    """apply(y) with `axis` moved last (and back)."""
+    if axis == rank - 1:
+        return apply(y)
+    perm = [a for a in range(rank) if a != axis] + [axis]
+    moved = apply(g.node("Transpose", [y], name=name, perm=perm))
+    return g.node("Transpose", [moved], name=name, perm=[int(a) for a in np.argsort(perm)])
 
 
 # ---------------------------------------------------------------- the ops between layers
@@ -229,6 +242,24 @@ def _reduce(op_type):
     return write
 
 
+def _resample(g, ctx, ins, out):
+    """F.interpolate (and nn.Upsample): each resampled axis, last first as cnnlab applies them, is a Gather
+    (one tap of weight 1: the nearest modes) or a MatMul with the axis's m × n matrix of taps (the linear
+    and cubic modes). The taps are cnnlab's own, so PyTorch's index rules come along exactly."""
+    y, rank = ins[0], len(ctx.sizes) + 2
+    for k in reversed(range(len(ctx.taps))):
+        if ctx.taps[k] is None:                    # a kept size
+            continue
+        index, weight = ctx.taps[k]
+        if index.shape[1] == 1:
+            y = g.node("Gather", [y, g.ints("Resample.index", index[:, 0])], name="Resample", axis=2 + k)
+            continue
+        A = I.tap_matrix(index, weight, ctx.sizes[k])                   # (m, n)
+        y = along_axis(g, y, rank, 2 + k, lambda v: g.node("MatMul", [v, g.constant("Resample.taps", A.T)],
+                                                           name="Resample"), "Resample")
+    return y if y != ins[0] else g.node("Identity", [y], name="Resample")
+
+
 def _softmax_op(op_type):
     def write(g, ctx, ins, out):
         return g.node(op_type, [ins[0]], name=op_type, axis=int(ctx.dim))
@@ -243,6 +274,6 @@ OPS = {
     E.ReLU: _elementwise("Relu"), E.Clone: _elementwise("Identity"), MatMul: _elementwise("MatMul"),
     S.Reshape: _reshape, S.Permute: _permute, S.GetItem: _getitem, S.Cat: _cat,
     C.ConvNd: _conv, C.ConvTransposeNd: _conv_transpose, N.BatchNorm: _batch_norm,
-    R.Sum: _reduce("ReduceSum"), R.Mean: _reduce("ReduceMean"), P.ConstantPad: _constant_pad, P.IndexPad: _index_pad,
+    I.Resample: _resample, R.Sum: _reduce("ReduceSum"), R.Mean: _reduce("ReduceMean"), P.ConstantPad: _constant_pad, P.IndexPad: _index_pad,
     R.Softmax: _softmax_op("Softmax"), R.LogSoftmax: _softmax_op("LogSoftmax"),
 }

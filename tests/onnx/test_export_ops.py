@@ -58,6 +58,26 @@ def test_ops_between_layers(onnxruntime, tmp_path, case):
                         tmp_path / "m.onnx")
 
 
+@pytest.mark.parametrize("layer, shape", [
+    (nn.Upsample(scale_factor=2), (2, 3, 4, 5)),
+    (nn.Upsample(size=(7, 9)), (2, 3, 4, 5)),
+    (nn.Upsample(scale_factor=1.5, mode="nearest-exact"), (2, 3, 4, 5)),
+    (nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 5)),
+    (nn.Upsample(size=(5, 8), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    (nn.Upsample(scale_factor=3, mode="linear"), (2, 3, 4)),
+    (nn.Upsample(scale_factor=2, mode="bicubic"), (2, 2, 4, 4)),
+    (nn.Upsample(size=(3, 4, 5), mode="trilinear"), (2, 2, 2, 3, 4)),
+    (nn.UpsamplingNearest2d(scale_factor=2), (2, 3, 3, 3)),
+    (nn.UpsamplingBilinear2d(size=(6, 6)), (2, 3, 3, 4)),
+    (nn.PixelShuffle(2), (2, 8, 3, 4)),
+    (nn.PixelUnshuffle(2), (2, 2, 4, 6)),
+], ids=repr)
+def test_resampling_layers_export_through_their_ops(onnxruntime, tmp_path, layer, shape):
+    """Upsample runs one Resample op (written as a Gather or a MatMul per axis), PixelShuffle a reshape,
+    a permute and a reshape."""
+    against_onnxruntime(onnxruntime, layer, random_inputs(*shape, batches=(2, 3)), tmp_path / "m.onnx")
+
+
 def test_ops_keep_the_state_dict_names(tmp_path):
     fn, layers, _ = OP_CASES["F.conv2d"]
     model = Lambda(fn, *layers)
