@@ -14,6 +14,8 @@ from cnnlab.onnx.export_layers import LAYERS
 
 from oracle import against_onnxruntime
 
+pytestmark = pytest.mark.usefixtures("onnx")   # every test here needs the onnx package (skipped only outside CI)
+
 
 def _with_statistics(model, seed=0):
     """Batch-norm layers with random running statistics and affine parameters (an untrained model's are 0 and 1)."""

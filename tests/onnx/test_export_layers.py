@@ -14,6 +14,8 @@ from cnnlab.onnx.export_ops import ExportError
 from helpers import Lambda, random_inputs, randomize
 from oracle import against_onnxruntime
 
+pytestmark = pytest.mark.usefixtures("onnx")   # every test here needs the onnx package (skipped only outside CI)
+
 
 def check(onnxruntime, tmp_path, model, *shape, opset=17, seed=0, tol=None):
     """Export `model` and run it in onnxruntime at batch 2 and batch 1; returns the ModelProto."""

@@ -13,6 +13,8 @@ from cnnlab.onnx.export_ops import BIG, OPS, ExportError, onnx_pads, reshape_kep
 from helpers import Lambda, random_inputs, randomize
 from oracle import against_onnxruntime
 
+pytestmark = pytest.mark.usefixtures("onnx")   # every test here needs the onnx package (skipped only outside CI)
+
 
 OP_CASES = {
     "residual add": (lambda self, x: self.layers(x) + x, [nn.Conv2d(3, 3, 3, padding=1)], (2, 3, 5, 5)),
