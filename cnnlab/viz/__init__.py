@@ -7,7 +7,7 @@ The computations are NumPy functions of `cnnlab.viz.maps` (no matplotlib needed)
 - `grad_cam`: Grad-CAM of any layer, by name (default: the last conv), through cnnlab's autograd.
 - `saliency`: max over channels of |∂y^c/∂x| (Simonyan et al. 2014).
 - `effective_receptive_field`, `receptive_field_box`: Luo et al.'s (2016) ERF and the theoretical box.
-- `bilinear_resize`: PyTorch's bilinear interpolation (align_corners=False) of the last two axes.
+- `bilinear_resize`: `F.interpolate(mode="bilinear", align_corners=False)` on the last two axes of an array.
 
 The PNG writers (`cnnlab.viz.pictures`, `cnnlab.viz.curves`; files written atomically):
 

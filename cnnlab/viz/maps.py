@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnlab import arguments, nn, shapes
+from cnnlab.nn import functional as F
 from cnnlab.autograd import Tensor, no_grad
 from cnnlab.messages import SettingError
 
@@ -63,11 +64,8 @@ class ClassMap:
 
 # ---------------------------------------------------------------- resizing
 def bilinear_resize(array, size) -> np.ndarray:
-    """Resize the last two axes bilinearly, as ``F.interpolate(x, size, mode='bilinear', align_corners=False)``.
-
-    Output pixel i reads the input at x = (i + 1/2)·n/o − 1/2 (n input, o output pixels; x < 0 reads 0),
-    between pixels ⌊x⌋ and min(⌊x⌋ + 1, n − 1) with weights 1 − λ and λ, λ = x − ⌊x⌋: PyTorch's
-    rule without antialiasing, one axis after the other.
+    """Resize the last two axes bilinearly: ``F.interpolate(x, size, mode='bilinear', align_corners=False)``
+    on a NumPy array (PyTorch's rule without antialiasing; see `cnnlab.nn.functional.interpolate`).
 
     Args:
         array: (..., h, w), floating point.
@@ -85,19 +83,12 @@ def bilinear_resize(array, size) -> np.ndarray:
         raise ValueError(f"bilinear_resize: array must be floating point with 2 or more axes (..., h, w), "
                          f"got shape {array.shape} and dtype {array.dtype}")
     size = arguments.positive_ints(size, 2, op="bilinear_resize", arg="size")
-    for axis, o in zip((-2, -1), size):
-        n = array.shape[axis]
-        x = np.maximum((np.arange(o) + 0.5) * (n / o) - 0.5, 0.0)  # (o,) where each output reads
-        i0 = np.minimum(np.floor(x).astype(np.intp), n - 1)
-        i1 = np.minimum(i0 + 1, n - 1)
-        lam = (x - i0).astype(array.dtype)
-        shape = (o, 1) if axis == -2 else (o,)  # broadcast the weights along the resized axis
-        array = (np.take(array, i0, axis=axis) * (1 - lam).reshape(shape)
-                 + np.take(array, i1, axis=axis) * lam.reshape(shape))
-    return array
+    planes = Tensor(array.reshape((-1, 1) + array.shape[-2:]))                  # (M, 1, h, w)
+    with no_grad():
+        out = F.interpolate(planes, size=size, mode="bilinear", align_corners=False).data
+    return out.reshape(array.shape[:-2] + size)
 
 
-# ---------------------------------------------------------------- layers by name
 def conv_layer_names(model) -> list[str]:
     """The names of the model's Conv2d layers, in the order `named_modules` gives (the order of definition)."""
     return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
