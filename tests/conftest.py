@@ -33,6 +33,18 @@ def onnx():
     return oracle.load("onnx", _load_onnx)
 
 
+def _load_onnxruntime():
+    import onnxruntime
+
+    return onnxruntime
+
+
+@pytest.fixture(scope="session")
+def onnxruntime():
+    """onnxruntime, the oracle of ONNX export: it runs the exported files."""
+    return oracle.load("onnxruntime", _load_onnxruntime)
+
+
 @pytest.fixture(params=["auto", "reference", "bands", "im2row"])
 def kernel(request):
     """Runs the test under each conv kernel, forced through the public switch `cnnlab.kernels.use`

@@ -79,3 +79,35 @@ def seeded(*key) -> np.random.Generator:
 def float64(values) -> cnnlab.Tensor:
     """A float64 tensor of `values`, for tight comparisons."""
     return cnnlab.tensor(np.asarray(values, dtype=np.float64))
+
+
+# ---------------------------------------------------------------- models for the export tests
+def random_inputs(*shape, seed=0, batches=(2, 1)):
+    """Random float32 inputs of `shape`, one per batch size in `batches` (which replaces shape[0])."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((b,) + shape[1:]).astype(np.float32) for b in batches]
+
+
+def randomize(model, seed=0):
+    """Random weights (N(0, 0.25)) and batch-norm statistics, so that every parameter matters; returns the model."""
+    rng = np.random.default_rng(seed)
+    with cnnlab.no_grad():
+        for _, t in model.state_dict(keep_vars=True).items():
+            if t.dtype.kind == "f":
+                t.copy_(rng.standard_normal(t.shape).astype(t.dtype) * 0.5)
+        for m in model.modules():
+            if isinstance(m, (cnnlab.nn.BatchNorm1d, cnnlab.nn.BatchNorm2d, cnnlab.nn.BatchNorm3d)) \
+                    and m.running_var is not None:
+                m.running_var.copy_(rng.uniform(0.5, 2.0, m.running_var.shape).astype(m.running_var.dtype))
+    return model
+
+
+class Lambda(cnnlab.nn.Module):
+    """A model whose forward is ``fn(self, x)``, with `layers` as ``self.layers`` (an nn.Sequential)."""
+
+    def __init__(self, fn, *layers):
+        super().__init__()
+        self.fn, self.layers = fn, cnnlab.nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.fn(self, x)

@@ -5,8 +5,10 @@
   compared (inputs, and the parameters of layers given as pairs). Under a forced kernel (the `kernel`
   fixture of conftest) our run is also compared with the reference path.
 - `onnx_node(onnx, op_type, inputs, **attributes)`: one ONNX node run by ONNX's reference evaluator.
+- `against_onnxruntime(onnxruntime, model, arrays, path)`: a model exported to ONNX and run by
+  onnxruntime on each array, its outputs compared with the model's.
 
-The `torch` and `onnx` fixtures (conftest) give the modules: skipped on a machine without them, a failure
+The `torch`, `onnx` and `onnxruntime` fixtures (conftest) give the modules: skipped on a machine without them, a failure
 in CI.
 """
 from __future__ import annotations
@@ -135,3 +137,25 @@ def onnx_node(onnx, op_type: str, inputs: dict, opset: int = 19, **attributes) -
                               opset_imports=[helper.make_opsetid("", opset)])
     onnx.checker.check_model(model)
     return ReferenceEvaluator(model).run(None, given)[0]
+
+
+#: Tolerance of onnxruntime's float32 against cnnlab's (other summation orders, other kernels).
+ORT_TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def against_onnxruntime(onnxruntime, model, arrays, path, *, opset: int = 17, tol=None, dynamic_batch=True):
+    """Export `model` on arrays[0] to `path`, run the file in onnxruntime on every array (batch sizes
+    may differ), and compare each output with the model's in eval mode. Returns the ModelProto."""
+    import cnnlab.onnx
+
+    proto = cnnlab.onnx.export(model, arrays[0], path, opset=opset, dynamic_batch=dynamic_batch)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model.eval()
+    for i, a in enumerate(arrays):
+        with cnnlab.no_grad():
+            want = model(cnnlab.tensor(a)).numpy()
+        got = session.run(None, {"input": a})[0]
+        assert got.shape == want.shape, (i, got.shape, want.shape)
+        assert got.dtype == want.dtype, (i, got.dtype, want.dtype)
+        np.testing.assert_allclose(got, want, **(tol or ORT_TOL), err_msg=f"input {i} of shape {a.shape}")
+    return proto

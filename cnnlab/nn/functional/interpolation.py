@@ -91,8 +91,9 @@ def axis_taps(mode: str, n: int, m: int, factor, align_corners: bool, dtype):
     return index, np.stack([ftype(1) - t, t], axis=1).astype(dtype)
 
 
-def _matrix(index, weight, n):
-    """The m × n matrix A of an axis's taps (entries of one row at the same column add up)."""
+def tap_matrix(index, weight, n):
+    """The m × n matrix A of an axis's taps (entries of one row at the same column add up); public in the
+    package for ONNX export, which writes a resampled axis as this matrix product."""
     A = np.zeros((index.shape[0], n), dtype=weight.dtype)
     np.add.at(A, (np.arange(index.shape[0])[:, None], index), weight)
     return A
@@ -126,7 +127,7 @@ class Resample(Function):
         for k, taps in enumerate(ctx.taps):                         # the adjoint: first axis first
             if taps is None:
                 continue
-            A = _matrix(*taps, ctx.sizes[k]).astype(g.dtype, copy=False)   # (m, n)
+            A = tap_matrix(*taps, ctx.sizes[k]).astype(g.dtype, copy=False)   # (m, n)
             g = np.moveaxis(np.tensordot(g, A, axes=([2 + k], [0])), -1, 2 + k)   # (N, C, ..., n, ...)
         return g
 

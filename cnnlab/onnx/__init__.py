@@ -1,0 +1,9 @@
+"""ONNX files from and to cnnlab models (the `onnx` package: the ``[onnx]`` extra, imported only when used).
+
+- `export(model, example_input, path, opset=17, dynamic_batch=True)`: write a model as an ONNX file,
+  traced from one forward pass, its parameters as initializers under their state-dict keys
+  (`cnnlab.onnx.export`; what each layer becomes is in `cnnlab.onnx.export_layers`).
+"""
+from cnnlab.onnx.export import ExportError, export
+
+__all__ = ["ExportError", "export"]
