@@ -99,6 +99,7 @@ class Node:
         if not self.has(i):
             if required:
                 self.fail(f"input {i}{' (' + what + ')' if what else ''} is required")
+            self.absorbed.add(i)       # an omitted optional input ("") is not passed on either
             return None
         name = self.inputs[i]
         if name not in self._constants:
