@@ -9,6 +9,8 @@ that hold the initializers as their Parameters and buffers, or a `Call` of an op
   folding: the shape arithmetic that exporters emit);
 - the Shape -> Gather -> Unsqueeze -> Concat -> Reshape pattern that exporters emit for
   ``x.view(x.size(0), -1)``, and a Reshape to [0, -1], become a Flatten;
+- an Identity of an initializer (exporters write one for each initializer equal to another) is a
+  copy of it: a Parameter of its own;
 - nodes whose outputs nobody reads are dropped.
 
 Every problem with the file is one line that names the file (and the node), e.g.
@@ -304,6 +306,10 @@ def load(path) -> OnnxGraph:
     protos = _live(_flatten_patterns(list(graph.node), constants), outputs)
     steps, runtime_inputs = [], set()
     for index, proto in enumerate(protos):
+        if proto.op_type == "Identity" and proto.input[0] in constants:   # an exporter's copy of an initializer
+            constants[proto.output[0]] = constants[proto.input[0]]
+            trainable |= {proto.output[0]} if proto.input[0] in trainable else set()
+            continue
         node = Node(proto, index, opset, constants, params, ranks)
         where = f"cnnlab.onnx.load: {source}: node {node.name!r} ({node.op})"
         if proto.domain not in ("", "ai.onnx"):
