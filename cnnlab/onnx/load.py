@@ -136,7 +136,7 @@ def _read(path):
     """The ModelProto of a path or a ModelProto, checked by onnx.checker."""
     try:
         import onnx
-    except ImportError:  # pragma: no cover
+    except ImportError:
         raise ImportError("cnnlab.onnx.load needs the onnx package: pip install 'cnnlab[onnx]'") from None
     if isinstance(path, onnx.ModelProto):
         model, source = path, "<ModelProto>"

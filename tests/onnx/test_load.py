@@ -296,3 +296,11 @@ def test_a_one_node_model_of_the_harness_loads(onnx):
     x = np.ones((1, 1, 4, 4))
     net = load(onnx_model(onnx, "MaxPool", {"x": x}, kernel_shape=[2, 2]))
     assert isinstance(next(iter(net.nodes)), nn.MaxPool2d)
+
+
+def test_without_onnx_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)            # import onnx now raises ImportError
+    with pytest.raises(ImportError, match=r"cnnlab.onnx.load needs the onnx package: pip install 'cnnlab\[onnx\]'"):
+        load("model.onnx")
