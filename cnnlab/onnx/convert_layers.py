@@ -74,8 +74,10 @@ def _padded(layer, pads, value=0.0):
 
 
 def _window(node, D, kernel=None):
-    kernel = node.ints("kernel_shape", D, kernel) if kernel is not None or "kernel_shape" in node.attrs \
-        else node.fail("attribute kernel_shape is required")
+    """kernel (kernel_shape, else `kernel`), strides, dilations and pads of a conv or pooling node."""
+    if kernel is None and "kernel_shape" not in node.attrs:
+        node.fail("attribute kernel_shape is required")
+    kernel = node.ints("kernel_shape", D, kernel)
     stride = node.ints("strides", D, (1,) * D)
     dilation = node.ints("dilations", D, (1,) * D)
     return kernel, stride, dilation, onnx_pads(node, D, kernel, stride, dilation)
@@ -307,6 +309,8 @@ def batch_norm(node):
     mean, var = node.const(3, "input_mean"), node.const(4, "input_var")
     if len([o for o in node.outputs if o]) > 1:
         node.fail("the running-statistics outputs (training mode) are not supported")
+    if node.opset < 9 and int(node.attr("spatial", 1)) != 1:
+        node.fail("spatial=0 (statistics per activation, not per channel) is not supported")
     layer = BATCH_NORM.get(node.rank(0) or 4, nn.BatchNorm2d)(
         scale.shape[0], eps=float(node.attr("epsilon", 1e-5)), momentum=1 - float(node.attr("momentum", 0.9)),
         dtype=scale.dtype)

@@ -76,7 +76,10 @@ def _shape(x, *, start, end):
 
 
 def _gather(x, indices, *, axis):
-    index = indices.data.astype(np.int64)
+    index, n = indices.data.astype(np.int64), x.shape[axis]
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise ValueError(f"Gather: indices must be in [{-n}, {n}) (the size of axis {axis} of the data, shape "
+                         f"{x.shape}), got indices from {index.min()} to {index.max()}")
     if _ints(x):
         return Tensor(np.take(x.data, index, axis=axis))
     return F.getitem(x, (slice(None),) * (axis % x.ndim) + (index,))
@@ -162,8 +165,6 @@ def unsqueeze(node):
 def reshape(node):
     """Reshape: to a constant shape (a Flatten for [0, -1], folded in load) or to a computed one."""
     allowzero = bool(node.attr("allowzero", 0))
-    if node.opset < 5:  # pragma: no cover - load refuses opsets before 6
-        node.fail("opset < 5 Reshape is not supported")
     if node.peek(1) is not None:
         return Call(_reshape, target=node.const(1, "shape").astype(np.int64), allowzero=allowzero)
     return Call(_reshape, allowzero=allowzero)

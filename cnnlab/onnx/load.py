@@ -86,7 +86,10 @@ class Node:
 
     def ints(self, name, n, default):
         """An attribute that holds n ints (e.g. strides), checked, as a tuple; `default` when absent."""
-        value = tuple(self.attrs.get(name, default))
+        value = self.attrs.get(name, default)
+        if not isinstance(value, (list, tuple)):
+            self.fail(f"attribute {name} must hold {n} ints, got {value!r}")
+        value = tuple(value)
         if len(value) != n or not all(isinstance(v, (int, np.integer)) for v in value):
             self.fail(f"attribute {name} must hold {n} ints, got {list(value)}")
         return tuple(int(v) for v in value)

@@ -111,6 +111,13 @@ def test_gather(check_node, indices, axis):
     check_node("Gather", {"x": rand(0, 3, 4, 5), "i": indices}, initializers=("i",), axis=axis)
 
 
+def test_gather_out_of_range_is_named(onnx):
+    net = load(onnx_model(onnx, "Gather", {"x": rand(0, 3, 4), "i": ints(0, 4)}, initializers=("i",), axis=1))
+    with pytest.raises(ValueError, match=r"Gather: indices must be in \[-4, 4\) \(the size of axis 1 of the data, "
+                                         r"shape \(3, 4\)\), got indices from 0 to 4"):
+        net(cnnlab.Tensor(rand(0, 3, 4)))
+
+
 @pytest.mark.parametrize("opset", [11, 13])
 def test_unsqueeze_and_squeeze(check_node, opset):
     x = rand(0, 2, 1, 3)
