@@ -17,7 +17,7 @@ from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.onnx.graph import Call
 
-__all__ = ["TENSORS", "onnx_reshape"]
+__all__ = ["TENSORS", "onnx_reshape", "onnx_slices"]
 
 
 def _ints(x) -> bool:
@@ -98,6 +98,52 @@ def _squeeze(x, axes=None, *, fixed=None):
     axes = fixed if axes is None else [int(a) for a in axes.data.ravel()]
     axes = [i for i, n in enumerate(x.shape) if n == 1] if axes is None else [a % x.ndim for a in axes]
     return _reshape(x, target=[n for i, n in enumerate(x.shape) if i not in axes] or [], allowzero=True)
+
+
+def onnx_slices(shape, starts, ends, axes=None, steps=None):
+    """ONNX Slice's starts, ends, axes and steps as a tuple of Python slices over `shape`: negative
+    starts and ends count from the end, then are clamped to [0, n] ([0, n−1] and [−1, n−1] for a
+    negative step, where −1 means before the first element).
+
+    Example:
+        >>> onnx_slices((5, 6), [1], [-1], [1])
+        (slice(None, None, None), slice(1, 5, 1))
+    """
+    index = [slice(None)] * len(shape)
+    axes = range(len(starts)) if axes is None else axes
+    for a, start, end, step in zip(axes, starts, ends, [1] * len(starts) if steps is None else steps):
+        n, a = shape[a], a % len(shape)
+        start, end = start + n if start < 0 else start, end + n if end < 0 else end
+        if step > 0:
+            start, end = min(max(start, 0), n), min(max(end, 0), n)
+        else:
+            start, end = min(max(start, 0), n - 1), min(max(end, -1), n - 1)
+        index[a] = slice(start, None if end == -1 else end, step)
+    return tuple(index)
+
+
+def _slice(x, *computed, fixed):
+    """Slice by `fixed` (starts, ends, axes, steps: each a list of ints, None when absent, or "input":
+    the next of the `computed` tensors)."""
+    computed = iter(computed)
+    index = onnx_slices(x.shape, *[[int(v) for v in next(computed).data.ravel()] if f == "input" else f
+                                   for f in fixed])
+    return Tensor(x.data[index]) if _ints(x) else F.getitem(x, index)
+
+
+def slice_(node):
+    """Slice: starts, ends and axes from the attributes before opset 10; from inputs after (and steps),
+    constants or computed."""
+    if node.opset < 10:
+        return Call(_slice, fixed=[node.attr("starts"), node.attr("ends"), node.attr("axes"), None])
+    fixed = []
+    for i, what in enumerate(("starts", "ends", "axes", "steps"), 1):
+        if node.has(i) and node.peek(i) is None:
+            fixed.append("input")
+        else:
+            value = node.const(i, what, required=i < 3)
+            fixed.append(None if value is None else [int(v) for v in value.ravel()])
+    return Call(_slice, fixed=fixed)
 
 
 def _concat(*xs, axis):
@@ -308,6 +354,7 @@ TENSORS = {
     "Gather": lambda node: Call(_gather, axis=int(node.attr("axis", 0))),
     "Unsqueeze": unsqueeze,
     "Squeeze": lambda node: Call(_squeeze, **_axes(node, 1)),
+    "Slice": slice_,
     "Concat": lambda node: Call(_concat, axis=int(node.attr("axis"))),
     "Transpose": lambda node: Call(_transpose, perm=None if node.attr("perm") is None else tuple(node.attr("perm"))),
     "Reshape": reshape,

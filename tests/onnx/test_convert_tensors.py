@@ -5,7 +5,7 @@ import pytest
 import cnnlab
 from cnnlab import nn
 from cnnlab.onnx import load
-from cnnlab.onnx.convert_tensors import TENSORS, onnx_reshape
+from cnnlab.onnx.convert_tensors import TENSORS, onnx_reshape, onnx_slices
 from oracle import against_onnx, onnx_model
 
 
@@ -131,6 +131,26 @@ def test_unsqueeze_and_squeeze(check_node, opset):
     check_node("Squeeze", {"x": rand(0, 1, 2, 1, 3)}, opset=opset)                    # all size-1 dims
 
 
+def test_onnx_slices_clamps_as_onnx():
+    assert onnx_slices((5, 6), [1], [-1], [1]) == (slice(None), slice(1, 5, 1))
+    assert onnx_slices((5,), [-1], [-2 ** 63], [0], [-1]) == (slice(4, None, -1),)
+    assert onnx_slices((5,), [10], [2 ** 62], None, None) == (slice(5, 5, 1),)
+
+
+@pytest.mark.parametrize("starts, ends, axes, steps", [
+    (ints(1, 0), ints(3, -1), ints(1, 2), None), (ints(-1), ints(-2 ** 63), ints(2), ints(-2)),
+    (ints(0, 1, 0), ints(2, 9, 2 ** 62), None, ints(1, 2, 3)), (ints(2), ints(0), ints(-3), ints(-1))])
+def test_slice(check_node, starts, ends, axes, steps):
+    x = rand(0, 3, 4, 5)
+    inputs = {"x": x, "starts": starts, "ends": ends, "axes": axes, "steps": steps}
+    check_node("Slice", inputs, initializers=("starts", "ends", "axes", "steps"))
+    check_node("Slice", inputs, initializers=("axes", "steps"))                # computed starts and ends
+
+
+def test_slice_opset_9_attributes(check_node):
+    check_node("Slice", {"x": rand(0, 3, 4, 5)}, opset=9, starts=[1, -3], ends=[3, 100], axes=[0, 2])
+
+
 def test_concat(check_node):
     net = check_node("Concat", {"a": rand(0, 2, 3, 4), "b": rand(1, 2, 1, 4)}, initializers=("b",), axis=1)
     assert [p.shape for p in net.parameters()] == [(2, 1, 4)]
@@ -250,6 +270,6 @@ def test_space_to_depth(check_node):
 
 def test_every_tensor_op_has_a_test():
     tested = {"Add", "Sub", "Mul", "Div", "Sum", "Neg", "Abs", "Exp", "Log", "Sqrt", "Identity", "Constant",
-              "ConstantOfShape", "Cast", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Transpose", "Reshape",
+              "ConstantOfShape", "Cast", "Shape", "Gather", "Slice", "Unsqueeze", "Squeeze", "Concat", "Transpose", "Reshape",
               "Flatten", "Softmax", "LogSoftmax", "Dropout", "Pad", "MaxUnpool", "DepthToSpace", "SpaceToDepth"}
     assert set(TENSORS) == tested
