@@ -1,5 +1,6 @@
-"""ONNX's tensor ops as cnnlab modules: arithmetic, shapes and constants, Softmax, Pad, Dropout,
-MaxUnpool, DepthToSpace/SpaceToDepth.
+"""ONNX's tensor ops as cnnlab modules: arithmetic, shapes and constants (Shape, Gather, Slice,
+Unsqueeze, Squeeze, Concat, Transpose, Reshape, Flatten, Cast, Constant, ConstantOfShape), Softmax,
+Pad, Dropout, MaxUnpool, DepthToSpace/SpaceToDepth.
 
 Each converter takes a `cnnlab.onnx.load.Node` and returns the module that computes the node from its
 non-constant inputs (see `cnnlab.onnx.convert_layers`). Integer tensors (the shape arithmetic that

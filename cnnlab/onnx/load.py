@@ -3,7 +3,7 @@
 The file is read with the `onnx` package (the ``[onnx]`` extra), checked by ``onnx.checker``, and
 its nodes are turned one by one into modules (`cnnlab.onnx.convert_layers`,
 `cnnlab.onnx.convert_tensors`): standard layers (`nn.Conv2d`, `nn.BatchNorm2d`, `nn.Linear`, ...)
-that hold the initializers as their Parameters and buffers, or a `Call` of an op. Before that:
+that hold the initializers as their Parameters and buffers, or a `Call` of an op. On the way:
 
 - nodes whose inputs are all constants (not trainable initializers) are computed once (constant
   folding: the shape arithmetic that exporters emit);

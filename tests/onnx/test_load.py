@@ -197,6 +197,17 @@ def test_inputs_in_order_several_outputs_and_a_shared_initializer(onnx):
         net(a, np.zeros((1, 2, 4, 4)))
 
 
+def test_an_identity_of_an_initializer_is_a_parameter_of_its_own(onnx):
+    """Exporters write Identity(w) for an initializer equal to w: equal values, not tied weights."""
+    w = np.ones((1, 1, 1, 1), np.float32)
+    model = make(onnx, [("Identity", ["w"], ["w2"], {}), ("Conv", ["x", "w"], ["p"], {}),
+                        ("Conv", ["p", "w2"], ["y"], {})], {"x": [1, 1, 2, 2]}, {"y": [1, 1, 2, 2]}, {"w": w})
+    net = load(model)
+    assert [type(m) for m in net.nodes] == [nn.Conv2d, nn.Conv2d]
+    first, second = (m.weight for m in net.nodes)
+    assert first is not second and np.array_equal(first.data, second.data)
+
+
 def test_dead_nodes_are_dropped(onnx):
     model = make(onnx, [("Relu", ["x"], ["y"], {}), ("Sigmoid", ["x"], ["unused"], {})], {"x": [2]}, {"y": [2]})
     assert [type(m) for m in load(model).nodes] == [nn.ReLU]
