@@ -7,6 +7,9 @@
 - `onnx_node(onnx, op_type, inputs, **attributes)`: one ONNX node run by ONNX's reference evaluator.
 - `against_onnxruntime(onnxruntime, model, arrays, path)`: a model exported to ONNX and run by
   onnxruntime on each array, its outputs compared with the model's.
+- `onnx_model(onnx, op_type, inputs, ...)`: that one-node graph as a checked model (typed inputs,
+  initializers, several outputs); `against_onnx(onnx, model, feeds, ours)`: our run of such a model
+  beside the reference evaluator's.
 
 The `torch`, `onnx` and `onnxruntime` fixtures (conftest) give the modules: skipped on a machine without them, a failure
 in CI.
@@ -118,24 +121,44 @@ def _against_reference(ours, arrays, wants, upstream, y, mine, tol_out, tol_grad
                                        err_msg=f"gradient of input {i} against the reference {label}")
 
 
-def onnx_node(onnx, op_type: str, inputs: dict, opset: int = 19, **attributes) -> np.ndarray:
-    """Run one ONNX node (float64 inputs, in the order given; a name mapped to None is an omitted
-    optional input) with ONNX's reference evaluator, after onnx.checker has accepted the model; the
-    output has the first input's rank."""
-    from onnx import TensorProto, helper
-    from onnx.reference import ReferenceEvaluator
+def onnx_model(onnx, op_type: str, inputs: dict, opset: int = 19, *, initializers=(), outputs=("out",),
+               output_rank=None, **attributes):
+    """One ONNX node as a model that onnx.checker has accepted.
+
+    inputs: name -> NumPy array, in the node's input order (the array's dtype gives the ONNX type; a
+      name mapped to None is an omitted optional input); the names in `initializers` become
+      initializers, the others graph inputs. outputs: the node's output names (the graph's outputs),
+      of the first input's type, of rank `output_rank` (None: the first input's rank; onnx.checker
+      wants a rank, the reference evaluator does not read it).
+    """
+    from onnx import helper, numpy_helper
 
     names = list(inputs)
     while names and inputs[names[-1]] is None:          # trailing omitted inputs are left out, inner ones are ""
         names.pop()
-    node = helper.make_node(op_type, [n if inputs[n] is not None else "" for n in names], ["out"], **attributes)
-    given = {n: inputs[n] for n in names if inputs[n] is not None}
-    values = [helper.make_tensor_value_info(n, TensorProto.DOUBLE, a.shape) for n, a in given.items()]
-    rank = len(next(iter(given.values())).shape)                  # the output's rank is the first input's
-    output = helper.make_tensor_value_info("out", TensorProto.DOUBLE, [None] * rank)
-    model = helper.make_model(helper.make_graph([node], op_type, values, [output]),
+    node = helper.make_node(op_type, [n if inputs[n] is not None else "" for n in names], list(outputs), **attributes)
+    given = {n: np.asarray(inputs[n]) for n in names if inputs[n] is not None}
+    kind = {n: helper.np_dtype_to_tensor_dtype(a.dtype) for n, a in given.items()}
+    values = [helper.make_tensor_value_info(n, kind[n], a.shape) for n, a in given.items() if n not in initializers]
+    first = kind[next(iter(given))]
+    shape = [None] * (len(next(iter(given.values())).shape) if output_rank is None else output_rank)
+    results = [helper.make_tensor_value_info(o, first, shape) for o in outputs]
+    inits = [numpy_helper.from_array(a, n) for n, a in given.items() if n in initializers]
+    model = helper.make_model(helper.make_graph([node], op_type, values, results, initializer=inits),
                               opset_imports=[helper.make_opsetid("", opset)])
     onnx.checker.check_model(model)
+    return model
+
+
+def onnx_node(onnx, op_type: str, inputs: dict, opset: int = 19, **attributes) -> np.ndarray:
+    """Run one ONNX node (float64 inputs, in the order given; a name mapped to None is an omitted
+    optional input) with ONNX's reference evaluator, after onnx.checker has accepted the model; the
+    output has the first input's rank."""
+    from onnx.reference import ReferenceEvaluator
+
+    given = {n: np.asarray(a, dtype=np.float64) for n, a in inputs.items() if a is not None}
+    model = onnx_model(onnx, op_type, {n: None if a is None else given[n] for n, a in inputs.items()}, opset,
+                       output_rank=len(next(iter(given.values())).shape), **attributes)
     return ReferenceEvaluator(model).run(None, given)[0]
 
 
@@ -159,3 +182,23 @@ def against_onnxruntime(onnxruntime, model, arrays, path, *, opset: int = 17, to
         assert got.dtype == want.dtype, (i, got.dtype, want.dtype)
         np.testing.assert_allclose(got, want, **(tol or ORT_TOL), err_msg=f"input {i} of shape {a.shape}")
     return proto
+
+
+def against_onnx(onnx, model, feeds: dict, ours, tol=None, label=""):
+    """Run `model` (an onnx ModelProto) in ONNX's reference evaluator on `feeds` (name -> array) and
+    `ours(model, feeds)` (a list of arrays, or one), and compare every output (shape, then values at
+    `tol`, default `TOL` of the first feed's dtype). Returns our outputs."""
+    from onnx.reference import ReferenceEvaluator
+
+    expected = ReferenceEvaluator(model).run(None, feeds)
+    got = ours(model, feeds)
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    assert len(got) == len(expected), (len(got), len(expected), label)
+    dtype = next((a.dtype.type for a in feeds.values() if a.dtype.kind == "f"), np.float64)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        g = np.asarray(g)
+        assert g.shape == e.shape, (i, g.shape, e.shape, label)
+        exact = tol is None and e.dtype.kind not in "fc"                  # integer outputs: equal
+        np.testing.assert_allclose(g, e, **(dict(rtol=0, atol=0) if exact else _tolerance(tol, dtype)),
+                                   err_msg=f"output {i} {label}")
+    return got
