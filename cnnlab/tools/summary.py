@@ -412,7 +412,7 @@ class Summary:
 
     def __str__(self) -> str:
         header = ("Layer (type)", "Output shape", "Params", "MACs", "Window", "RF", "S", "P")
-        widths = (34, 19, 12, 15, 14, 7, 5, 5)
+        widths = (37, 18, 12, 14, 13, 7, 5, 5)
         lines = [f"{header[0]:<{widths[0]}}" + "".join(f"{h:>{w + 1}}" for h, w in zip(header[1:], widths[1:]))]
         rule = "=" * len(lines[0])
         for row in self.rows:
@@ -435,6 +435,43 @@ class Summary:
         notes = [line for note in self.notes for line in textwrap.wrap("Note: " + note, width)]
         conventions = textwrap.wrap(CONVENTIONS, width)
         return "\n".join([rule, lines[0], rule, *lines[1:], rule, *footer, *notes, *conventions])
+
+    def receptive_field(self, unit, layer=None) -> Region:
+        """`receptive_field` of this summary's model and input size (see there)."""
+        if layer is None:
+            module = self.calls[-1].module if self.method == "shape inference" and self.calls else None
+            where, shape, fields = "the model's output", self.output_shape, self.output_fields
+        else:
+            if not isinstance(layer, str):
+                raise TypeError(f"receptive_field: layer must be a layer's name (a str), got {type(layer).__name__}")
+            calls = [c for c in self.calls if c.name == layer]
+            if not calls:
+                names = [c.name for c in self.calls]
+                raise ValueError(f"receptive_field: no layer named {layer!r}; the layers are "
+                                 f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
+            where, shape, fields, module = f"layer {layer!r}", calls[0].output_shape, calls[0].fields, calls[0].module
+        spatial = _spatial(module, shape)
+        channels = shape[-1] if _channels_last(module) else shape[1] if len(shape) > 1 else None
+        D = len(self.input_size) - 2
+        if len(shape) != D + 2:
+            raise ValueError(f"receptive_field: {where} has no spatial axes (its shape is {shape}): each of its units "
+                             "sees the whole input")
+        if not isinstance(unit, (tuple, list)) or len(unit) != D + 1:
+            raise ValueError(f"receptive_field: unit must be (channel, *position) with {D + 1} ints for {where} of "
+                             f"shape {shape}, got {unit!r}")
+        unit = tuple(arguments.integer(u, op="receptive_field", arg="unit") for u in unit)
+        if not all(0 <= u < n for u, n in zip(unit, (channels,) + spatial)):
+            raise ValueError(f"receptive_field: unit {unit} is outside {where}, whose (channels, *positions) are "
+                             f"{(channels,) + spatial}")
+        if fields is None:
+            why = "; ".join(self.notes) or "a layer on the way has no receptive field"
+            raise ValueError(f"receptive_field: the receptive field of {where} is not defined: {why}")
+        regions = [shapes.field_region(f, x) for f, x in zip(fields, unit[1:])]
+        start = tuple(math.ceil(a) for a, _ in regions)
+        end = tuple(math.floor(b) for _, b in regions)
+        sizes = self.input_size[1:-1] if _channels_last(module) else self.input_size[2:]
+        return Region(layer, unit, start, end, tuple(max(a, 0) for a in start),
+                      tuple(min(b, n - 1) for b, n in zip(end, sizes)), tuple(self.notes))
 
     def __repr__(self) -> str:
         return (f"Summary({len(self.rows)} rows, total_params={self.total_params:,}, "
@@ -505,13 +542,13 @@ class Region:
     """The input region that one unit sees, per spatial axis: first and last pixel (inclusive).
 
     Attributes:
-        layer (str): the layer's name, or 'output'.
+        layer (str or None): the layer's name; None for the model's output.
         unit (tuple): (channel, *position) of the unit.
         start, end: unclipped, as the receptive-field arithmetic gives them (may run past the input).
         clipped_start, clipped_end: the same region clipped to the input.
         notes (tuple of str): misaligned paths and the like (`Summary.notes`).
     """
-    layer: str
+    layer: str | None
     unit: tuple
     start: tuple
     end: tuple
@@ -552,37 +589,4 @@ def receptive_field(model, input_size, unit, layer=None) -> Region:
         >>> r.start, r.end, r.clipped_start, r.clipped_end
         ((-2, -2), (13, 13), (0, 0), (13, 13))
     """
-    s = summary(model, input_size)
-    if layer is None:
-        where, shape, fields, module = "the model's output", s.output_shape, s.output_fields, None
-    else:
-        if not isinstance(layer, str):
-            raise TypeError(f"receptive_field: layer must be a layer's name (a str), got {type(layer).__name__}")
-        calls = [c for c in s.calls if c.name == layer]
-        if not calls:
-            names = [c.name for c in s.calls]
-            raise ValueError(f"receptive_field: no layer named {layer!r}; the layers are "
-                             f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
-        where, shape, fields, module = f"layer {layer!r}", calls[0].output_shape, calls[0].fields, calls[0].module
-    spatial = _spatial(module, shape)
-    channels = shape[-1] if _channels_last(module) else shape[1] if len(shape) > 1 else None
-    D = len(s.input_size) - 2
-    if len(shape) != D + 2:
-        raise ValueError(f"receptive_field: {where} has no spatial axes (its shape is {shape}): each of its units "
-                         "sees the whole input")
-    if not isinstance(unit, (tuple, list)) or len(unit) != D + 1:
-        raise ValueError(f"receptive_field: unit must be (channel, *position) with {D + 1} ints for {where} of "
-                         f"shape {shape}, got {unit!r}")
-    unit = tuple(arguments.integer(u, op="receptive_field", arg="unit") for u in unit)
-    if not all(0 <= u < n for u, n in zip(unit, (channels,) + spatial)):
-        raise ValueError(f"receptive_field: unit {unit} is outside {where}, whose (channels, *positions) are "
-                         f"{(channels,) + spatial}")
-    if fields is None:
-        why = "; ".join(s.notes) or "a layer on the way has no receptive field"
-        raise ValueError(f"receptive_field: the receptive field of {where} is not defined: {why}")
-    regions = [shapes.field_region(f, x) for f, x in zip(fields, unit[1:])]
-    start = tuple(math.ceil(a) for a, _ in regions)
-    end = tuple(math.floor(b) for _, b in regions)
-    sizes = s.input_size[1:-1] if _channels_last(module) else s.input_size[2:]
-    return Region(layer or "output", unit, start, end, tuple(max(a, 0) for a in start),
-                  tuple(min(b, n - 1) for b, n in zip(end, sizes)), tuple(s.notes))
+    return summary(model, input_size).receptive_field(unit, layer)
