@@ -246,6 +246,9 @@ def _infer(model, input_size, notes):
         fields = _field_out(module, fields, shape, out, notes, name)
         calls.append(_Call(name, module, shape, out, fields))
         shape = out
+    for module in model.modules():   # every layer of a Keras Sequential is built now
+        if isinstance(module, KerasSequential):
+            module.built = True
     return calls, fields
 
 
