@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from cnnlab import backend
+from cnnlab.messages import counted
 
 
 def float_dtype(dtype, layer: str) -> np.dtype:
@@ -32,8 +33,8 @@ def spatial_input(input_shape, D: int, layer: str, channels: int | None = None):
         raise ValueError(f"{layer}: expected an input shape of {D + 1} dims (C, *spatial) or {D + 2} dims "
                          f"(N, C, *spatial), got {shape}")
     if channels is not None and shape[-D - 1] != channels:
-        raise ValueError(f"{layer}: input shape {shape} has {shape[-D - 1]} channels, but the layer expects "
-                         f"{channels}")
+        raise ValueError(f"{layer}: input shape {shape} has {counted(shape[-D - 1], 'channel')}, but the layer "
+                         f"expects {channels}")
     return shape[:-D], shape[-D:]
 
 
