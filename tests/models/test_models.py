@@ -142,3 +142,11 @@ def test_resnet18_equals_torch_in_keys_shapes_and_outputs(torch):
     with cnnlab.no_grad():
         got = ours(cnnlab.tensor(x)).data
     np.testing.assert_allclose(got, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_input_sizes_name_every_model_and_fit_the_small_ones():
+    assert set(models.INPUT_SIZES) == set(models.MODELS)
+    with cnnlab.no_grad():
+        for name in ("lenet5", "gapnet", "resnet_cifar"):
+            assert models.MODELS[name]().eval()(cnnlab.zeros(1, *models.INPUT_SIZES[name])).shape == (1, 10)
+    assert cnnlab.summary(models.vgg16().features, (1, *models.INPUT_SIZES["vgg16"])).output_shape == (1, 512, 7, 7)

@@ -370,3 +370,12 @@ def test_receptive_field_of_vgg16_units():
     r = receptive_field(features, (1, 3, 224, 224), (0, 6, 0), layer="30")
     assert (r.start, r.end) == ((102, -90), (313, 121))
     assert (r.clipped_start, r.clipped_end) == ((102, 0), (223, 121))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import cnnlab.tools.summary as module
+
+    result = doctest.testmod(module, extraglobs={"cnnlab": cnnlab}, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 6 and result.failed == 0
