@@ -45,170 +45,18 @@ import numpy as np
 from cnnlab import arguments, backend, nn, shapes
 from cnnlab.autograd import Tensor, enable_grad
 from cnnlab.keras import layers as K
-from cnnlab.keras.layers.base import tf_padding
 from cnnlab.keras.models import Sequential as KerasSequential
-from cnnlab.nn.functional.shape import GetItem
-from cnnlab.nn.modules.module import same_shape
+from cnnlab.tools.fields import (CONSTANT, CONV_TRANSPOSES, CONVS, KERAS_CONVS, KERAS_TRANSPOSES, WEIGHTED, Tracer,
+                                 channels_last, field_out, spatial_sizes, window)
 
 __all__ = ["Summary", "Region", "summary", "receptive_field"]
 
-CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-KERAS_CONVS = (K.Conv1D, K.Conv2D, K.Conv3D, K.DepthwiseConv1D, K.DepthwiseConv2D, K.SeparableConv1D,
-               K.SeparableConv2D)
-KERAS_TRANSPOSES = (K.Conv1DTranspose, K.Conv2DTranspose, K.Conv3DTranspose)
-KERAS_POOLS = (K.MaxPooling1D, K.MaxPooling2D, K.MaxPooling3D, K.AveragePooling1D, K.AveragePooling2D,
-               K.AveragePooling3D)
-ADAPTIVE_POOLS = tuple(getattr(nn, f"Adaptive{kind}Pool{d}d") for kind in ("Avg", "Max") for d in (1, 2, 3))
-PADS = tuple(getattr(nn, f"{kind}Pad{d}d") for kind in ("Constant", "Zero", "Reflection", "Replication", "Circular")
-             for d in (1, 2, 3))
-#: the layers whose weights make MACs
-WEIGHTED = CONVS + CONV_TRANSPOSES + KERAS_CONVS + KERAS_TRANSPOSES + (nn.Linear, nn.DeformConv2d, K.Dense)
 
 CONVENTIONS = ("One multiply-add = one MAC; FLOPs = 2·MACs. MACs count conv and linear weights, each once per "
                "position it is applied at (a conv: N·C_out·(C_in/groups)·∏k·∏out); bias, pooling, normalization "
                "and activations are not counted (as ptflops, and torch.utils.flop_counter / 2). RF, S, P: receptive "
                "field, effective stride and effective padding per spatial axis in input pixels (Araujo, Norris and "
                "Sim, Distill 2019): unit x sees input pixels x·S − P .. x·S − P + RF − 1.")
-
-
-# ---------------------------------------------------------------- a layer's window
-@dataclass
-class _Window:
-    """The window of a conv or pooling layer: D-tuples, pads as (before, after) per axis."""
-    kernel_size: tuple
-    stride: tuple
-    padding: object          # as the layer holds it: ints, 'same', 'valid'
-    pads: tuple
-    dilation: tuple
-    groups: int | None
-    transposed: bool = False
-
-
-def _channels_last(module) -> bool:
-    return getattr(module, "data_format", "channels_first") == "channels_last"
-
-
-def _spatial(module, shape) -> tuple:
-    """The spatial sizes of a (N, C, *spatial) shape, or (N, *spatial, C) for a channels_last Keras layer."""
-    return tuple(shape[1:-1]) if _channels_last(module) else tuple(shape[2:])
-
-
-def _window(module, spatial) -> _Window | None:
-    """The window of `module` on an input of these spatial sizes, or None for a layer without one."""
-    if isinstance(module, CONVS + (nn.DeformConv2d,)):
-        pads = shapes.conv_pads(module.padding, module.kernel_size, module.dilation)
-        return _Window(module.kernel_size, module.stride, module.padding, pads, module.dilation, module.groups)
-    if isinstance(module, CONV_TRANSPOSES):
-        return _Window(module.kernel_size, module.stride, module.padding, tuple((p, p) for p in module.padding),
-                       module.dilation, module.groups, transposed=True)
-    if isinstance(module, nn.Module) and callable(getattr(module, "window", None)):   # windowed pooling
-        k, s, p, d = module.window()
-        return _Window(k, s, getattr(module, "padding", 0), tuple((q, q) for q in p), d, None)
-    if isinstance(module, KERAS_CONVS + KERAS_POOLS):
-        k = getattr(module, "kernel_size", None) or module.pool_size
-        d = getattr(module, "dilation_rate", (1,) * len(k))
-        pads = tuple(tf_padding(spatial, k, module.strides, d, module.padding, op=type(module).__name__))
-        return _Window(tuple(k), tuple(module.strides), module.padding, pads, tuple(d), getattr(module, "groups", None))
-    return None
-
-
-# ---------------------------------------------------------------- receptive fields
-_CONSTANT = object()   # a tensor that does not depend on the input (a weight, a buffer)
-
-
-def _field_out(module, fields, in_shape, out_shape, notes, name):
-    """The Fields (one per spatial axis) of a layer's output, from its input's; None where not defined."""
-    if fields is None or len(in_shape) != len(out_shape):
-        return None   # no field before, or the spatial axes are gone (flatten, linear, global pooling)
-    n_in, n_out = _spatial(module, in_shape), _spatial(module, out_shape)
-    where = f"'{name}' ({type(module).__name__})"
-    if isinstance(module, nn.DeformConv2d) or isinstance(module, KERAS_TRANSPOSES):
-        notes.append(f"{where}: the receptive field is not followed through this layer")
-        return None
-    window = _window(module, n_in)
-    if window is not None:
-        return tuple(shapes.field_after(f, k, s, pair, d, window.transposed, op="summary")
-                     for f, k, s, pair, d in zip(fields, window.kernel_size, window.stride, window.pads,
-                                                 window.dilation))
-    if isinstance(module, ADAPTIVE_POOLS):
-        if any(n % o for n, o in zip(n_in, n_out)):
-            notes.append(f"{where}: adaptive pooling of {n_in} to {n_out} has windows of different sizes, "
-                         "so no one receptive field")
-            return None
-        return tuple(shapes.field_after(f, n // o, n // o, op="summary") for f, n, o in zip(fields, n_in, n_out))
-    if isinstance(module, PADS):
-        befores = module.padding[::2][::-1]   # the pad layers list the last axis first
-        return tuple(shapes.field_after(f, 1, 1, p, op="summary") for f, p in zip(fields, befores))
-    if type(module).output_shape is same_shape or (isinstance(module, K.Layer) and n_in == n_out):
-        return fields   # pointwise along the spatial axes
-    notes.append(f"{where}: the receptive field is not followed through this layer")
-    return None
-
-
-class _Tracer:
-    """The Fields of every tensor of one forward pass: layers by `_field_out` (set by the hooks), other ops
-    through the autograd graph — a strided slice crops, a shape-keeping op is pointwise, and where paths meet
-    their fields merge (`shapes.merge_fields`)."""
-
-    def __init__(self, x: Tensor):
-        self.x, self.notes, self.layer = x, [], "the output"
-        self.known = {id(x): (x, tuple(shapes.Field(1, 1, 0) for _ in x.shape[2:]))}
-
-    def set(self, t: Tensor, fields) -> None:
-        self.known[id(t)] = (t, fields)   # the tensor is kept, so that its id is not reused
-
-    def fields(self, t: Tensor):
-        hit = self.known.get(id(t))
-        if hit is not None:
-            return hit[1]
-        ctx = t.grad_fn
-        if ctx is None:
-            return _CONSTANT
-        pairs = [(p, self.fields(p)) for p in ctx.inputs if isinstance(p, Tensor)]
-        pairs = [(p, f) for p, f in pairs if f is not _CONSTANT]
-        op = type(ctx).__name__
-        if not pairs:
-            result = _CONSTANT
-        elif any(f is None for _, f in pairs) or t.ndim != self.x.ndim:
-            result = None
-        elif isinstance(ctx, GetItem):
-            result = self._crop(ctx, pairs[0][1])
-        elif any(p.shape[2:] != t.shape[2:] for p, _ in pairs):
-            self.notes.append(f"{op} before {self.layer} changes the spatial size: the receptive field is not "
-                              "followed through it")
-            result = None
-        elif len(pairs) == 1:
-            result = pairs[0][1]
-        else:
-            merged = [shapes.merge_fields(axis) for axis in zip(*(f for _, f in pairs))]
-            if any(f is None for f, _ in merged):
-                self.notes.append(f"paths of different effective strides meet in {op} before {self.layer}: no "
-                                  "receptive field after it")
-                result = None
-            else:
-                if not all(aligned for _, aligned in merged):
-                    self.notes.append(f"misaligned paths meet in {op} before {self.layer}: their receptive fields "
-                                      "have different centers (the field shown covers them all)")
-                result = tuple(f for f, _ in merged)
-        self.set(t, result)
-        return result
-
-    def _crop(self, ctx, fields):
-        """``x[..., a::s]`` along a spatial axis: a window of 1 with stride s and padding −a."""
-        index = ctx.index if isinstance(ctx.index, tuple) else (ctx.index,)
-        index += (slice(None),) * (len(ctx.shape) - len(index))
-        if len(index) != len(ctx.shape) or not all(isinstance(part, slice) for part in index):
-            self.notes.append(f"an index before {self.layer} is not a slice: the receptive field is not followed")
-            return None
-        out = []
-        for f, part, n in zip(fields, index[2:], ctx.shape[2:]):
-            start, _, step = part.indices(n)
-            g = shapes.field_after(f, 1, step, op="summary") if step > 0 else None
-            if g is None:
-                return None
-            out.append(shapes.Field(g.size, g.stride, g.padding - start * f.stride))
-        return tuple(out)
 
 
 # ---------------------------------------------------------------- the calls of the layers
@@ -243,7 +91,7 @@ def _infer(model, input_size, notes):
             out = tuple(module.output_shape(shape))
         except ValueError as e:
             raise ValueError(f"summary: input_size {input_size} does not fit layer '{name}': {e}") from None
-        fields = _field_out(module, fields, shape, out, notes, name)
+        fields = field_out(module, fields, shape, out, notes, name)
         calls.append(_Call(name, module, shape, out, fields))
         shape = out
     for module in model.modules():   # every layer of a Keras Sequential is built now
@@ -256,14 +104,14 @@ def _trace(model, input_size, dtype, notes):
     """The calls of any model, from one forward pass with a hook on every layer; and the output's Fields."""
     names = {id(m): name or type(m).__name__ for name, m in model.named_modules() if not _is_container(m)}
     x = Tensor(np.zeros(input_size, dtype=dtype), requires_grad=True)
-    tracer, calls = _Tracer(x), []
+    tracer, calls = Tracer(x), []
 
     def hook(module, args, output):
         name = names[id(module)]
         tracer.layer = f"'{name}'"
         inp = next(a for a in args if isinstance(a, Tensor))
         out = output[0] if isinstance(output, tuple) else output
-        fields = _field_out(module, tracer.fields(inp), tuple(inp.shape), tuple(out.shape), tracer.notes, name)
+        fields = field_out(module, tracer.fields(inp), tuple(inp.shape), tuple(out.shape), tracer.notes, name)
         tracer.set(out, fields)
         calls.append(_Call(name, module, tuple(inp.shape), tuple(out.shape), fields))
 
@@ -284,7 +132,7 @@ def _trace(model, input_size, dtype, notes):
     y = y[0] if isinstance(y, tuple) else y
     fields = tracer.fields(y)
     notes += tracer.notes
-    return calls, (None if fields is _CONSTANT else fields), tuple(y.shape)
+    return calls, (None if fields is CONSTANT else fields), tuple(y.shape)
 
 
 # ---------------------------------------------------------------- rows
@@ -293,7 +141,7 @@ def _macs(module, in_shape, out_shape) -> int:
     if not isinstance(module, WEIGHTED):
         return 0
     shape = in_shape if isinstance(module, CONV_TRANSPOSES + KERAS_TRANSPOSES) else out_shape
-    axis = -1 if _channels_last(module) or isinstance(module, (nn.Linear, K.Dense)) else 1
+    axis = -1 if channels_last(module) or isinstance(module, (nn.Linear, K.Dense)) else 1
     positions = math.prod(shape) // shape[axis]
     return positions * sum(p.numel() for p in module.parameters() if p.ndim >= 2)
 
@@ -304,7 +152,7 @@ def _per_axis(fields, key):
 
 def _row(call: _Call, params: int, trainable: int) -> dict:
     module, (in_shape, out_shape) = call.module, (call.input_shape, call.output_shape)
-    window = _window(module, _spatial(module, in_shape))
+    w = window(module, spatial_sizes(module, in_shape))
     macs = _macs(module, in_shape, out_shape)
     row = {"name": call.name, "layer_type": type(module).__name__, "input_shape": in_shape,
            "output_shape": out_shape, "params": params, "trainable_params": trainable, "macs": macs,
@@ -312,17 +160,17 @@ def _row(call: _Call, params: int, trainable: int) -> dict:
            "effective_stride": _per_axis(call.fields, "stride"), "effective_padding": _per_axis(call.fields, "padding")}
     for key in ("kernel_size", "stride", "padding", "padding_per_side", "dilation", "groups"):
         row[key] = None
-    if window is not None:
-        row.update(kernel_size=window.kernel_size, stride=window.stride, padding=window.padding,
-                   padding_per_side=window.pads, dilation=window.dilation, groups=window.groups)
+    if w is not None:
+        row.update(kernel_size=w.kernel_size, stride=w.stride, padding=w.padding, padding_per_side=w.pads,
+                   dilation=w.dilation, groups=w.groups)
     row["dense_params"] = row["unshared_params"] = None
     if isinstance(module, CONVS + KERAS_CONVS):   # the lecture's comparison, per sample
         has_bias = getattr(module, "bias", None) is not None
         volume_in, volume_out = math.prod(in_shape[1:]), math.prod(out_shape[1:])
         weights = sum(p.numel() for p in module.parameters() if p.ndim >= 2)
-        positions = math.prod(_spatial(module, out_shape))
+        positions = math.prod(spatial_sizes(module, out_shape))
         row["dense_params"] = volume_in * volume_out + has_bias * volume_out
-        row["unshared_params"] = (weights + has_bias * out_shape[-1 if _channels_last(module) else 1]) * positions
+        row["unshared_params"] = (weights + has_bias * out_shape[-1 if channels_last(module) else 1]) * positions
     return row
 
 
@@ -383,6 +231,8 @@ class Summary:
         param_bytes, activation_bytes, input_bytes: memory in bytes for the given batch.
         output_shape, output_fields: the model's output shape and its Fields (None where not defined).
         notes (list of str): where a receptive field could not be followed, or paths meet misaligned.
+        calls (list): per row, the call it was made from: ``name``, ``module`` (the layer itself),
+            ``input_shape``, ``output_shape`` and ``fields`` (its `shapes.Field` per axis, or None).
     """
 
     def __init__(self, model, input_size, dtype, method, calls, output_shape, output_fields, notes):
@@ -453,8 +303,8 @@ class Summary:
                 raise ValueError(f"receptive_field: no layer named {layer!r}; the layers are "
                                  f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
             where, shape, fields, module = f"layer {layer!r}", calls[0].output_shape, calls[0].fields, calls[0].module
-        spatial = _spatial(module, shape)
-        channels = shape[-1] if _channels_last(module) else shape[1] if len(shape) > 1 else None
+        spatial = spatial_sizes(module, shape)
+        channels = shape[-1] if channels_last(module) else shape[1] if len(shape) > 1 else None
         D = len(self.input_size) - 2
         if len(shape) != D + 2:
             raise ValueError(f"receptive_field: {where} has no spatial axes (its shape is {shape}): each of its units "
@@ -472,7 +322,7 @@ class Summary:
         regions = [shapes.field_region(f, x) for f, x in zip(fields, unit[1:])]
         start = tuple(math.ceil(a) for a, _ in regions)
         end = tuple(math.floor(b) for _, b in regions)
-        sizes = self.input_size[1:-1] if _channels_last(module) else self.input_size[2:]
+        sizes = self.input_size[1:-1] if channels_last(module) else self.input_size[2:]
         return Region(layer, unit, start, end, tuple(max(a, 0) for a in start),
                       tuple(min(b, n - 1) for b, n in zip(end, sizes)), tuple(self.notes))
 
