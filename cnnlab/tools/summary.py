@@ -20,7 +20,8 @@ Conventions (also printed under the table):
   as in Araujo, Norris and Sim, "Computing Receptive Fields of Convolutional Neural Networks"
   (Distill, 2019): unit x of a layer's output sees the input pixels x·S − P .. x·S − P + r − 1
   (`shapes.field_after`, `shapes.field_region`). Through a graph (the ResNets) every path from the
-  input counts: where paths meet (an add) their fields merge into the one that covers them all
+  input counts (the rules for each kind of layer and op are in `cnnlab.tools.fields`): where paths
+  meet (an add) their fields merge into the one that covers them all
   (`shapes.merge_fields`), with a note when they are misaligned (their centers differ) and no field
   when their strides differ. After a flatten, a linear layer or global pooling a unit sees the whole
   input and the row shows none.
