@@ -11,6 +11,7 @@
     cnnlab features  the feature maps of every conv layer for one image, one PNG per layer
     cnnlab filters   the first conv layer's filters as a grid, as a PNG
     cnnlab explain   one conv or pooling output element term by term, or an output size (cnnlab.explain)
+    cnnlab summary   a model's layers: shapes, parameters, MACs, receptive fields (`cnnlab.summary`)
 
 `cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
 (glibc's malloc then reuses freed arrays instead of faulting in new pages); the
@@ -672,7 +673,87 @@ def _add_explain_parser(sub) -> None:
                       help="with --mode transpose: extra positions at the end (default: 0)")
     size.set_defaults(run=_explain_size)
     for command in (conv, pool, size):  # SettingErrors name the flag of their setting (see main)
-        command.set_defaults(flags={a.dest: a.option_strings[-1] for a in command._actions if a.option_strings})
+        command.set_defaults(flags=_flag_names(command))
+
+
+# ---------------------------------------------------------------- summary
+def _summary(args) -> int:
+    import json
+
+    from cnnlab.models import INPUT_SIZES, MODELS
+    from cnnlab.tools.summary import summary
+
+    if args.model in MODELS:
+        model, size = MODELS[args.model](), INPUT_SIZES[args.model]
+    elif Path(args.model).exists():
+        from cnnlab.train import load_checkpoint, model_from_checkpoint
+
+        model, info = model_from_checkpoint(load_checkpoint(args.model))
+        size = (info.in_channels, info.input_size, info.input_size)
+    else:
+        raise ValueError(f"MODEL {args.model!r} is neither a model name ({', '.join(MODELS)}) nor a checkpoint "
+                         "file or run folder")
+    if args.input_size is not None:
+        if not 2 <= len(args.input_size) <= 4 or min(args.input_size) < 1:
+            raise ValueError("--input-size must be C and 1 to 3 spatial sizes (C H W for images), each an int >= 1, "
+                             f"got {' '.join(map(str, args.input_size))}")
+        size = tuple(args.input_size)
+    if args.batch < 1:
+        raise ValueError(f"--batch must be an int >= 1, got {args.batch}")
+    if args.layer is not None and args.unit is None:
+        raise ValueError("--layer names the layer of --unit: give --unit too")
+    try:
+        result = summary(model, (args.batch, *size))
+    except ValueError as e:
+        raise ValueError(f"--input-size {' '.join(map(str, size))}: {str(e).removeprefix('summary: ')}") from None
+    try:
+        region = None if args.unit is None else result.receptive_field(tuple(args.unit), args.layer)
+    except ValueError as e:
+        flags = "--unit" if args.layer is None else "--unit/--layer"
+        raise ValueError(f"{flags}: {str(e).removeprefix('receptive_field: ')}") from None
+    if args.json:
+        out = result.to_dict()
+        if region is not None:
+            out["unit"] = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(region).items()}
+        print(json.dumps(out, indent=1))
+        return 0
+    print(result)
+    if region is not None:
+        span = lambda a, b: " × ".join(f"{x}..{y}" for x, y in zip(a, b))  # noqa: E731
+        where = "the model's output" if region.layer is None else f"layer '{region.layer}'"
+        print(f"unit {region.unit} of {where} sees input pixels {span(region.start, region.end)} "
+              f"(clipped to the input: {span(region.clipped_start, region.clipped_end)})")
+    return 0
+
+
+def _add_summary_parser(sub):
+    from cnnlab.models import MODELS
+
+    su = sub.add_parser(
+        "summary", help="a model's layers: output shapes, parameters, MACs/FLOPs, receptive fields",
+        formatter_class=_Formatter,
+        description="Print cnnlab.summary of a model of the zoo or of a checkpoint written by `cnnlab train`: per\n"
+                    "layer the output shape, parameters, MACs (one multiply-add; FLOPs = 2·MACs), the window, and\n"
+                    "the receptive field, effective stride and effective padding in input pixels; then the totals.",
+        epilog="examples:\n"
+               "  cnnlab summary vgg16                                   # 3×224×224\n"
+               "  cnnlab summary resnet_cifar --input-size 3 64 64 --json\n"
+               "  cnnlab summary runs/lenet5-mnist                       # a trained model\n"
+               "  cnnlab summary vgg16 --unit 0 3 3 --layer features.30  # the input region of one unit\n")
+    su.add_argument("model", metavar="MODEL|CHECKPOINT",
+                    help=f"a model name ({', '.join(MODELS)}) or a checkpoint.safetensors / run folder")
+    su.add_argument("--input-size", type=int, nargs="+", metavar="N",
+                    help="C and the spatial sizes, e.g. 3 224 224 (default: what the model is made for, or the "
+                         "checkpoint's images)")
+    su.add_argument("--batch", type=int, default=1, metavar="N",
+                    help="batch size of the MACs and activation memory (default: 1)")
+    su.add_argument("--json", action="store_true", help="print the rows and totals as JSON (default: a table)")
+    su.add_argument("--unit", type=int, nargs="+", metavar="I",
+                    help="also print the input region of one unit: its channel and position, e.g. 0 3 3")
+    su.add_argument("--layer", metavar="NAME",
+                    help="the layer of --unit, named as in the table (default: the model's output)")
+    su.set_defaults(run=_summary)
+    return su
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -747,7 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cam_parser(sub)
     _add_features_parser(sub)
     _add_filters_parser(sub)
-    for command in (train, ev, pr, demo, ex, im, rt):
+    summary = _add_summary_parser(sub)
+    for command in (train, ev, pr, demo, ex, im, rt, summary):
         command.set_defaults(flags=_flag_names(command))
     _add_explain_parser(sub)
     return parser

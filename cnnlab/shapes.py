@@ -20,12 +20,14 @@ Example:
 from __future__ import annotations
 
 from collections import namedtuple
+from fractions import Fraction
 
 from cnnlab.arguments import boolean, check_positive, nonnegative_int, padding_pair, positive_int
 
 __all__ = ["conv_output_size", "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
            "same_padding_torch", "conv_pads", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
-           "RFInfo", "receptive_field", "effective_stride_and_padding"]
+           "RFInfo", "receptive_field", "effective_stride_and_padding", "Field", "field_after", "merge_fields",
+           "field_region"]
 
 
 # ------------------------------------------------------------- output sizes
@@ -296,16 +298,16 @@ def receptive_field(layers, *, op="receptive_field"):
         r_l = r_{l-1} + d(k-1) j_{l-1}
         j_l = j_{l-1} s
         start_l = start_{l-1} + (d(k-1)/2 - p) j_{l-1}
+    (computed by `field_after`: start = r/2 - P, the center of output 0's region).
 
     Example:
         >>> receptive_field([(3, 1, 1, 1), (2, 2, 0, 1)])
         [RFInfo(size=3, jump=1, start=0.5), RFInfo(size=4, jump=2, start=1.0)]
     """
-    r, j, start, out = 1, 1, 0.5, []
+    field, out = Field(1, 1, 0), []
     for i, layer in enumerate(layers):
-        k, s, p, d = _layer(layer, i, op=op)
-        r, j, start = r + d * (k - 1) * j, j * s, start + (d * (k - 1) / 2 - p) * j
-        out.append(RFInfo(r, j, start))
+        field = field_after(field, *_layer(layer, i, op=op), op=op)
+        out.append(RFInfo(field.size, field.stride, field.size / 2 - field.padding))
     return out
 
 
@@ -320,8 +322,92 @@ def effective_stride_and_padding(layers, *, op="effective_stride_and_padding"):
         >>> effective_stride_and_padding([(3, 1, 1, 1), (2, 2, 0, 1), (3, 1, 1, 1)])
         (2, 3)
     """
-    j, P = 1, 0
+    field = Field(1, 1, 0)
     for i, layer in enumerate(layers):
-        k, s, p, d = _layer(layer, i, op=op)
-        P, j = P + p * j, j * s
-    return j, P
+        field = field_after(field, *_layer(layer, i, op=op), op=op)
+    return field.stride, field.padding
+
+
+Field = namedtuple("Field", ["size", "stride", "padding"])
+Field.__doc__ = """What a unit of a feature map sees of the input along one axis, in input pixels (Araujo,
+Norris and Sim, "Computing Receptive Fields of Convolutional Neural Networks", Distill 2019): its
+receptive field size r, the effective stride S (the jump j between neighbouring units) and the
+effective padding P. Unit x sees input pixels x·S − P .. x·S − P + r − 1 (`field_region`). The
+input itself is Field(1, 1, 0). After a transposed conv the values may be Fractions."""
+
+
+def _exact(value):
+    """A Fraction with denominator 1 as an int; everything else as it is."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
+def field_after(field, kernel_size, stride=1, padding=0, dilation=1, transposed=False, *, op="field_after"):
+    """The `Field` of a layer's output, from the Field of its input and the layer's window along one axis.
+
+    The article's recurrences (one layer l of kernel k, stride s, left padding p, dilation d, so
+    that output x reads the inputs x·s − p .. x·s − p + d(k−1)):
+        r_l = r_{l-1} + d(k-1) S_{l-1}
+        P_l = P_{l-1} + p S_{l-1}
+        S_l = S_{l-1} s
+    ``padding`` may be p or a (before, after) pair: only p_before moves the window, so TensorFlow's
+    uneven 'same' split and PyTorch's ceil-mode pooling (which adds a last window that runs past the
+    input: it changes the number of outputs, not where a window starts) follow the same rule; the
+    part of a region past the input is cut off by clipping (`cnnlab.receptive_field`).
+
+    A transposed conv (``transposed=True``) is a conv of stride 1 on its input with s − 1 zeros
+    inserted between neighbours and d(k−1) − p zeros of padding, i.e. output y reads the input
+    positions (y + p − d(k−1))/s .. (y + p)/s: stride 1/s, padding (d(k−1) − p)/s and a window of
+    d(k−1)/s input steps, in Fractions (the region of a unit is then a bound: the real inputs are the
+    whole positions inside it).
+
+    Example:
+        >>> field_after(Field(1, 1, 0), 3, 2, 1)               # conv k3 s2 p1
+        Field(size=3, stride=2, padding=1)
+        >>> field_after(Field(3, 2, 1), 4, 2, 1, transposed=True)   # and a k4 s2 p1 transposed conv back
+        Field(size=6, stride=1, padding=3)
+    """
+    k = positive_int(kernel_size, op=op, arg="kernel_size")
+    s = positive_int(stride, op=op, arg="stride")
+    d = positive_int(dilation, op=op, arg="dilation")
+    p = padding_pair(padding, op=op)[0]
+    r, S, P = field
+    span = d * (k - 1)
+    if transposed:
+        span, p, s = Fraction(span, s), Fraction(span - p, s), Fraction(1, s)
+    return Field(_exact(r + span * S), _exact(S * s), _exact(P + p * S))
+
+
+def merge_fields(fields):
+    """Where branches meet (an add, a concatenation): the `Field` that covers every branch, and
+    whether the branches are aligned -> (Field or None, aligned).
+
+    The article's rule for graphs: each path from the input gives unit x the region
+    x·S_i − P_i .. x·S_i − P_i + r_i − 1. With one stride S for all paths the union is
+        P = max_i P_i,   r = P + max_i (r_i − P_i),
+    and the paths are aligned when their regions share a center, (r_i − 1)/2 − P_i. Paths with
+    different strides have no common field (None, not aligned).
+
+    Example:
+        >>> merge_fields([Field(5, 2, 2), Field(1, 2, 0)])     # 3×3/2 twice beside a 1×1/2 shortcut
+        (Field(size=5, stride=2, padding=2), True)
+        >>> merge_fields([Field(3, 1, 0), Field(1, 1, 0)])
+        (Field(size=3, stride=1, padding=0), False)
+    """
+    fields = list(fields)
+    if len({f.stride for f in fields}) != 1:
+        return None, False
+    P = max(f.padding for f in fields)
+    r = P + max(f.size - f.padding for f in fields)
+    aligned = len({Fraction(f.size - 1, 2) - f.padding for f in fields}) == 1
+    return Field(_exact(r), fields[0].stride, _exact(P)), aligned
+
+
+def field_region(field, x):
+    """(first, last) input pixel that unit ``x`` of a map with this `Field` sees: x·S − P and x·S − P + r − 1.
+
+    Example:
+        >>> field_region(Field(212, 32, 90), 0), field_region(Field(212, 32, 90), 6)   # VGG-16's pool5
+        ((-90, 121), (102, 313))
+    """
+    start = x * field.stride - field.padding
+    return _exact(start), _exact(start + field.size - 1)

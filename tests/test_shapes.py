@@ -423,3 +423,55 @@ def test_receptive_field_matches_torch_gradient(torch):
         seen = x.grad[0, 0].nonzero().flatten().tolist()
         assert max(seen) - min(seen) + 1 == r, layers
         assert (min(seen) + max(seen) + 1) / 2 == start + u * j, layers
+
+
+def test_field_after_is_the_articles_recurrence_and_agrees_with_receptive_field():
+    layers = [(7, 2, 3, 1), (3, 2, 1, 1), (3, 1, 2, 2), (2, 2, (0, 1), 1)]
+    field = shapes.Field(1, 1, 0)
+    for layer, info in zip(layers, receptive_field(layers)):
+        field = shapes.field_after(field, *layer)
+        assert (field.size, field.stride, field.size / 2 - field.padding) == tuple(info)
+    assert (field.stride, field.padding) == effective_stride_and_padding(layers)
+    assert shapes.field_after(shapes.Field(3, 2, 1), 2, 2, (0, 1), 1) == shapes.Field(5, 4, 1)
+
+
+def test_field_after_a_transposed_conv_is_a_conv_of_stride_one_over_s():
+    F = shapes.Fraction
+    assert shapes.field_after(shapes.Field(1, 1, 0), 3, 2, 0, transposed=True) == \
+        shapes.Field(2, F(1, 2), 1)
+    up = shapes.field_after(shapes.Field(3, 2, 1), 4, 2, 1, transposed=True)
+    assert up == shapes.Field(6, 1, 3) and all(type(v) is int for v in up)
+    # brute force: transposed output y reads input i where y = i·s − p + t·d, t < k
+    k, s, p, d = 3, 3, 1, 2
+    f = shapes.field_after(shapes.Field(1, 1, 0), k, s, p, d, transposed=True)
+    for y in range(10):
+        reads = [i for i in range(-5, 10) for t in range(k) if y == i * s - p + t * d]
+        a, b = shapes.field_region(f, y)
+        assert math.ceil(a) <= min(reads) and max(reads) <= math.floor(b)
+
+
+def test_field_after_checks_its_arguments():
+    with pytest.raises(ValueError, match="field_after: kernel_size must be positive, got kernel_size=0"):
+        shapes.field_after(shapes.Field(1, 1, 0), 0)
+    with pytest.raises(ValueError, match="summary: padding must be non-negative"):
+        shapes.field_after(shapes.Field(1, 1, 0), 3, 1, -1, op="summary")
+
+
+def test_merge_fields_covers_every_path_and_tells_alignment():
+    assert shapes.merge_fields([shapes.Field(5, 2, 2), shapes.Field(1, 2, 0)]) == (shapes.Field(5, 2, 2), True)
+    assert shapes.merge_fields([shapes.Field(3, 1, 1), shapes.Field(2, 1, 0)]) == (shapes.Field(3, 1, 1), False)
+    assert shapes.merge_fields([shapes.Field(3, 1, 0), shapes.Field(7, 1, 5)]) == (shapes.Field(8, 1, 5), False)
+    assert shapes.merge_fields([shapes.Field(3, 1, 1), shapes.Field(3, 2, 1)]) == (None, False)
+    # the union of the regions, unit by unit
+    fields = [shapes.Field(3, 2, 0), shapes.Field(9, 2, 4), shapes.Field(2, 2, 1)]
+    merged, _ = shapes.merge_fields(fields)
+    for x in range(5):
+        regions = [shapes.field_region(f, x) for f in fields]
+        assert shapes.field_region(merged, x) == (min(a for a, _ in regions), max(b for _, b in regions))
+
+
+def test_field_region():
+    assert shapes.field_region(shapes.Field(212, 32, 90), 0) == (-90, 121)
+    assert shapes.field_region(shapes.Field(212, 32, 90), 6) == (102, 313)
+    assert shapes.field_region(shapes.Field(shapes.Fraction(5, 2), shapes.Fraction(1, 2), 1), 3) == \
+        (shapes.Fraction(1, 2), 2)

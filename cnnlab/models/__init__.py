@@ -17,6 +17,13 @@ MODELS = {
     "gapnet": gapnet, "resnet18": resnet18, "resnet34": resnet34, "resnet_cifar": resnet_cifar,
 }
 
+#: name -> the (C, *spatial) input each model is made for (`cnnlab summary MODEL`'s default --input-size)
+INPUT_SIZES = {
+    "lenet5": (1, 28, 28), "alexnet": (3, 224, 224), "vgg11": (3, 224, 224), "vgg13": (3, 224, 224),
+    "vgg16": (3, 224, 224), "vgg19": (3, 224, 224), "gapnet": (1, 28, 28), "resnet18": (3, 224, 224),
+    "resnet34": (3, 224, 224), "resnet_cifar": (3, 32, 32),
+}
+
 __all__ = ["AlexNet", "alexnet", "GAPNet", "gapnet", "lenet5", "PatternError", "from_pattern", "parse_pattern",
            "BasicBlock", "CifarResNet", "ResNet", "resnet18", "resnet34", "resnet_cifar", "VGG", "vgg11", "vgg13",
-           "vgg16", "vgg19", "MODELS"]
+           "vgg16", "vgg19", "MODELS", "INPUT_SIZES"]

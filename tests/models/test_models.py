@@ -7,28 +7,11 @@ import pytest
 
 import cnnlab
 from cnnlab import models
+from zoo_twins import torch_alexnet, torch_lenet, torch_resnet, torch_vgg
 
 
 def n_params(model):
     return sum(p.numel() for p in model.parameters())
-
-
-def torch_lenet(torch, act, pool):
-    nn = torch.nn
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), act(), pool(2), nn.Conv2d(6, 16, 5), act(), pool(2),
-                         nn.Flatten(), nn.Linear(400, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10))
-
-
-def torch_alexnet(torch):
-    nn = torch.nn
-    features = nn.Sequential(
-        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(True), nn.MaxPool2d(3, 2), nn.Conv2d(64, 192, 5, padding=2),
-        nn.ReLU(True), nn.MaxPool2d(3, 2), nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(True),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(True), nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(True),
-        nn.MaxPool2d(3, 2))
-    classifier = nn.Sequential(nn.Dropout(0.5), nn.Linear(9216, 4096), nn.ReLU(True), nn.Dropout(0.5),
-                               nn.Linear(4096, 4096), nn.ReLU(True), nn.Linear(4096, 1000))
-    return nn.ModuleDict({"features": features, "avgpool": nn.AdaptiveAvgPool2d((6, 6)), "classifier": classifier})
 
 
 def test_parameter_counts_from_the_issue():
@@ -138,58 +121,6 @@ def test_from_pattern_checks_widths():
         models.from_pattern("INPUT -> CONV -> POOL -> CONV -> FC", widths=(8,))
 
 
-def torch_vgg(torch, config, batch_norm):
-    nn, layers, c = torch.nn, [], 3
-    for v in config:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if batch_norm else []) + [nn.ReLU(True)]
-            c = v
-    classifier = nn.Sequential(nn.Linear(25088, 4096), nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 4096),
-                               nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 1000))
-    return nn.ModuleDict({"features": nn.Sequential(*layers), "avgpool": nn.AdaptiveAvgPool2d(7),
-                          "classifier": classifier})
-
-
-def torch_resnet(torch, layers):
-    nn = torch.nn
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                               if stride != 1 or cin != cout else None)
-
-        def forward(self, x):
-            identity = x if self.downsample is None else self.downsample(x)
-            return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + identity)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1, self.relu, self.maxpool = nn.BatchNorm2d(64), nn.ReLU(True), nn.MaxPool2d(3, 2, 1)
-            cin = 64
-            for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
-                blocks = [Block(cin, planes, 1 if i == 0 else 2)] + [Block(planes, planes, 1) for _ in range(n - 1)]
-                setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
-                cin = planes
-            self.avgpool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(512, 1000)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(self.avgpool(x).flatten(1))
-
-    return Net()
-
-
 @pytest.mark.parametrize("depth", [11, 16])
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_vgg_state_dict_equals_torch(torch, depth, batch_norm):
@@ -211,3 +142,11 @@ def test_resnet18_equals_torch_in_keys_shapes_and_outputs(torch):
     with cnnlab.no_grad():
         got = ours(cnnlab.tensor(x)).data
     np.testing.assert_allclose(got, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_input_sizes_name_every_model_and_fit_the_small_ones():
+    assert set(models.INPUT_SIZES) == set(models.MODELS)
+    with cnnlab.no_grad():
+        for name in ("lenet5", "gapnet", "resnet_cifar"):
+            assert models.MODELS[name]().eval()(cnnlab.zeros(1, *models.INPUT_SIZES[name])).shape == (1, 10)
+    assert cnnlab.summary(models.vgg16().features, (1, *models.INPUT_SIZES["vgg16"])).output_shape == (1, 512, 7, 7)

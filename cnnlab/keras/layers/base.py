@@ -324,6 +324,10 @@ class Layer(Module):
         """The output shape for `input_shape` (a tuple; None for unknown sizes), without computing."""
         raise NotImplementedError(f"{type(self).__name__} does not define compute_output_shape()")
 
+    def output_shape(self, input_shape) -> tuple:
+        """`compute_output_shape` as a tuple: the name `cnnlab.summary` reads on every layer (`Module.output_shape`)."""
+        return tuple(self.compute_output_shape(tuple(input_shape)))
+
     # ---------------------------------------------------------------- weights
     @property
     def trainable_weights(self) -> list:

@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from cnnlab import backend
+from cnnlab.messages import counted
 
 
 def float_dtype(dtype, layer: str) -> np.dtype:
@@ -22,6 +23,19 @@ def float_dtype(dtype, layer: str) -> np.dtype:
         raise TypeError(f"{layer}: dtype must be a floating point dtype such as cnnlab.float32, "
                         f"got {repr(dtype) if dt is None else dt}")
     return dt
+
+
+def spatial_input(input_shape, D: int, layer: str, channels: int | None = None):
+    """(head, spatial) of a layer's input shape (N, C, *spatial) or (C, *spatial) with D spatial dims:
+    head is (N, C) or (C,). Checks the rank and, when `channels` is given, C."""
+    shape = tuple(input_shape)
+    if len(shape) not in (D + 1, D + 2):
+        raise ValueError(f"{layer}: expected an input shape of {D + 1} dims (C, *spatial) or {D + 2} dims "
+                         f"(N, C, *spatial), got {shape}")
+    if channels is not None and shape[-D - 1] != channels:
+        raise ValueError(f"{layer}: input shape {shape} has {counted(shape[-D - 1], 'channel')}, but the layer "
+                         f"expects {channels}")
+    return shape[:-D], shape[-D:]
 
 
 def typename(value) -> str:

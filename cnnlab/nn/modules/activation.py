@@ -15,7 +15,7 @@ from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn.functional import activation as A
-from cnnlab.nn.modules.module import Module
+from cnnlab.nn.modules.module import Module, same_shape
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Sigmoid", "Tanh",
            "Softmax", "LogSoftmax"]
@@ -46,6 +46,8 @@ class ReLU(Module):
         tensor([0., 0., 2.])
     """
 
+    output_shape = same_shape
+
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = arguments.boolean(inplace, op="ReLU", arg="inplace")
@@ -69,6 +71,8 @@ class Sigmoid(Module):
         tensor([0.5000])
     """
 
+    output_shape = same_shape
+
     def forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
@@ -84,6 +88,8 @@ class Tanh(Module):
         >>> nn.Tanh()(cnnlab.tensor([0.0]))
         tensor([0.])
     """
+
+    output_shape = same_shape
 
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
@@ -105,6 +111,8 @@ class ReLU6(Module):
         >>> nn.ReLU6()(cnnlab.tensor([-1.0, 3.0, 7.0]))
         tensor([0., 3., 6.])
     """
+
+    output_shape = same_shape
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -132,6 +140,8 @@ class LeakyReLU(Module):
         >>> nn.LeakyReLU(0.1)(cnnlab.tensor([-2.0, 3.0]))
         tensor([-0.2,  3. ])
     """
+
+    output_shape = same_shape
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -162,6 +172,8 @@ class ELU(Module):
         tensor([-0.6321,  2.    ])
     """
 
+    output_shape = same_shape
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = _real(alpha, "alpha", "ELU")
@@ -189,6 +201,8 @@ class GELU(Module):
         >>> nn.GELU()(cnnlab.tensor([-1.0, 0.0, 1.0]))
         tensor([-0.1587,  0.    ,  0.8413])
     """
+
+    output_shape = same_shape
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -218,6 +232,8 @@ class SiLU(Module):
         tensor([0.    , 0.7311])
     """
 
+    output_shape = same_shape
+
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = arguments.boolean(inplace, op="SiLU", arg="inplace")
@@ -243,6 +259,8 @@ class Hardswish(Module):
         >>> nn.Hardswish()(cnnlab.tensor([-4.0, 1.0, 4.0]))
         tensor([-0.    ,  0.6667,  4.    ])
     """
+
+    output_shape = same_shape
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -277,6 +295,8 @@ class Softmax(Module):
         tensor([[0.5, 0.5]])
     """
 
+    output_shape = same_shape
+
     def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = None if dim is None else arguments.integer(dim, op=type(self).__name__, arg="dim")
@@ -306,6 +326,8 @@ class LogSoftmax(Module):
         >>> nn.LogSoftmax(dim=1)(cnnlab.tensor([[0.0, 0.0]]))
         tensor([[-0.6931, -0.6931]])
     """
+
+    output_shape = same_shape
 
     def __init__(self, dim: int | None = None):
         super().__init__()

@@ -8,7 +8,7 @@ from cnnlab.autograd import Tensor, no_grad
 from cnnlab.nn import init
 from cnnlab.nn.functional.normalization import batch_norm
 from cnnlab.nn.modules._utils import float_dtype
-from cnnlab.nn.modules.module import Module
+from cnnlab.nn.modules.module import Module, same_shape
 from cnnlab.nn.parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
@@ -27,6 +27,8 @@ class _BatchNorm(Module):
     """What BatchNorm1d/2d/3d share; they differ only in the input ranks they accept."""
 
     _ranks: tuple = ()
+
+    output_shape = same_shape
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=None, *, bias: bool = True):

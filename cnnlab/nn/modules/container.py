@@ -57,6 +57,12 @@ class Sequential(Module):
             input = module(input)
         return input
 
+    def output_shape(self, input_shape) -> tuple:
+        """Each module's `output_shape` in turn."""
+        for module in self._modules.values():
+            input_shape = module.output_shape(input_shape)
+        return tuple(input_shape)
+
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))

@@ -12,7 +12,7 @@ from cnnlab import arguments, shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn import init
-from cnnlab.nn.modules._utils import float_dtype
+from cnnlab.nn.modules._utils import float_dtype, spatial_input
 from cnnlab.nn.modules.module import Module
 from cnnlab.nn.parameter import Parameter
 
@@ -62,6 +62,20 @@ class _ConvNd(Module):
     def reset_parameters(self) -> None:
         """PyTorch's default init: kaiming_uniform_(a=√5), i.e. U(−1/√fan_in, 1/√fan_in), for weight and bias."""
         init.default_layer_init_(self.weight, self.bias)
+
+    def output_shape(self, input_shape) -> tuple:
+        """(N, C_out, *o) for an input of (N, C_in, *n) (or without N), by `shapes.conv_output_size` (per
+        side padding from `shapes.conv_pads`) or `shapes.conv_transpose_output_size`."""
+        name = type(self).__name__
+        head, spatial = spatial_input(input_shape, self.D, name, self.in_channels)
+        if self.transposed:
+            out = [shapes.conv_transpose_output_size(n, k, s, p, q, d, op=name) for n, k, s, p, q, d in
+                   zip(spatial, self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation)]
+        else:
+            pads = shapes.conv_pads(self.padding, self.kernel_size, self.dilation)
+            out = [shapes.conv_output_size(n, k, s, pair, d, op=name)
+                   for n, k, s, pair, d in zip(spatial, self.kernel_size, self.stride, pads, self.dilation)]
+        return head[:-1] + (self.out_channels, *out)
 
     def _explicit_padding(self):
         """The pad tuple of F.pad (last axis first) for a non-zeros padding_mode."""

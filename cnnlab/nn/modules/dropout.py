@@ -9,13 +9,15 @@ from __future__ import annotations
 from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
-from cnnlab.nn.modules.module import Module
+from cnnlab.nn.modules.module import Module, same_shape
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
 
 
 class _DropoutNd(Module):
     """Holds p and inplace, checked; subclasses call their functional op with ``training=self.training``."""
+
+    output_shape = same_shape
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+import math
+
 import numpy as np
 
 from cnnlab import arguments
@@ -9,7 +11,7 @@ from cnnlab.autograd import Tensor
 from cnnlab.nn import functional as F
 from cnnlab.nn import init
 from cnnlab.nn.modules._utils import float_dtype
-from cnnlab.nn.modules.module import Module
+from cnnlab.nn.modules.module import Module, same_shape
 from cnnlab.nn.parameter import Parameter
 
 __all__ = ["Identity", "Linear", "Flatten"]
@@ -36,6 +38,8 @@ class Identity(Module):
 
     def forward(self, input):
         return input
+
+    output_shape = same_shape
 
 
 class Linear(Module):
@@ -81,6 +85,13 @@ class Linear(Module):
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
 
+    def output_shape(self, input_shape) -> tuple:
+        """(*, out_features) for an input of (*, in_features)."""
+        shape = tuple(input_shape)
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(f"Linear: input shape {shape} does not end in in_features={self.in_features}")
+        return shape[:-1] + (self.out_features,)
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
@@ -113,6 +124,15 @@ class Flatten(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.flatten(input, self.start_dim, self.end_dim)
+
+    def output_shape(self, input_shape) -> tuple:
+        """The input shape with dims start_dim..end_dim replaced by their product."""
+        shape = tuple(input_shape)
+        start, end = (d + len(shape) if d < 0 else d for d in (self.start_dim, self.end_dim))
+        if not 0 <= start <= end < len(shape):
+            raise ValueError(f"Flatten: start_dim={self.start_dim} and end_dim={self.end_dim} do not name dims "
+                             f"in that order of an input shape {shape}")
+        return shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -22,7 +22,7 @@ from cnnlab.autograd import Tensor, no_grad
 from cnnlab.nn.modules._utils import IncompatibleKeys, RemovableHandle, addindent, typename
 from cnnlab.nn.parameter import Parameter
 
-__all__ = ["Module", "RemovableHandle"]
+__all__ = ["Module", "RemovableHandle", "same_shape"]
 
 
 class Module:
@@ -61,6 +61,13 @@ class Module:
     def forward(self, *args, **kwargs):
         """The computation of the module; every subclass defines it."""
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def output_shape(self, input_shape) -> tuple:
+        """The shape of ``self(x)`` for an ``x`` of `input_shape`, without computing it (shape inference, as
+        Keras' ``compute_output_shape``): what `cnnlab.summary` reads. Layers that can tell override this,
+        through the formulas of `cnnlab.shapes`; here it raises NotImplementedError (summary then runs
+        one forward pass instead)."""
+        raise NotImplementedError(f"{self._get_name()} cannot infer its output shape from the input's alone")
 
     # ------------------------------------------------------------ calling and hooks
     def __call__(self, *args, **kwargs):
@@ -498,3 +505,9 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def same_shape(module: Module, input_shape) -> tuple:
+    """`Module.output_shape` of the layers whose output has the input's shape (activations, dropout,
+    normalization, Identity): ``output_shape = same_shape`` in their class."""
+    return tuple(input_shape)

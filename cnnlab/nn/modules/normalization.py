@@ -11,7 +11,7 @@ from cnnlab.autograd import Tensor
 from cnnlab.nn import init
 from cnnlab.nn.functional.normalization import group_norm, layer_norm, local_response_norm
 from cnnlab.nn.modules._utils import float_dtype
-from cnnlab.nn.modules.module import Module
+from cnnlab.nn.modules.module import Module, same_shape
 from cnnlab.nn.parameter import Parameter
 from cnnlab.messages import counted
 
@@ -41,6 +41,8 @@ def _affine_params(module, shape, affine, bias, dtype, layer):
 
 class _AffineNorm(Module):
     """A normalization whose optional affine parameters (see `_affine_params`) start at γ = 1, β = 0."""
+
+    output_shape = same_shape
 
     def reset_parameters(self) -> None:
         """γ ← 1, β ← 0."""
@@ -160,6 +162,8 @@ class LocalResponseNorm(Module):
         >>> lrn(cnnlab.randn(32, 5, 24, 24)).shape
         (32, 5, 24, 24)
     """
+
+    output_shape = same_shape
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
         super().__init__()

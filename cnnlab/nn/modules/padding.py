@@ -13,6 +13,7 @@ from cnnlab import arguments
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional.padding import pad
 from cnnlab.nn.modules.module import Module
+from cnnlab.nn.modules._utils import spatial_input
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
            "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
@@ -32,6 +33,12 @@ class _PadNd(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return pad(input, self.padding, self.mode)
+
+    def output_shape(self, input_shape) -> tuple:
+        """Each padded dim grows by its two pads (``padding`` lists the last dim's first)."""
+        head, spatial = spatial_input(input_shape, self.dims, type(self).__name__)
+        pairs = list(zip(self.padding[::2], self.padding[1::2]))[::-1]  # first padded dim first
+        return head + tuple(n + before + after for n, (before, after) in zip(spatial, pairs))
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

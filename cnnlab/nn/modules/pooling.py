@@ -12,17 +12,26 @@ given; unpooling restores o = (n − 1)s − 2p + k by default.
 """
 from __future__ import annotations
 
-from cnnlab import arguments
+from cnnlab import arguments, shapes
 from cnnlab.autograd import Tensor
 from cnnlab.nn.functional import adaptive_pooling as AP
 from cnnlab.nn.functional import pooling as P
 from cnnlab.nn.functional import unpooling as U
+from cnnlab.nn.modules._utils import spatial_input
 from cnnlab.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "LPPool1d", "LPPool2d", "LPPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
            "MaxUnpool3d"]
+
+
+def _pool_shape(layer, input_shape) -> tuple:
+    """(N, C, *o) of a windowed pooling layer, o by `shapes.pool_output_size` on its `window()`."""
+    name = type(layer).__name__
+    head, spatial = spatial_input(input_shape, layer._D, name)
+    return head + tuple(shapes.pool_output_size(n, k, s, p, d, layer.ceil_mode, op=name)
+                        for n, k, s, p, d in zip(spatial, *layer.window()))
 
 
 # ---------------------------------------------------------------- max pooling
@@ -45,6 +54,13 @@ class _MaxPoolNd(Module):
     def forward(self, input: Tensor):
         return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
                               ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def window(self) -> tuple:
+        """(kernel_size, stride, padding, dilation), each a D-tuple (`arguments.window_args`)."""
+        return arguments.window_args(self._D, self.kernel_size, self.stride, self.padding, self.dilation,
+                                     op=type(self).__name__)
+
+    output_shape = _pool_shape
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -131,6 +147,14 @@ class AvgPool1d(Module):
         return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
+    _D = 1
+
+    def window(self) -> tuple:
+        """(kernel_size, stride, padding, dilation), each a 1-tuple (no dilation: (1,))."""
+        return self.kernel_size, self.stride, self.padding, (1,)
+
+    output_shape = _pool_shape
+
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
@@ -155,6 +179,12 @@ class _AvgPoolNd(Module):
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                               self.count_include_pad, self.divisor_override)
+
+    def window(self) -> tuple:
+        """(kernel_size, stride, padding, dilation), each a D-tuple (no dilation: all 1)."""
+        return arguments.window_args(self._D, self.kernel_size, self.stride, self.padding, op=type(self).__name__)
+
+    output_shape = _pool_shape
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -207,6 +237,12 @@ class _LPPoolNd(Module):
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
+    def window(self) -> tuple:
+        """(kernel_size, stride, padding, dilation), each a D-tuple (no padding, no dilation)."""
+        return arguments.window_args(self._D, self.kernel_size, self.stride, 0, op=type(self).__name__)
+
+    output_shape = _pool_shape
+
     def extra_repr(self) -> str:
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"ceil_mode={self.ceil_mode}")
@@ -252,6 +288,12 @@ class LPPool3d(_LPPoolNd):
 
 
 # ---------------------------------------------------------------- adaptive pooling
+def _adaptive_shape(layer, input_shape) -> tuple:
+    name = type(layer).__name__
+    head, spatial = spatial_input(input_shape, layer._D, name)
+    return head + arguments.adaptive_output_size(layer.output_size, layer._D, spatial, op=name)
+
+
 class _AdaptiveAvgPoolNd(Module):
     _D = 0
     _fn = None
@@ -263,6 +305,10 @@ class _AdaptiveAvgPoolNd(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, self.output_size)
+
+    def output_shape(self, input_shape) -> tuple:
+        """(N, C, *output_size); None in output_size keeps that input size."""
+        return _adaptive_shape(self, input_shape)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -330,6 +376,10 @@ class _AdaptiveMaxPoolNd(Module):
     def forward(self, input: Tensor):
         return type(self)._fn(input, self.output_size, self.return_indices)
 
+    def output_shape(self, input_shape) -> tuple:
+        """(N, C, *output_size); None in output_size keeps that input size."""
+        return _adaptive_shape(self, input_shape)
+
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
@@ -386,6 +436,13 @@ class _MaxUnpoolNd(Module):
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
         return type(self)._fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def output_shape(self, input_shape) -> tuple:
+        """(N, C, *o), per axis o = (n − 1)s − 2p + k (`shapes.unpool_output_size`), the default size."""
+        name = type(self).__name__
+        head, spatial = spatial_input(input_shape, self._D, name)
+        return head + tuple(shapes.unpool_output_size(n, k, s, p, op=name)
+                            for n, k, s, p in zip(spatial, self.kernel_size, self.stride, self.padding))
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -684,3 +684,69 @@ def test_public_names():
     from cnnlab.nn import modules
     assert modules.Linear is nn.Linear and modules.Module is nn.Module
     assert nn.utils.clip_grad_norm_ is not None and nn.init.kaiming_uniform_ is not None
+
+
+OUTPUT_SHAPE_CASES = [  # (layer made from an nn namespace, input shape): cnnlab's and torch's take the same arguments
+    (lambda nn: nn.Conv2d(3, 8, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=1), (2, 3, 15, 17)),
+    (lambda nn: nn.Conv1d(4, 6, 4, padding="same", groups=2), (3, 4, 9)),
+    (lambda nn: nn.Conv3d(2, 4, 3, stride=2, padding="valid"), (1, 2, 7, 8, 9)),
+    (lambda nn: nn.Conv2d(3, 8, 3), (3, 10, 10)),                                    # unbatched
+    (lambda nn: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 6)),
+    (lambda nn: nn.ConvTranspose1d(4, 2, 5, stride=3, dilation=2), (2, 4, 7)),
+    (lambda nn: nn.ConvTranspose3d(2, 2, 2, stride=2), (1, 2, 3, 4, 5)),
+    (lambda nn: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (2, 3, 10, 11)),
+    (lambda nn: nn.MaxPool1d(2, dilation=2), (2, 3, 9)),
+    (lambda nn: nn.MaxPool3d((1, 2, 2)), (1, 2, 4, 6, 6)),
+    (lambda nn: nn.AvgPool1d(3, 2, 1, ceil_mode=True), (2, 3, 10)),
+    (lambda nn: nn.AvgPool2d((2, 3), padding=1), (2, 3, 7, 9)),
+    (lambda nn: nn.AvgPool3d(2, ceil_mode=True), (1, 1, 5, 5, 5)),
+    (lambda nn: nn.LPPool2d(2, 3, 2, ceil_mode=True), (1, 2, 8, 9)),
+    (lambda nn: nn.LPPool1d(2, 2), (1, 2, 7)),
+    (lambda nn: nn.AdaptiveAvgPool2d((None, 3)), (2, 3, 7, 8)),
+    (lambda nn: nn.AdaptiveMaxPool1d(4), (2, 3, 9)),
+    (lambda nn: nn.AdaptiveAvgPool3d(1), (1, 2, 3, 4, 5)),
+    (lambda nn: nn.Linear(6, 4), (2, 5, 6)),
+    (lambda nn: nn.Flatten(), (2, 3, 4, 5)),
+    (lambda nn: nn.Flatten(0, -2), (2, 3, 4, 5)),
+    (lambda nn: nn.ZeroPad2d((1, 2, 3, 4)), (2, 3, 5, 6)),
+    (lambda nn: nn.ReflectionPad1d((2, 1)), (2, 3, 5)),
+    (lambda nn: nn.ConstantPad3d(1, 0.5), (1, 1, 2, 3, 4)),
+    (lambda nn: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 3)),
+     (4, 1, 8, 8)),
+    (lambda nn: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    (lambda nn: nn.GroupNorm(1, 3), (2, 3, 4)),
+    (lambda nn: nn.LayerNorm(4), (2, 3, 4)),
+    (lambda nn: nn.LocalResponseNorm(2), (2, 3, 4, 4)),
+    (lambda nn: nn.Dropout2d(), (2, 3, 4, 4)),
+    (lambda nn: nn.Identity(), (2, 3)),
+    (lambda nn: nn.Softmax(1), (2, 3)),
+    (lambda nn: nn.GELU(), (2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("make,shape", OUTPUT_SHAPE_CASES)
+def test_output_shape_equals_the_shape_of_torchs_output(torch, make, shape):
+    assert make(nn).output_shape(shape) == tuple(make(torch.nn)(torch.zeros(shape)).shape)
+
+
+def test_output_shape_errors():
+    with pytest.raises(NotImplementedError, match="DeformConv2d cannot infer its output shape from the input's alone"):
+        nn.DeformConv2d(2, 2, 3).output_shape((1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"Conv2d: expected an input shape of 3 dims \(C, \*spatial\) or 4 dims "
+                                         r"\(N, C, \*spatial\), got \(3, 5\)"):
+        nn.Conv2d(3, 2, 3).output_shape((3, 5))
+    with pytest.raises(ValueError, match=r"Conv2d: input shape \(1, 4, 5, 5\) has 4 channels, but the layer "
+                                         "expects 3"):
+        nn.Conv2d(3, 2, 3).output_shape((1, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"Conv1d: input shape \(1, 5\) has 1 channel, but the layer expects 3"):
+        nn.Conv1d(3, 2, 3).output_shape((1, 5))
+    with pytest.raises(ValueError, match="Conv2d: kernel size \\(after dilation\\) 5 is larger than the padded input"):
+        nn.Conv2d(3, 2, 5).output_shape((1, 3, 4, 4))
+    with pytest.raises(ValueError, match=r"MaxPool2d: given input size 1, calculated output size 0"):
+        nn.MaxPool2d(2).output_shape((1, 3, 1, 4))
+    with pytest.raises(ValueError, match=r"Linear: input shape \(2, 5\) does not end in in_features=6"):
+        nn.Linear(6, 2).output_shape((2, 5))
+    with pytest.raises(ValueError, match=r"Flatten: start_dim=3 and end_dim=1 do not name dims in that order"):
+        nn.Flatten(3, 1).output_shape((2, 3, 4, 5))
+    with pytest.raises(ValueError, match=r"Linear: input shape \(1, 8\) does not end in in_features=4"):
+        nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).output_shape((1, 2, 2, 2))
