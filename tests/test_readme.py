@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,13 @@ def test_python_examples_run_and_print_what_their_comments_say(request, tmp_path
     """Each ```python block of the README (the tour, the PyTorch weights, ...) runs as written (its /tmp/
     paths moved to a temporary folder), and each `print(...)  # comment` prints the start of the comment."""
     block = code_blocks("python")[index]
-    if "import torch" in block:
-        request.getfixturevalue("torch")                 # the oracle: skipped only outside CI
+    for module in ("torch", "onnx", "onnxruntime"):     # the oracles: skipped only outside CI
+        if f"import {module}" in block:
+            request.getfixturevalue(module)
     expected = [m.group(1).strip() for m in re.finditer(r"^\s*print\(.*\)[ \t]+# (.*)$", block, flags=re.M)]
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)          # torch.onnx's legacy exporter says it is
         exec(compile(block.replace("/tmp/", f"{tmp_path}/"), "README.md", "exec"), {})
     printed = out.getvalue().strip().splitlines()
     assert len(printed) == len(expected)
