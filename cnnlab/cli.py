@@ -4,8 +4,8 @@
     cnnlab eval      test loss, accuracy and confusion matrix of a checkpoint
     cnnlab predict   the top-k classes of image files
     cnnlab demo      a two-layer perceptron on MNIST, the whole loop on one screen
-    cnnlab export    a checkpoint's weights for PyTorch (torch.save's format, or safetensors)
-    cnnlab import    a PyTorch weights file (.pt/.pth, safetensors) as a checkpoint of a zoo model
+    cnnlab export    a checkpoint's weights for PyTorch (torch.save's format, safetensors) or its model as ONNX
+    cnnlab import    a weights file (.pt/.pth, safetensors, .onnx) as a checkpoint of a zoo model
     cnnlab retrieve  image retrieval with a checkpoint's features: mAP on the test set, or an image's neighbours
     cnnlab cam       CAM, Grad-CAM or saliency of a class in an image, as a PNG (cnnlab.viz)
     cnnlab features  the feature maps of every conv layer for one image, one PNG per layer
@@ -241,7 +241,7 @@ def _demo(args) -> int:
 
 
 # ---------------------------------------------------------------- export and import
-EXPORT_FORMATS = ("torch", "safetensors")
+EXPORT_FORMATS = ("torch", "safetensors", "onnx")
 
 
 def _export(args) -> int:
@@ -249,7 +249,15 @@ def _export(args) -> int:
     from cnnlab.train import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
-    model, _ = model_from_checkpoint(ckpt)
+    model, info = model_from_checkpoint(ckpt)
+    if args.format == "onnx":
+        import cnnlab.onnx
+        from cnnlab import zeros
+
+        cnnlab.onnx.export(model, zeros(1, info.in_channels, info.input_size, info.input_size), args.out)
+        print(f"wrote {args.out}: {ckpt['config'].model} as ONNX (input 'input' of (N, {info.in_channels}, "
+              f"{info.input_size}, {info.input_size}), output 'output'; the weights under PyTorch's names)")
+        return 0
     if args.format == "torch":
         save_torch(model.state_dict(), args.out)
     else:
@@ -260,19 +268,21 @@ def _export(args) -> int:
 
 
 def _add_export_parser(sub):
-    ex = sub.add_parser("export", help="a checkpoint's weights for PyTorch: torch.save's format or safetensors",
+    ex = sub.add_parser("export", help="a checkpoint's model for PyTorch (torch.save's format, safetensors) or ONNX",
                         formatter_class=_Formatter,
                         description="Write the weights of a checkpoint of `cnnlab train` with PyTorch's state-dict\n"
-                                    "names and dtypes, for the twin PyTorch model's load_state_dict. Written\n"
-                                    "without torch, atomically.",
+                                    "names and dtypes, for the twin PyTorch model's load_state_dict (written\n"
+                                    "without torch), or the whole model as an ONNX file (the [onnx] extra).\n"
+                                    "Written atomically.",
                         epilog="examples:\n"
                                "  cnnlab export --checkpoint runs/lenet5-mnist --format torch --out lenet5.pt\n"
-                               "  cnnlab export --checkpoint runs/lenet5-mnist --format safetensors --out lenet5.safetensors\n")
+                               "  cnnlab export --checkpoint runs/lenet5-mnist --format safetensors --out lenet5.safetensors\n"
+                               "  cnnlab export --checkpoint runs/lenet5-mnist --format onnx --out lenet5.onnx\n")
     ex.add_argument("--checkpoint", required=True, metavar="PATH",
                     help="a checkpoint.safetensors written by cnnlab train, or its run folder")
     ex.add_argument("--format", required=True, choices=EXPORT_FORMATS,
                     help="torch: a torch.save file (torch.load reads it, weights_only too); safetensors: "
-                         "for safetensors.torch.load_file")
+                         "for safetensors.torch.load_file; onnx: the model, for onnxruntime and other runtimes")
     ex.add_argument("--out", required=True, metavar="FILE", help="the file to write")
     ex.set_defaults(run=_export)
     return ex
@@ -291,15 +301,16 @@ def _import(args) -> int:
 def _add_import_parser(sub):
     from cnnlab.train import DATASETS, MODEL_NAMES
 
-    im = sub.add_parser("import", help="a PyTorch weights file (.pt/.pth or safetensors) as a checkpoint of a zoo model",
+    im = sub.add_parser("import", help="a weights file (.pt/.pth, safetensors or .onnx) as a checkpoint of a zoo model",
                         formatter_class=_Formatter,
                         description="Read a torch.save file (without torch: its pickle may hold only tensors,\n"
-                                    "containers and numbers) or a safetensors file, load it strictly into a zoo\n"
+                                    "containers and numbers), a safetensors file or an ONNX file's initializers,\n"
+                                    "load them strictly (by name and shape) into a zoo\n"
                                     "model built for a dataset, and write a checkpoint that cnnlab eval, predict\n"
                                     "and train --resume accept.",
                         epilog="example:\n"
                                "  cnnlab import lenet5.pt --model lenet5 --out runs/imported/checkpoint.safetensors\n")
-    im.add_argument("file", metavar="FILE", help="a .pt/.pth file of torch.save, or a safetensors file")
+    im.add_argument("file", metavar="FILE", help="a .pt/.pth file of torch.save, a safetensors file, or a .onnx file")
     im.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME",
                     help=f"the zoo model the weights are for: {', '.join(MODEL_NAMES)}")
     im.add_argument("--model-args", nargs="+", action="extend", metavar="KEY=VALUE",

@@ -128,3 +128,29 @@ def test_export_errors_are_one_line(tmp_path, capsys):
         main(["export", "--checkpoint", "x", "--format", "pickle", "--out", "y"])
     assert e.value.code == 2
     assert "argument --format: invalid choice: 'pickle'" in capsys.readouterr().err
+
+
+def test_onnx_export_runs_in_onnxruntime_and_imports_back(onnx, onnxruntime, torch_weights, tmp_path):
+    path, arrays = torch_weights
+    ckpt = tmp_path / "c.safetensors"
+    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    code, printed = run(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
+    assert code == 0 and printed.startswith(f"wrote {tmp_path / 'm.onnx'}: lenet5 as ONNX (input 'input' of "
+                                            "(N, 1, 28, 28), output 'output'")
+    model, _ = model_from_checkpoint(load_checkpoint(ckpt))
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    with cnnlab.no_grad():
+        np.testing.assert_allclose(session.run(None, {"input": x})[0], model(cnnlab.tensor(x)).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    back = tmp_path / "back.safetensors"
+    assert run(["import", str(tmp_path / "m.onnx"), "--model", "lenet5", "--out", str(back)])[0] == 0
+    again, _ = model_from_checkpoint(load_checkpoint(back))
+    for k, v in again.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
+
+
+def test_an_onnx_file_that_is_not_onnx_is_one_line(onnx, tmp_path, capsys):
+    (tmp_path / "junk.onnx").write_bytes(b"\x00\x01 not a model")
+    code = main(["import", str(tmp_path / "junk.onnx"), "--model", "lenet5", "--out", str(tmp_path / "c")])
+    assert "junk.onnx: not a valid ONNX" in one_error_line(capsys, code, "import")

@@ -4,9 +4,10 @@
   traced from one forward pass, its parameters as initializers under their state-dict keys
   (`cnnlab.onnx.export`; what each layer becomes is in `cnnlab.onnx.export_layers`).
 - `load(path)`: an ONNX CNN graph as a runnable cnnlab Module of standard layers (`cnnlab.onnx.load`;
-  one converter per op in `cnnlab.onnx.convert_layers` and `cnnlab.onnx.convert_tensors`).
+  one converter per op in `cnnlab.onnx.convert_layers` and `cnnlab.onnx.convert_tensors`);
+  `initializers(path)`: an ONNX file's weights by name.
 """
 from cnnlab.onnx.export import ExportError, export
-from cnnlab.onnx.load import OnnxError, load
+from cnnlab.onnx.load import OnnxError, initializers, load
 
-__all__ = ["ExportError", "OnnxError", "export", "load"]
+__all__ = ["ExportError", "OnnxError", "export", "initializers", "load"]

@@ -270,6 +270,20 @@ def _live(nodes, outputs):
     return keep[::-1]
 
 
+def initializers(path) -> dict:
+    """The initializers of an ONNX file (its weights), name -> Tensor, in the file's order: for loading
+    into a model whose state-dict keys they carry (what `cnnlab.onnx.export` and PyTorch's exporter
+    write, unless constant folding renamed them).
+
+    Raises:
+        FileNotFoundError, OnnxError: as `load`, naming the file.
+    """
+    from cnnlab.autograd import Tensor
+
+    model, source = _read(path)
+    return {name: Tensor(value) for name, value in _constants(model, source).items()}
+
+
 def load(path) -> OnnxGraph:
     """An ONNX CNN graph as a runnable cnnlab Module (an `OnnxGraph`), in eval mode.
 

@@ -115,7 +115,8 @@ def import_weights(source, out, config: TrainConfig, key: str | None = None) -> 
     the zoo's). The checkpoint records 0 epochs, a fresh optimizer of `config`, and `config` itself.
 
     Args:
-        source: a ``torch.save`` file (.pt/.pth) or a safetensors file (`cnnlab.io.load_torch` reads it).
+        source: a ``torch.save`` file (.pt/.pth) or a safetensors file (`cnnlab.io.load_torch` reads it), or
+            an ONNX file (.onnx: its initializers, by name; the ``[onnx]`` extra).
         out: the checkpoint file to write (atomically); its folder is made if needed.
         config: the model, its arguments and the dataset (the rest as for `cnnlab train`).
         key: the entry of a nested checkpoint that holds the state dict (e.g. ``"model"``).
@@ -130,7 +131,12 @@ def import_weights(source, out, config: TrainConfig, key: str | None = None) -> 
     config.validate()
     info = DATASETS[config.dataset]
     model = build_model(config.model, info, config.model_args)
-    state = load_torch(source, key=key)
+    if str(source).endswith(".onnx"):
+        from cnnlab.onnx import initializers
+
+        state = initializers(source)
+    else:
+        state = load_torch(source, key=key)
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         found = ", ".join(repr(k) for k in list(state)[:6]) if isinstance(state, dict) else type(state).__name__
         raise SettingError("import", f"{source} holds a nested checkpoint ({found}), not a state dict: pick the "

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import cnnlab
+import zoo_twins
+from cnnlab import models
 from cnnlab.io import LoadError, load_torch
 
 
@@ -242,3 +244,44 @@ def test_load_torch_needs_no_torch(torch, tmp_path):
             "print(sd['w'].numpy().tolist(), sd['h'].numpy().tolist(), 'torch' in sys.modules and sys.modules['torch'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] [1.0, 1.0] None"
+
+
+ZOO = {   # name -> (cnnlab model, its torch twin, an input shape); ImageNet-sized models at small inputs
+    "lenet5": (models.lenet5,
+               lambda torch: zoo_twins.torch_lenet(torch, torch.nn.ReLU, torch.nn.MaxPool2d), (2, 1, 28, 28)),
+    "alexnet": (models.alexnet,
+                lambda torch: zoo_twins.torch_alexnet(torch), (1, 3, 96, 96)),
+    "vgg11": (models.vgg11,
+              lambda torch: zoo_twins.torch_vgg(torch, VGG11, False), (1, 3, 32, 32)),
+    "vgg11_bn": (lambda: models.vgg11(batch_norm=True),
+                 lambda torch: zoo_twins.torch_vgg(torch, VGG11, True), (1, 3, 32, 32)),
+    "vgg16_bn": (lambda: models.vgg16(batch_norm=True),
+                 lambda torch: zoo_twins.torch_vgg(torch, VGG16, True), (1, 3, 32, 32)),
+    "resnet18": (models.resnet18,
+                 lambda torch: zoo_twins.torch_resnet(torch, [2, 2, 2, 2]), (2, 3, 64, 64)),
+    "resnet34": (models.resnet34,
+                 lambda torch: zoo_twins.torch_resnet(torch, [3, 4, 6, 3]), (1, 3, 64, 64)),
+}
+VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_models_load_their_torch_twins_checkpoints_and_agree(torch, tmp_path, name):
+    """torch.save of the twin's state dict (random BN statistics) -> load_torch -> strict load_state_dict ->
+    the same outputs in eval mode."""
+    build, twin, shape = ZOO[name]
+    torch.manual_seed(0)
+    theirs = twin(torch).eval()
+    with torch.no_grad():
+        for m in theirs.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    ours = build().eval()
+    ours.load_state_dict(load_torch(saved(torch, theirs.state_dict(), tmp_path)))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    with torch.no_grad(), cnnlab.no_grad():
+        want = zoo_twins.torch_forward(torch, theirs, torch.tensor(x)).numpy()
+        got = ours(cnnlab.tensor(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
