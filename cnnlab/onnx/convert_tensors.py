@@ -336,6 +336,83 @@ def depth_to_space(node):
     return Call(_depth_to_space, b=int(node.attr("blocksize")), mode=mode)
 
 
+# ---------------------------------------------------------------- Resize, Upsample
+#: (ONNX mode, coordinate_transformation_mode, nearest_mode) -> (F.interpolate's mode family, align_corners):
+#: the ONNX resizes that PyTorch's interpolate computes exactly.
+_RESIZES = {
+    ("nearest", "asymmetric", "floor"): ("nearest", None),               # x = o / s, then ⌊x⌋
+    ("nearest", "half_pixel", "round_prefer_ceil"): ("nearest-exact", None),   # ⌊(o + ½) / s⌋
+    ("linear", "half_pixel", None): ("linear", False), ("linear", "pytorch_half_pixel", None): ("linear", False),
+    ("linear", "align_corners", None): ("linear", True),
+    ("cubic", "half_pixel", None): ("bicubic", False), ("cubic", "pytorch_half_pixel", None): ("bicubic", False),
+    ("cubic", "align_corners", None): ("bicubic", True),
+}
+_LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+def _resize_to(x, sizes, *, mode, align_corners):
+    """Resize to `sizes` (N, C, *spatial) computed by the graph: the spatial ones are used."""
+    return F.interpolate(x, size=tuple(int(v) for v in sizes.data.ravel()[2:]), mode=mode, align_corners=align_corners)
+
+
+def _resize(x, *, size, scale_factor, mode, align_corners):
+    return F.interpolate(x, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+
+
+def resize(node):
+    """Resize (opset 10 on) and Upsample (opsets 7-9) as F.interpolate, for the cases it computes exactly
+    (`_RESIZES`; Upsample and Resize before opset 11 are nearest/asymmetric/floor or linear/asymmetric): the
+    spatial axes only, scales or sizes as constants, cubic with a = −0.75 and exclude_outside 0, no
+    antialias. Anything else is refused, naming what."""
+    mode = node.attr("mode", "nearest")
+    old = node.op == "Upsample" or node.opset < 11
+    if old:
+        scales = node.attr("scales") if node.op == "Upsample" and node.opset < 9 else node.const(1, "scales")
+        sizes, computed, coordinates, rounding = None, False, "asymmetric", "floor"
+    else:
+        if node.const(1, "roi", required=False) is not None and node.attr("coordinate_transformation_mode") == \
+                "tf_crop_and_resize":
+            node.fail("coordinate_transformation_mode tf_crop_and_resize is not supported")
+        scales = node.const(2, "scales", required=False)
+        computed = node.has(3) and node.peek(3) is None      # sizes from the graph (an exporter's Shape + Concat)
+        sizes = None if computed else node.const(3, "sizes", required=False)
+        coordinates = node.attr("coordinate_transformation_mode", "half_pixel")
+        rounding = node.attr("nearest_mode", "round_prefer_floor")
+        if node.attr("axes") is not None or node.attr("antialias", 0) or node.attr("exclude_outside", 0) or \
+                node.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+            node.fail("axes, antialias, exclude_outside and keep_aspect_ratio_policy are not supported")
+        if mode == "cubic" and float(node.attr("cubic_coeff_a", -0.75)) != -0.75:
+            node.fail(f"cubic_coeff_a must be -0.75 (PyTorch's bicubic), got {node.attr('cubic_coeff_a')}")
+    key = (mode, coordinates, rounding if mode == "nearest" else None)
+    if key not in _RESIZES:
+        node.fail(f"mode {mode!r} with coordinate_transformation_mode {coordinates!r}"
+                  + (f" and nearest_mode {rounding!r}" if mode == "nearest" else "")
+                  + " is not supported (supported: " + "; ".join(" ".join(k for k in ks if k) for ks in _RESIZES) + ")")
+    family, align = _RESIZES[key]
+    given = [float(v) for v in np.asarray(scales).ravel()] if scales is not None and np.asarray(scales).size else None
+    wanted = [int(v) for v in np.asarray(sizes).ravel()] if sizes is not None and np.asarray(sizes).size else None
+    if computed:
+        if given is not None:
+            node.fail("give exactly one of scales and sizes")
+        family, align = _RESIZES[key]
+        rank = node.rank(0)
+        if rank not in (3, 4, 5) or (family == "bicubic" and rank != 4):
+            node.fail(f"resizes (N, C, 1-3 spatial) inputs (cubic: 2-d images), got rank {rank}")
+        name = _LINEAR[rank - 2] if family == "linear" else family
+        return Call(_resize_to, mode=name, align_corners=align)
+    if (given is None) == (wanted is None):
+        node.fail("give exactly one of scales and sizes, as constants")
+    D = len(given or wanted) - 2
+    if D not in (1, 2, 3) or (given is not None and given[:2] != [1.0, 1.0]):
+        node.fail(f"only the spatial axes of an (N, C, 1-3 spatial) input may be resized, got scales {given} "
+                  f"and sizes {wanted}")
+    if family == "bicubic" and D != 2:
+        node.fail("cubic resizes 2-d images only")
+    name = _LINEAR[D] if family == "linear" else family
+    return Call(_resize, size=None if wanted is None else tuple(wanted[2:]),
+                scale_factor=None if given is None else tuple(given[2:]), mode=name, align_corners=align)
+
+
 TENSORS = {
     "Add": lambda node: Call(ADD),
     "Sub": lambda node: Call(SUB),
@@ -367,4 +444,6 @@ TENSORS = {
     "MaxUnpool": max_unpool,
     "DepthToSpace": depth_to_space,
     "SpaceToDepth": lambda node: Call(_space_to_depth, b=int(node.attr("blocksize"))),
+    "Resize": resize,
+    "Upsample": resize,
 }

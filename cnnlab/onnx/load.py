@@ -14,7 +14,7 @@ that hold the initializers as their Parameters and buffers, or a `Call` of an op
 - nodes whose outputs nobody reads are dropped.
 
 Every problem with the file is one line that names the file (and the node), e.g.
-``cnnlab.onnx.load: net.onnx: node 'up' (Resize): Resize is not supported ...``.
+``cnnlab.onnx.load: net.onnx: node 'n1' (NonMaxSuppression): NonMaxSuppression is not supported ...``.
 """
 from __future__ import annotations
 
@@ -39,11 +39,6 @@ MIN_OPSET = 6
 #: Ops that are computed at load time when all their inputs are constants.
 FOLDABLE = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "ConstantOfShape",
             "Identity", "Transpose", "Flatten", "Add", "Sub", "Mul", "Div", "Cast"}
-
-UNSUPPORTED = {
-    "Resize": "Resize is not supported (cnnlab has no interpolation yet)",
-    "Upsample": "Upsample is not supported (cnnlab has no interpolation yet)",
-}
 
 
 class OnnxError(ValueError):
@@ -331,9 +326,8 @@ def load(path) -> OnnxGraph:
         where = f"cnnlab.onnx.load: {source}: node {node.name!r} ({node.op})"
         if proto.domain not in ("", "ai.onnx"):
             raise OnnxError(f"{where}: ops of domain {proto.domain!r} are not supported")
-        if node.op in UNSUPPORTED or node.op not in CONVERTERS:
-            reason = UNSUPPORTED.get(node.op, f"{node.op} is not supported")
-            raise OnnxError(f"{where}: {reason} (supported: {', '.join(sorted(CONVERTERS))})")
+        if node.op not in CONVERTERS:
+            raise OnnxError(f"{where}: {node.op} is not supported (supported: {', '.join(sorted(CONVERTERS))})")
         try:
             module = CONVERTERS[node.op](node)
             ins = [name for i, name in enumerate(node.inputs) if i not in node.absorbed]

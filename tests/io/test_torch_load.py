@@ -255,6 +255,7 @@ ZOO = {   # name -> (cnnlab model, its torch twin, an input shape); ImageNet-siz
               lambda torch: zoo_twins.torch_vgg(torch, VGG11, False), (1, 3, 32, 32)),
     "vgg11_bn": (lambda: models.vgg11(batch_norm=True),
                  lambda torch: zoo_twins.torch_vgg(torch, VGG11, True), (1, 3, 32, 32)),
+    "vgg16": (models.vgg16, lambda torch: zoo_twins.torch_vgg(torch, VGG16, False), (1, 3, 32, 32)),
     "vgg16_bn": (lambda: models.vgg16(batch_norm=True),
                  lambda torch: zoo_twins.torch_vgg(torch, VGG16, True), (1, 3, 32, 32)),
     "resnet18": (models.resnet18,

@@ -268,8 +268,57 @@ def test_space_to_depth(check_node):
     check_node("SpaceToDepth", {"x": rand(0, 2, 3, 6, 4)}, blocksize=2)
 
 
+RESIZES = [   # (attributes, scales or sizes, input spatial shape)
+    (dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"), ("scales", [2.0, 1.5]), (3, 4)),
+    (dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"), ("sizes", [5, 3]), (3, 4)),
+    (dict(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil"),
+     ("scales", [1.7, 0.6]), (5, 5)),
+    (dict(mode="linear"), ("scales", [2.0, 1.5]), (3, 4)),
+    (dict(mode="linear", coordinate_transformation_mode="pytorch_half_pixel"), ("sizes", [7, 2]), (3, 4)),
+    (dict(mode="linear", coordinate_transformation_mode="align_corners"), ("sizes", [6, 9]), (3, 4)),
+    (dict(mode="cubic"), ("scales", [2.0, 1.5]), (4, 4)),
+    (dict(mode="cubic", coordinate_transformation_mode="align_corners"), ("sizes", [7, 5]), (4, 4)),
+    (dict(mode="linear"), ("scales", [2.5]), (5,)),
+    (dict(mode="linear"), ("sizes", [3, 4, 5]), (2, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("attributes, given, spatial", RESIZES)
+def test_resize(check_node, attributes, given, spatial):
+    kind, values = given
+    x = rand(0, 2, 3, *spatial)
+    lead = [1.0, 1.0] if kind == "scales" else [2, 3]
+    inputs = {"x": x, "roi": None, "scales": None, "sizes": None}
+    inputs[kind] = np.array(lead + values, np.float32 if kind == "scales" else np.int64)
+    # the reference evaluator's cubic weights from float32 scales are float32-exact only (~1e-6 here)
+    tol = dict(rtol=1e-5, atol=2e-6) if attributes["mode"] == "cubic" else None
+    check_node("Resize", inputs, initializers=(kind,), tol=tol, **attributes)
+
+
+def test_upsample_before_opset_10(check_node):
+    check_node("Upsample", {"x": rand(0, 1, 2, 3, 3), "scales": np.array([1, 1, 2, 3], np.float32)},
+               initializers=("scales",), opset=9, mode="nearest")
+
+
+@pytest.mark.parametrize("attributes, message", [
+    (dict(mode="linear", coordinate_transformation_mode="asymmetric"),
+     r"mode 'linear' with coordinate_transformation_mode 'asymmetric' is not supported \(supported: nearest"),
+    (dict(mode="nearest"), r"mode 'nearest' with coordinate_transformation_mode 'half_pixel' and nearest_mode "
+                           r"'round_prefer_floor' is not supported"),
+    (dict(mode="cubic", cubic_coeff_a=-0.5), r"cubic_coeff_a must be -0.75"),
+])
+def test_resize_refuses_what_interpolate_does_not_compute(onnx, attributes, message):
+    from oracle import onnx_model
+
+    model = onnx_model(onnx, "Resize", {"x": rand(0, 1, 1, 2, 2), "roi": None,
+                                        "scales": np.array([1, 1, 2, 2], np.float32)}, 19,
+                       initializers=("scales",), **attributes)
+    with pytest.raises(ValueError, match=r"cnnlab.onnx.load: <ModelProto>: node .* \(Resize\): " + message):
+        load(model)
+
+
 def test_every_tensor_op_has_a_test():
     tested = {"Add", "Sub", "Mul", "Div", "Sum", "Neg", "Abs", "Exp", "Log", "Sqrt", "Identity", "Constant",
               "ConstantOfShape", "Cast", "Shape", "Gather", "Slice", "Unsqueeze", "Squeeze", "Concat", "Transpose", "Reshape",
-              "Flatten", "Softmax", "LogSoftmax", "Dropout", "Pad", "MaxUnpool", "DepthToSpace", "SpaceToDepth"}
+              "Flatten", "Softmax", "LogSoftmax", "Dropout", "Pad", "MaxUnpool", "DepthToSpace", "SpaceToDepth", "Resize", "Upsample"}
     assert set(TENSORS) == tested

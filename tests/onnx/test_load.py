@@ -95,7 +95,19 @@ def pooling_net(torch):
     return net, (3, 22, 22)
 
 
-NETWORKS = {"lenet5": lenet5, "alexnet": alexnet, "vgg11": vgg11, "resnet18": resnet18, "pooling": pooling_net}
+def upsampling_net(torch):
+    """A decoder's resampling, as torch.onnx exports F.interpolate: Resize nodes (nearest, bilinear,
+    bicubic, align_corners both ways)."""
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.Upsample(scale_factor=2, mode="nearest"), nn.ReLU(),
+                        nn.Upsample(scale_factor=1.5, mode="bilinear"), nn.Conv2d(4, 3, 3),
+                        nn.Upsample(size=(9, 8), mode="bilinear", align_corners=True),
+                        nn.Upsample(scale_factor=2, mode="bicubic"))
+    return net, (2, 5, 6)
+
+
+NETWORKS = {"lenet5": lenet5, "alexnet": alexnet, "vgg11": vgg11, "resnet18": resnet18, "pooling": pooling_net,
+            "upsampling": upsampling_net}
 
 
 def export(torch, name, path, keep_batch_norm=False):
@@ -117,7 +129,8 @@ def export(torch, name, path, keep_batch_norm=False):
 
 
 @pytest.mark.parametrize("name, keep_batch_norm", [("lenet5", False), ("alexnet", False), ("vgg11", False),
-                                                   ("resnet18", True), ("resnet18", False), ("pooling", True)])
+                                                   ("resnet18", True), ("resnet18", False), ("pooling", True),
+                                                   ("upsampling", False)])
 def test_torch_exported_networks_match_torch_at_two_batch_sizes(torch, onnx, tmp_path, name, keep_batch_norm):
     theirs, shape = export(torch, name, tmp_path / f"{name}.onnx", keep_batch_norm)
     ours = load(tmp_path / f"{name}.onnx")
@@ -230,11 +243,11 @@ def one_line(excinfo):
 def test_an_unsupported_op_is_named_with_its_node(onnx, tmp_path):
     from onnx import helper
 
-    model = make(onnx, [("Relu", ["x"], ["r"], {}), ("Resize", ["r", "", "scales"], ["y"], dict(mode="nearest"))],
-                 {"x": [1, 1, 2, 2]}, {"y": [1, 1, 4, 4]}, {"scales": np.array([1, 1, 2, 2], np.float32)})
+    model = make(onnx, [("Relu", ["x"], ["r"], {}), ("Hardmax", ["r"], ["y"], {})],
+                 {"x": [1, 1, 2, 2]}, {"y": [1, 1, 2, 2]}, {})
     onnx.save(model, str(tmp_path / "up.onnx"))
-    with pytest.raises(ValueError, match=r"cnnlab.onnx.load: .*up.onnx: node 'n1' \(Resize\): Resize is not supported "
-                                         r"\(cnnlab has no interpolation yet\) \(supported: Abs, Add, ") as e:
+    with pytest.raises(ValueError, match=r"cnnlab.onnx.load: .*up.onnx: node 'n1' \(Hardmax\): Hardmax is not supported "
+                                         r"\(supported: Abs, Add, ") as e:
         load(tmp_path / "up.onnx")
     one_line(e)
     model.graph.node[1].CopyFrom(helper.make_node("Hardmax", ["r"], ["y"], name="h"))
@@ -292,14 +305,14 @@ def test_old_opsets_wrong_types_and_missing_files(onnx, tmp_path):
         load(tmp_path / "missing.onnx")
 
 
-def test_every_op_of_the_issue_is_supported_and_resize_is_refused():
+def test_every_op_of_the_issue_is_supported():
     issue = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool",
              "Gemm", "MatMul", "Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "HardSwish", "Gelu",
              "BatchNormalization", "LRN", "Dropout", "Flatten", "Reshape", "Add", "Concat", "Softmax", "Pad",
              "DeformConv", "Sum", "Mul", "Sub", "Div", "Transpose", "Unsqueeze", "Squeeze", "ConstantOfShape",
              "Constant", "Identity", "InstanceNormalization", "GroupNormalization", "MaxUnpool", "DepthToSpace",
-             "SpaceToDepth"}
-    assert issue <= set(CONVERTERS) and "Resize" not in CONVERTERS
+             "SpaceToDepth", "Resize", "Upsample"}
+    assert issue <= set(CONVERTERS)
     assert isinstance(Call(F.relu), nn.Module)
 
 
