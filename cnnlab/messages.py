@@ -16,12 +16,16 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["counted", "SettingError", "check_int", "check_real"]
+__all__ = ["counted", "SettingError", "MissingExtraError", "check_int", "check_real"]
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``counted(1, "channel")`` -> '1 channel', ``counted(3, "channel")`` -> '3 channels'."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message says which extra brings it."""
 
 
 class SettingError(ValueError):

@@ -22,13 +22,10 @@ import numpy as np
 
 from cnnlab.autograd import Tensor, no_grad
 from cnnlab.data import transforms as T
+from cnnlab.messages import MissingExtraError
 from cnnlab.nn.functional import softmax
 
 __all__ = ["MissingExtraError", "light_border", "load_image", "predict", "preprocess", "read_image"]
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency is not installed; the message says which extra brings it."""
 
 
 def read_image(path, in_channels: int, size: int) -> np.ndarray:
