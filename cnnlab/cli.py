@@ -104,6 +104,15 @@ def _train_flags(parser) -> None:
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, with its saved settings (flags that change "
                         "the computation must agree with them; --epochs must too) (default: off)")
+    g.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the ranks of mpirun/mpiexec -n W (needs the [distributed] "
+                        "extra): each rank trains on B/W images of every batch of --batch-size B (a multiple of "
+                        "W) and the gradients are averaged; each rank evaluates every W-th test image; only rank 0 "
+                        "prints and writes --out; cnnlab's threads per rank are the machine's cores / its ranks; "
+                        "--resume may use another W (default: off)")
+    g.add_argument("--sync-batchnorm", action="store_const", const=True,
+                   help="with --distributed, batch norm normalises with the statistics of the whole batch over "
+                        "all ranks (SyncBatchNorm) instead of each rank's own share (default: off)")
     g.add_argument("--prefetch", type=int, metavar="N",
                    help=f"batches prepared ahead by a background thread; 0 for none (default: {d.prefetch})")
     g.add_argument("--no-progress", dest="progress", action="store_false",
@@ -126,7 +135,7 @@ def _train(args) -> int:
     from cnnlab import runtime
     from cnnlab.train import CHECKPOINT, TrainConfig, read_run_config, train
 
-    given = _given(args)
+    given = {**_given(args), "distributed": args.distributed}   # how this run is run, not taken from a resumed one
     if args.resume:
         base = TrainConfig(**{k: v for k, v in given.items() if k in ("model", "dataset")})
         out = Path(args.out or f"runs/{base.model}-{base.dataset}")

@@ -177,8 +177,9 @@ def broadcast(value, src: int = 0):
 
 def all_reduce_metrics(metrics: dict) -> dict:
     """The metrics of the whole world from each rank's: means weighted by ``images``, ``images``
-    summed, ``seconds`` the slowest rank's (each rank passes the dict of `cnnlab.train.train_one_epoch`
-    or `evaluate` for its shard).
+    summed, ``seconds`` rank 0's (each rank passes the dict of `cnnlab.train.train_one_epoch` or
+    `evaluate` for its shard). The ranks go in step, so rank 0's seconds are the step time of all;
+    another rank's also count the time it waits while rank 0 writes the run's files.
 
     Args:
         metrics: a dict with ``images`` (int) and number values; 'confusion_matrix' arrays are summed.
@@ -198,7 +199,7 @@ def all_reduce_metrics(metrics: dict) -> dict:
     out.update({k: float(s / sums[-1]) for k, s in zip(means, sums)})
     out["images"] = int(round(sums[-1]))
     if "seconds" in metrics:
-        out["seconds"] = all_reduce(float(metrics["seconds"]), "max")
+        out["seconds"] = broadcast(float(metrics["seconds"]), src=0)
     if "confusion_matrix" in metrics:
         out["confusion_matrix"] = all_reduce(np.array(metrics["confusion_matrix"], dtype=np.int64))
     return out

@@ -7,10 +7,15 @@ test in the pytest process judges it.
   each rank on its 32 of the step's 64 images, with DDP (and SyncBatchNorm with BN=1).
 - ``collectives OUT``: all_reduce, broadcast, all_reduce_metrics, check_same, DDP's checks.
 - ``fail OUT STEP``: rank 1 raises at step STEP inside stop_all_on_error; rank 0 would go on.
+- ``cli FAULT STEP ARGS...``: ``cnnlab ARGS...`` where rank 1 raises (FAULT=raise) or is killed
+  (FAULT=kill) at its optimizer step STEP (counted from 1; FAULT=none: no fault); ``{rank}`` in
+  ARGS is replaced by the rank (to give the ranks different settings).
 """
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 
 import numpy as np
@@ -127,5 +132,23 @@ def fail(out: str, at_step: str) -> None:
                 f.write(str(step))
 
 
+def cli(fault: str, at_step: str, *args: str) -> None:
+    from cnnlab.cli import main
+
+    rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", os.environ.get("PMI_RANK", "0")))
+    step, calls = optim.AdamW.step, [0]
+
+    def faulty_step(self, *a, **k):
+        calls[0] += 1
+        if rank == 1 and calls[0] == int(at_step) and fault == "raise":
+            raise RuntimeError(f"injected failure at step {calls[0]}")
+        if rank == 1 and calls[0] == int(at_step) and fault == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return step(self, *a, **k)
+
+    optim.AdamW.step = faulty_step
+    sys.exit(main([a.replace("{rank}", str(rank)) for a in args]))
+
+
 if __name__ == "__main__":
-    {"steps": steps, "collectives": collectives, "fail": fail}[sys.argv[1]](*sys.argv[2:])
+    {"steps": steps, "collectives": collectives, "fail": fail, "cli": cli}[sys.argv[1]](*sys.argv[2:])
