@@ -417,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  cnnlab train --epochs 1 --limit-train 2000     # a quick look\n"
                "  cnnlab train --resume --out runs/lenet5-mnist  # continue a stopped run\n"
                "  cnnlab train --model pattern --augment --epochs 15  # conv-BN-ReLU-pool x2, > 99.4% on MNIST\n"
-               "  cnnlab train --model lenet5 --model-args variant=classic --optimizer sgd --schedule cosine\n")
+               "  cnnlab train --model lenet5 --model-args variant=classic --optimizer sgd --schedule cosine\n"
+               "  mpirun -n 2 cnnlab train --distributed        # 2 processes, 32 images each of every batch of 64\n")
     _train_flags(train)
     train.set_defaults(run=_train)
 
