@@ -67,7 +67,7 @@ def steps(dtype_name: str, batch_norm: str, out: str) -> None:
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     dist.check_same({k: v.tobytes() for k, v in state.items()}, "the trained weights")  # all ranks equal
     if rank == 0:
-        np.savez(out, buckets=len(ddp.buckets), **state)
+        np.savez(out, buckets=len(ddp.buckets), threads=cnnlab.get_num_threads(), **state)
 
 
 def _error(fn) -> str:

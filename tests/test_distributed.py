@@ -7,6 +7,7 @@ hang fails instead of blocking. They are skipped where mpi4py or mpiexec is miss
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -123,7 +124,9 @@ def test_two_ranks_of_32_equal_one_process_of_64(tmp_path, batch_norm, dtype, rt
     assert done.returncode == 0, done.stderr[-3000:]
     found, expected = np.load(out), reference_steps(batch_norm, dtype)
     assert int(found["buckets"]) > 1                     # the gradients went in several buckets
-    assert set(found.files) - {"buckets"} == set(expected)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert int(found["threads"]) == max(1, cores // 2)   # init: the 2 ranks share the cores
+    assert set(found.files) - {"buckets", "threads"} == set(expected)
     for name, value in expected.items():
         assert found[name].dtype == value.dtype
         np.testing.assert_allclose(found[name], value, rtol=rtol, atol=rtol * 1e-2, err_msg=name)

@@ -58,6 +58,18 @@ def test_two_ranks_train_as_one_process_and_only_rank_0_speaks(uninterrupted, tm
         "checkpoint.safetensors", "curves.png", "metrics.json"]
 
 
+def test_sync_batchnorm_makes_a_model_with_batch_norm_train_as_one_process(tmp_path):
+    flags = ["--model", "pattern", "--sync-batchnorm", "--epochs", "1", "--optimizer", "sgd"]   # (Adam's
+    # update lr·m/√v turns the rounding of gradients near 0 into steps of lr: SGD shows the equivalence better)
+    done = cnnlab_train(tmp_path / "two", *flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = tmp_path / "one"
+    train(TrainConfig(model="pattern", epochs=1, limit_train=512, limit_test=256, optimizer="sgd", sync_batchnorm=True,
+                      out=str(one)),
+          log=None, progress=False)   # one process: sync_batchnorm means nothing there
+    assert_same_run(tmp_path / "two", one, rtol=1e-4)
+
+
 @pytest.mark.parametrize("fault", ["kill", "raise"])
 def test_a_failed_rank_stops_the_run_and_resume_finishes_it_on_another_number_of_ranks(uninterrupted, tmp_path,
                                                                                         fault):

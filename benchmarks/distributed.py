@@ -1,0 +1,71 @@
+"""Data-parallel training steps per second on W ranks: ``mpiexec -n W python benchmarks/distributed.py``.
+
+Each rank trains its B/W images of every global batch of B (random images, AdamW) through
+`cnnlab.distributed.DistributedDataParallel`, after warm-up steps; rank 0 prints the global
+images per second and the share of its step time spent waiting for the gradients' allreduce
+(DDP's ``communication_seconds``; the reduction itself runs while backward goes on). Run by
+hand, never as a test. Open MPI as root needs ``--allow-run-as-root`` (or OMPI_ALLOW_RUN_AS_ROOT=1
+and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import cnnlab
+import cnnlab.distributed as dist
+import cnnlab.nn.functional as F
+from cnnlab import optim
+from cnnlab.models import from_pattern, lenet5
+
+#: name -> (constructor, image shape)
+NETWORKS = {
+    "lenet5 (MNIST 1x28x28)": (lambda: lenet5(), (1, 28, 28)),
+    "VGG-style CIFAR net [[CONV-RELU]*2-POOL]*3-FC-RELU-FC, widths 32-64-128 (3x32x32)": (
+        lambda: from_pattern("INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> FC -> RELU -> FC", 3, 32, 10,
+                             widths=[32, 64, 128]), (3, 32, 32)),
+}
+
+
+def measure(build, shape, batch_size: int, steps: int, warmup: int, rank: int, world: int) -> dict:
+    cnnlab.manual_seed(0)
+    model = dist.DistributedDataParallel(build())
+    optimizer = optim.AdamW(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(rank)
+    share = batch_size // world
+    images = cnnlab.tensor(rng.standard_normal((share, *shape)).astype(np.float32))
+    labels = cnnlab.tensor(rng.integers(0, 10, share))
+    for step in range(warmup + steps):
+        if step == warmup:
+            dist.all_reduce(0.0)                     # start the clock together
+            start, waited = time.perf_counter(), model.communication_seconds
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    seconds = time.perf_counter() - start
+    return {"images_per_second": batch_size * steps / seconds,
+            "communication": (model.communication_seconds - waited) / seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=64, help="the global batch (default: 64)")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps (default: 30)")
+    parser.add_argument("--warmup", type=int, default=3, help="steps before the clock starts (default: 3)")
+    args = parser.parse_args()
+    rank, world = dist.init()
+    cnnlab.runtime.keep_freed_memory(True)
+    if rank == 0:
+        print(f"{world} rank(s), {cnnlab.get_num_threads()} thread(s) each, global batch {args.batch_size}")
+    for name, (build, shape) in NETWORKS.items():
+        found = measure(build, shape, args.batch_size, args.steps, args.warmup, rank, world)
+        if rank == 0:
+            print(f"{name}: {found['images_per_second']:.0f} images/s, "
+                  f"{found['communication']:.1%} of the step time waiting for the allreduce")
+
+
+if __name__ == "__main__":
+    main()
