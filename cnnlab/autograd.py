@@ -8,7 +8,8 @@ turns the gradient of the result into one gradient per input. Calling
 the results form a graph pointing back to their inputs. `Tensor.backward()`
 walks that graph from the output to the leaves in reverse topological order,
 summing the gradients that arrive at each tensor (fan-out adds up, as in
-``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`).
+``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`), calling
+the leaf's hooks (`Tensor.register_post_accumulate_grad_hook`) once it is stored.
 
 This module imports nothing else of cnnlab. The ops (add, matmul, conv, ...)
 live in `cnnlab.nn.functional`, and so do the Tensor's operators and
