@@ -3,7 +3,7 @@
 Each rank trains its B/W images of every global batch of B (the same batch every step, AdamW) through
 `cnnlab.distributed.DistributedDataParallel`, after warm-up steps; rank 0 prints the global
 images per second and the share of its step time spent waiting for the gradients' allreduce
-(DDP's ``communication_seconds``; the reduction itself runs while backward goes on). Run by
+(DDP's ``communication_seconds``), with the buckets reduced during backward and after it. Run by
 hand, never as a test. Open MPI as root needs ``--allow-run-as-root`` (or OMPI_ALLOW_RUN_AS_ROOT=1
 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1).
 """
@@ -46,9 +46,9 @@ def batch(shape, n: int, rank: int):
     return cnnlab.tensor((pixels - 0.5) / 0.29), cnnlab.tensor(rng.integers(0, 10, n))
 
 
-def measure(build, shape, batch_size: int, steps: int, warmup: int, rank: int, world: int) -> dict:
+def measure(build, shape, batch_size: int, steps: int, warmup: int, rank: int, world: int, overlap: bool) -> dict:
     cnnlab.manual_seed(0)
-    model = dist.DistributedDataParallel(build())
+    model = dist.DistributedDataParallel(build(), overlap=overlap)
     optimizer = optim.AdamW(model.parameters(), lr=1e-3)
     share = batch_size // world
     images, labels = batch(shape, share, rank)
@@ -76,10 +76,12 @@ def main() -> None:
     if rank == 0:
         print(f"{world} rank(s), {cnnlab.get_num_threads()} thread(s) each, global batch {args.batch_size}")
     for name, (build, shape) in NETWORKS.items():
-        found = measure(build, shape, args.batch_size, args.steps, args.warmup, rank, world)
-        if rank == 0:
-            print(f"{name}: {found['images_per_second']:.0f} images/s, "
-                  f"{found['communication']:.1%} of the step time waiting for the allreduce")
+        for overlap in (True, False) if world > 1 else (True,):
+            found = measure(build, shape, args.batch_size, args.steps, args.warmup, rank, world, overlap)
+            if rank == 0:
+                how = "" if world == 1 else " reduced during backward" if overlap else " reduced after backward"
+                print(f"{name}{how}: {found['images_per_second']:.0f} images/s, "
+                      f"{found['communication']:.1%} of the step time waiting for the allreduce")
 
 
 if __name__ == "__main__":

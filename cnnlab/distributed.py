@@ -341,15 +341,18 @@ class DistributedDataParallel(Module):
     buckets of about ``bucket_cap_mb`` in the reverse order of ``module.parameters()``
     (about the order in which backward finishes them). During ``loss.backward()`` a bucket
     whose gradients are all complete is flattened and its sum over the ranks started with
-    MPI's non-blocking ``Iallreduce``; when the last one has started they are waited for,
-    divided by W and written back to ``.grad``, so backward returns with averaged gradients.
-    Every parameter that requires grad must get a gradient in every backward.
+    MPI's non-blocking ``Iallreduce`` (with overlap=False: all of them once the last bucket is
+    complete); when the last one has started they are waited for, divided by W and written
+    back to ``.grad``, so backward returns with averaged gradients. Every parameter that
+    requires grad must get a gradient in every backward.
 
     Args:
         module: the model; the same on every rank.
         bucket_cap_mb: the size of a bucket in MiB. Default: 25 (PyTorch's).
         broadcast_buffers: copy rank 0's buffers (BatchNorm's running statistics) to every
             rank before each training forward. Default: True.
+        overlap: start each bucket's reduction while backward goes on, rather than all at its
+            end (the numbers are the same). Default: True.
 
     Attributes:
         module: the model (its state dict's keys get the prefix ``module.``, as in PyTorch).
@@ -360,7 +363,8 @@ class DistributedDataParallel(Module):
         >>> model = DistributedDataParallel(nn.Linear(4, 2))   # under mpiexec, after init()  # doctest: +SKIP
     """
 
-    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True):
+    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True,
+                 overlap: bool = True):
         super().__init__()
         comm = _comm("DistributedDataParallel")
         if not isinstance(module, Module):
@@ -369,7 +373,8 @@ class DistributedDataParallel(Module):
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a number > 0, got {bucket_cap_mb!r}")
         check_same(_layout(module), "the model's parameters and buffers (name, shape, dtype)",
                    "DistributedDataParallel")
-        self.module, self.broadcast_buffers, self.communication_seconds = module, bool(broadcast_buffers), 0.0
+        self.module, self.broadcast_buffers, self.overlap = module, bool(broadcast_buffers), bool(overlap)
+        self.communication_seconds = 0.0
         with no_grad():
             for t in module.state_dict(keep_vars=True).values():
                 broadcast(t)
@@ -383,6 +388,7 @@ class DistributedDataParallel(Module):
             size += p.data.nbytes
         self._bucket_of = {id(p): b for b, bucket in enumerate(self.buckets) for p in bucket}
         self._ready = [set() for _ in self.buckets]  # ids of the parameters whose gradient is complete
+        self._complete = []                    # the buckets whose gradients are complete, in that order
         self._started = []                     # (bucket, flat sum, MPI request) of this backward
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
 
@@ -391,11 +397,18 @@ class DistributedDataParallel(Module):
         self._ready[b].add(id(p))
         if len(self._ready[b]) < len(self.buckets[b]):
             return
+        self._complete.append(b)
+        if self.overlap:
+            self._start(b)
+        if len(self._complete) == len(self.buckets):
+            for done in ([] if self.overlap else self._complete):
+                self._start(done)
+            self._finish()
+
+    def _start(self, b: int) -> None:
         MPI = _mpi()
         flat = np.concatenate([q.grad.data.reshape(-1) for q in self.buckets[b]])
         self._started.append((b, flat, _comm("DistributedDataParallel").Iallreduce(MPI.IN_PLACE, flat, op=MPI.SUM)))
-        if len(self._started) == len(self.buckets):
-            self._finish()
 
     def _finish(self) -> None:
         start = time.perf_counter()
@@ -408,10 +421,10 @@ class DistributedDataParallel(Module):
             for q in self.buckets[b]:
                 q.grad.data = flat[offset:offset + q.data.size].reshape(q.shape)
                 offset += q.data.size
-        self._started, self._ready = [], [set() for _ in self.buckets]
+        self._complete, self._started, self._ready = [], [], [set() for _ in self.buckets]
 
     def forward(self, *args, **kwargs):
-        if self._started or any(self._ready):
+        if self._complete or any(self._ready):
             missing = [name for name, p in self.module.named_parameters()
                        if id(p) in self._bucket_of and id(p) not in self._ready[self._bucket_of[id(p)]]]
             raise RuntimeError(f"DistributedDataParallel: the last backward gave no gradient to {', '.join(missing[:3])}"

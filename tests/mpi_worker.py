@@ -3,8 +3,9 @@
 Each scenario writes what it found to OUT (rank 0's npz or every rank's json, OUT.RANK), and the
 test in the pytest process judges it.
 
-- ``steps DTYPE BN OUT``: 20 steps of SGD with momentum on the shared data (`make_model`, `make_data`),
-  each rank on its 32 of the step's 64 images, with DDP (and SyncBatchNorm with BN=1).
+- ``steps DTYPE BN OUT [OVERLAP]``: 20 steps of SGD with momentum on the shared data (`make_model`,
+  `make_data`), each rank on its 32 of the step's 64 images, with DDP (and SyncBatchNorm with BN=1;
+  OVERLAP=0: the buckets reduced after backward).
 - ``collectives OUT``: all_reduce, broadcast, all_reduce_metrics, check_same, DDP's checks.
 - ``fail OUT STEP``: rank 1 raises at step STEP inside stop_all_on_error; rank 0 would go on.
 - ``cli FAULT STEP ARGS...``: ``cnnlab ARGS...`` where rank 1 raises (FAULT=raise) or is killed
@@ -56,13 +57,13 @@ def train_steps(model, images, labels, rank: int = 0, world: int = 1) -> None:
         optimizer.step()
 
 
-def steps(dtype_name: str, batch_norm: str, out: str) -> None:
+def steps(dtype_name: str, batch_norm: str, out: str, overlap: str = "1") -> None:
     rank, world = dist.init()
     dtype = np.dtype(dtype_name)
     model = make_model(batch_norm == "1", dtype)
     if batch_norm == "1":
         model = dist.convert_sync_batchnorm(model)
-    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.001)  # several buckets of a few parameters
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.001, overlap=overlap == "1")  # several buckets
     train_steps(ddp, *make_data(dtype), rank, world)
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     dist.check_same({k: v.tobytes() for k, v in state.items()}, "the trained weights")  # all ranks equal

@@ -136,6 +136,15 @@ def test_two_ranks_of_32_equal_one_process_of_64(tmp_path, batch_norm, dtype, rt
     assert np.abs(expected["0.weight"] - initial).max() > 1e-2   # the 20 steps did move the weights
 
 
+def test_reducing_after_backward_gives_the_same_numbers(tmp_path):
+    out = tmp_path / "state.npz"
+    done = run_worker("steps", "float64", 0, out, 0)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = np.load(out)
+    for name, value in reference_steps(False, np.float64).items():
+        np.testing.assert_allclose(found[name], value, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_collectives_and_the_checks_of_ddp(tmp_path):
     done = run_worker("collectives", tmp_path / "found")
     assert done.returncode == 0, done.stderr[-3000:]
