@@ -8,7 +8,8 @@ turns the gradient of the result into one gradient per input. Calling
 the results form a graph pointing back to their inputs. `Tensor.backward()`
 walks that graph from the output to the leaves in reverse topological order,
 summing the gradients that arrive at each tensor (fan-out adds up, as in
-``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`).
+``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`), calling
+the leaf's hooks (`Tensor.register_post_accumulate_grad_hook`) once it is stored.
 
 This module imports nothing else of cnnlab. The ops (add, matmul, conv, ...)
 live in `cnnlab.nn.functional`, and so do the Tensor's operators and
@@ -170,6 +171,8 @@ def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
         ctx = t._ctx
         if ctx is None or t._retains_grad:  # a leaf, or a tensor that asked to keep its grad
             _store_grad(t, g, owned.get(id(t), False))
+            for hook in t._hooks or ():  # its gradient of this backward is complete: tell who asked
+                hook(t)
         if ctx is None:
             continue
         if not hasattr(ctx, "inputs"):
@@ -212,7 +215,7 @@ class Tensor:
         grad: the accumulated gradient (a Tensor of the same shape) or None.
     """
 
-    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_version", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_version", "_retains_grad", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * tensor` call Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False):
@@ -228,6 +231,7 @@ class Tensor:
         self._ctx = None
         self._version = 0
         self._retains_grad = False
+        self._hooks = None
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Compute gradients of this tensor w.r.t. the graph leaves and add them to their `.grad`.
@@ -266,6 +270,16 @@ class Tensor:
         """Keep `.grad` for this non-leaf tensor too."""
         self._retains_grad = True
 
+    def register_post_accumulate_grad_hook(self, hook) -> "HookHandle":
+        """Call ``hook(self)`` in each backward, right after this tensor's gradient of that backward
+        was added to ``.grad`` (once per backward), as ``torch.Tensor.register_post_accumulate_grad_hook``.
+        Returns a handle whose ``remove()`` unregisters it. (Data-parallel training starts reducing
+        gradients there while backward goes on.)"""
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}")
+        self._hooks = (self._hooks or []) + [hook]
+        return HookHandle(self, hook)
+
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (shares memory, as in PyTorch)."""
         return Tensor(self.data)
@@ -279,3 +293,14 @@ class Tensor:
     shape = property(lambda self: self.data.shape, doc="The shape as a tuple of ints.")
     dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype (cnnlab.float32, ...).")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+
+
+class HookHandle:
+    """What `Tensor.register_post_accumulate_grad_hook` returns: ``remove()`` takes the hook off again."""
+
+    def __init__(self, tensor: Tensor, hook):
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self) -> None:
+        hooks = [h for h in self.tensor._hooks or () if h is not self.hook]
+        self.tensor._hooks = hooks or None

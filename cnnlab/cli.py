@@ -109,6 +109,15 @@ def _train_flags(parser) -> None:
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, with its saved settings (flags that change "
                         "the computation must agree with them; --epochs must too) (default: off)")
+    g.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the ranks of mpirun/mpiexec -n W (needs the [distributed] "
+                        "extra): each rank trains on B/W images of every batch of --batch-size B (a multiple of "
+                        "W) and the gradients are averaged; each rank evaluates every W-th test image; only rank 0 "
+                        "prints and writes --out; cnnlab's threads per rank are the machine's cores / its ranks; "
+                        "--resume may use another W (default: off)")
+    g.add_argument("--sync-batchnorm", action="store_const", const=True,
+                   help="with --distributed, batch norm normalises with the statistics of the whole batch over "
+                        "all ranks (SyncBatchNorm) instead of each rank's own share (default: off)")
     g.add_argument("--prefetch", type=int, metavar="N",
                    help=f"batches prepared ahead by a background thread; 0 for none (default: {d.prefetch})")
     g.add_argument("--no-progress", dest="progress", action="store_false",
@@ -131,7 +140,7 @@ def _train(args) -> int:
     from cnnlab import runtime
     from cnnlab.train import CHECKPOINT, TrainConfig, read_run_config, train
 
-    given = _given(args)
+    given = {**_given(args), "distributed": args.distributed}   # how this run is run, not taken from a resumed one
     if args.resume:
         base = TrainConfig(**{k: v for k, v in given.items() if k in ("model", "dataset")})
         out = Path(args.out or f"runs/{base.model}-{base.dataset}")
@@ -786,7 +795,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  cnnlab train --epochs 1 --limit-train 2000     # a quick look\n"
                "  cnnlab train --resume --out runs/lenet5-mnist  # continue a stopped run\n"
                "  cnnlab train --model pattern --augment --epochs 15  # conv-BN-ReLU-pool x2, > 99.4% on MNIST\n"
-               "  cnnlab train --model lenet5 --model-args variant=classic --optimizer sgd --schedule cosine\n")
+               "  cnnlab train --model lenet5 --model-args variant=classic --optimizer sgd --schedule cosine\n"
+               "  mpirun -n 2 cnnlab train --distributed        # 2 processes, 32 images each of every batch of 64\n")
     _train_flags(train)
     train.set_defaults(run=_train)
 

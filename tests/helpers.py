@@ -1,9 +1,15 @@
-"""Test helpers: optional packages, a float64 finite-difference gradient check, random arguments.
+"""Test helpers: optional packages, a float64 finite-difference gradient check, random arguments,
+``mpiexec -n 2`` runs (`run_mpi`, `run_worker`: tests/mpi_worker.py).
 
 The oracle harness (PyTorch, ONNX) is `oracle.py`."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -111,3 +117,37 @@ class Lambda(cnnlab.nn.Module):
 
     def forward(self, x):
         return self.fn(self, x)
+
+
+# ---------------------------------------------------------------- MPI runs
+HERE = pathlib.Path(__file__).parent
+TIMEOUT = 240  # seconds for one mpiexec run; a hang fails the test instead of blocking the suite
+
+
+def mpiexec() -> str:
+    """The mpiexec next to this Python (the MPI wheel puts it there), else on PATH; skipped without MPI."""
+    found = shutil.which("mpiexec", path=os.pathsep.join([str(pathlib.Path(sys.executable).parent),
+                                                          os.environ.get("PATH", "")]))
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        found = None
+    if found is None:  # pragma: no cover
+        if os.environ.get("CI"):
+            pytest.fail("mpi4py and an MPI must be installed in CI (the [test] extra brings them)")
+        pytest.skip("mpi4py or mpiexec is not installed (pip install 'cnnlab[distributed]')")
+    return found
+
+
+def run_mpi(args, n: int = 2, timeout: int = TIMEOUT, cwd=None) -> subprocess.CompletedProcess:
+    """``mpiexec -n N ARGS`` on this machine: Open MPI allowed to run as root (containers, CI), more
+    ranks than cores allowed, no binding to cores (the machine is shared)."""
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    command = [mpiexec(), "-n", str(n), "--oversubscribe", "--bind-to", "none", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def run_worker(*args, n: int = 2, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+    """``mpiexec -n N python tests/mpi_worker.py ARGS`` (see mpi_worker's docstring for the scenarios)."""
+    return run_mpi([sys.executable, HERE / "mpi_worker.py", *args], n=n, timeout=timeout)

@@ -192,6 +192,24 @@ def test_retain_grad_on_non_leaf():
     np.testing.assert_allclose(x.grad.data, [18.0, 36.0])
 
 
+def test_post_accumulate_grad_hooks_see_each_leafs_whole_gradient_once():
+    w = cnnlab.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.data.tolist()))
+    w.register_post_accumulate_grad_hook(lambda t: seen.append("second"))
+    ((w * 3).sum() + (w * w).sum()).backward()      # fan-out: the hook sees the sum 3 + 2w, once
+    assert seen == [[5.0, 7.0], "second"]
+    handle.remove()
+    (w * 1).sum().backward()                          # accumulated into .grad, then the remaining hook
+    assert seen == [[5.0, 7.0], "second", "second"] and w.grad.data.tolist() == [6.0, 8.0]
+    y = w * 2
+    y.register_post_accumulate_grad_hook(lambda t: seen.append("non-leaf"))   # no .grad kept: not called
+    y.sum().backward()
+    assert seen[-1] == "second"
+    with pytest.raises(TypeError, match="register_post_accumulate_grad_hook: hook must be callable, got int"):
+        w.register_post_accumulate_grad_hook(3)
+
+
 def test_deep_graph_does_not_hit_recursion_limit():
     x = cnnlab.tensor(1.0, dtype=cnnlab.float64, requires_grad=True)
     y = x

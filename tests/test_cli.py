@@ -144,7 +144,7 @@ def test_resume_with_other_settings_is_refused(trained, tmp_path, capsys):
     err = one_error_line(capsys, main(["train", "--resume", "--out", str(tmp_path / "r"), "--lr", "0.1"]), "train")
     assert err.startswith("cnnlab train: error: --lr is 0.1, but the run in "), err
     assert err.endswith("a resumed run keeps its settings (only --data-dir, --download, --prefetch, eval_batch_size, "
-                        "--out may change)"), err
+                        "--out, --distributed may change)"), err
 
 
 def test_train_keeps_freed_memory_for_its_own_process(monkeypatch, tmp_path):

@@ -128,9 +128,12 @@ class DataLoader:
         prefetch: number of batches one background thread prepares ahead; 0 (default) makes
             them in the loop.
         num_workers: must be 0 (there are no worker processes; use ``prefetch``).
+        sampler: where the indices of an epoch come from instead (an iterable of ints with
+            ``len``, e.g. `cnnlab.distributed.DistributedSampler`); not with shuffle.
+            `set_epoch` is passed on to it when it has one. Default: None.
 
     Shape:
-        ``len(loader)`` = ⌈n / batch_size⌉, or ⌊n / batch_size⌋ with drop_last.
+        ``len(loader)`` = ⌈n / batch_size⌉, or ⌊n / batch_size⌋ with drop_last, n = len(sampler or dataset).
 
     Example:
         >>> from cnnlab.data import MNIST
@@ -142,7 +145,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle: bool = False, drop_last: bool = False, seed=None,
-                 generator=None, collate_fn=None, prefetch: int = 0, num_workers: int = 0):
+                 generator=None, collate_fn=None, prefetch: int = 0, num_workers: int = 0, sampler=None):
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(f"DataLoader: dataset must support len() and indexing (a map-style Dataset), "
                             f"got {type(dataset).__name__}")
@@ -169,22 +172,31 @@ class DataLoader:
         if num_workers != 0:
             raise ValueError(f"DataLoader: num_workers must be 0, got {num_workers!r}: cnnlab has no worker "
                              f"processes; pass prefetch=N to prepare N batches in one background thread")
+        if sampler is not None and not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with len(), "
+                            f"got {type(sampler).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.sampler = sampler
         self.seed, self.generator, self.prefetch, self.num_workers = seed, generator, int(prefetch), 0
         self.collate_fn = collate_fn
         self.epoch = 0
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset if self.sampler is None else self.sampler)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next ``iter(loader)`` epoch ``epoch`` (with ``seed``: to resume a run exactly)."""
+        """Make the next ``iter(loader)`` epoch ``epoch`` (with ``seed``: to resume a run exactly),
+        and the sampler's too when it has a ``set_epoch``."""
         if not _is_int(epoch) or epoch < 0:
             raise ValueError(f"DataLoader.set_epoch: epoch must be a non-negative int, got {epoch!r}")
         self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)
 
     def _epoch_generator(self) -> np.random.Generator:
         if self.generator is not None:
@@ -195,8 +207,11 @@ class DataLoader:
 
     def _batches(self, rng):
         """The index batches of one epoch."""
-        n = len(self.dataset)
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+        else:
+            order = rng.permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))
+        n = len(order)
         if self.batch_size is None:
             return [int(i) for i in order]
         stop = len(self) * self.batch_size if self.drop_last else n

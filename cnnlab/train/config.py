@@ -109,6 +109,10 @@ class TrainConfig:
         prefetch: batches made ahead by a background thread. Default: 2.
         eval_batch_size: images per forward pass when evaluating. Default: 1000.
         out: the run folder (checkpoint.safetensors, metrics.json, curves.png); None writes nothing. Default: None.
+        distributed: data-parallel over the ranks of ``mpiexec -n W`` (`cnnlab.distributed`): each rank trains
+            on batch_size / W images of every batch of batch_size; may change on resume. Default: False.
+        sync_batchnorm: with distributed, batch norm uses the statistics of the whole batch over all ranks
+            (`cnnlab.distributed.SyncBatchNorm`) instead of each rank's own. Default: False.
     """
 
     model: str = "lenet5"
@@ -130,9 +134,11 @@ class TrainConfig:
     prefetch: int = 2
     eval_batch_size: int = 1000
     out: str | None = None
+    distributed: bool = False
+    sync_batchnorm: bool = False
 
-    #: fields that may change when a run is resumed: where things are, not what is computed
-    RESUMABLE_CHANGES = ("data_dir", "download", "prefetch", "eval_batch_size", "out")
+    #: fields that may change when a run is resumed: where things are and how it is run, not what is computed
+    RESUMABLE_CHANGES = ("data_dir", "download", "prefetch", "eval_batch_size", "out", "distributed")
 
     def resolved(self) -> TrainConfig:
         """A checked copy with lr and weight_decay filled in from the optimizer's defaults."""

@@ -25,9 +25,10 @@ __all__ = ["train_one_epoch", "evaluate", "fit", "confusion_matrix", "format_con
 
 
 def _count(loader) -> int | None:
-    """Number of images an epoch of ``loader`` has, when it can tell (a DataLoader over a sized dataset)."""
+    """Number of images an epoch of ``loader`` has, when it can tell (a DataLoader over a sized dataset
+    or with a sampler: then the sampler's share)."""
     try:
-        n = len(loader.dataset)
+        n = len(loader.dataset if getattr(loader, "sampler", None) is None else loader.sampler)
     except (AttributeError, TypeError):
         return None
     return n - n % loader.batch_size if getattr(loader, "drop_last", False) and loader.batch_size else n
@@ -106,7 +107,8 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, num_classes: int | None = N
 
 
 def fit(model, train_loader, test_loader, optimizer, epochs: int, scheduler=None, per_batch: bool = False,
-        start_epoch: int = 0, history=None, on_epoch_end=None, progress: bool = True, log=print) -> list[dict]:
+        start_epoch: int = 0, history=None, on_epoch_end=None, progress: bool = True, log=print,
+        reduce_metrics=None) -> list[dict]:
     """Train for ``epochs`` epochs, evaluating on ``test_loader`` after each; return the metrics of every epoch.
 
     Args:
@@ -119,6 +121,9 @@ def fit(model, train_loader, test_loader, optimizer, epochs: int, scheduler=None
         on_epoch_end: called as ``on_epoch_end(history)`` after each epoch (to save a checkpoint). Default: None.
         progress: show a progress bar (tqdm when installed and on a terminal, else plain lines). Default: True.
         log: where the one-line summary of each epoch goes; None for silence. Default: print.
+        reduce_metrics: turns each epoch's training and test metrics of this process into those of
+            all processes (`cnnlab.distributed.all_reduce_metrics`, each process with its shard of the
+            data); None: they are already whole. Default: None.
 
     Returns:
         ``history``: one dict per epoch with epoch, train_loss, train_acc, test_loss, test_acc,
@@ -138,6 +143,8 @@ def fit(model, train_loader, test_loader, optimizer, epochs: int, scheduler=None
         if scheduler is not None and not per_batch:
             scheduler.step()
         test = evaluate(model, test_loader)
+        if reduce_metrics is not None:
+            train, test = reduce_metrics(train), reduce_metrics(test)
         history.append({"epoch": epoch + 1, "train_loss": train["loss"], "train_acc": train["acc"],
                         "test_loss": test["loss"], "test_acc": test["acc"],
                         "seconds": time.perf_counter() - start,

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from cnnlab import backend, manual_seed
-from cnnlab.data import DataLoader
+from cnnlab.data import DataLoader, Subset
 from cnnlab.io import LoadError, atomic_write_text, load, load_torch, save
 from cnnlab.messages import SettingError, counted
 from cnnlab.train.config import DATASETS, TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
@@ -162,6 +162,16 @@ def _check_resume(config: TrainConfig, saved: TrainConfig, path) -> None:
 def train(config: TrainConfig, resume: bool = False, log=print, progress: bool = True) -> list[dict]:
     """Train ``config.model`` on ``config.dataset`` as the config says; return the metrics of every epoch.
 
+    With ``config.distributed`` every rank of ``mpiexec -n W`` calls this with the same settings
+    (checked: a rank that disagrees stops them all with a message). Rank r trains on its
+    `DistributedSampler` share, batch_size / W images of every global batch of batch_size, with
+    the gradients averaged (`DistributedDataParallel`), so the steps are those of one process;
+    the ranks evaluate disjoint parts of the test set and the metrics are reduced
+    (`all_reduce_metrics`). Only rank 0 logs and writes the run folder; a resume may use
+    another W (the global batch stays batch_size). Settings that differ between the ranks, or a
+    batch_size that W does not divide, raise ValueError on every rank before any work; after that,
+    an exception on any rank stops every rank (`stop_all_on_error`).
+
     Args:
         config: the settings (see `TrainConfig`); with ``config.out`` set, the run folder is written.
         resume: continue the run in ``config.out`` from its checkpoint. ``config`` must have the
@@ -175,19 +185,45 @@ def train(config: TrainConfig, resume: bool = False, log=print, progress: bool =
         ['epoch', 'images_per_second', 'seconds', 'test_acc', 'test_loss', 'train_acc', 'train_loss']
     """
     config = config.resolved()
+    if not config.distributed:
+        return _run(config, resume, log, progress, None)
+    from cnnlab import distributed
+
+    rank, world = distributed.init()
+    # errors that every rank finds alike, before any work: each rank raises the same
+    distributed.check_same({**config.to_dict(), "resume": resume}, "the settings", "train")
+    if config.batch_size % world:
+        raise SettingError("train", f"{{batch_size}} (the global batch) must be a multiple of the {world} ranks, "
+                           f"got {config.batch_size}", "batch_size")
+    with distributed.stop_all_on_error():   # from here on a rank may fail alone: then all must stop
+        return _run(config, resume, log if rank == 0 else None, progress and rank == 0, distributed)
+
+
+def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) -> list[dict]:
+    """`train`, in one process (``distributed`` None) or as one rank (the module `cnnlab.distributed`)."""
     out = None if config.out is None else Path(config.out)
     if resume and out is None:
         raise ValueError("resume: give the run folder (out) to resume from")
     ckpt = load_checkpoint(out / CHECKPOINT) if resume else None
     if ckpt is not None:
         _check_resume(config, ckpt["config"], out)
+    rank, world = (0, 1) if distributed is None else (distributed.get_rank(), distributed.get_world_size())
 
     manual_seed(config.seed)  # the init draws from cnnlab's generator
     train_set, test_set, info = build_datasets(config)
     model = build_model(config.model, info, config.model_args)
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                              prefetch=config.prefetch)
-    test_loader = DataLoader(test_set, batch_size=config.eval_batch_size, prefetch=config.prefetch)
+    if distributed is None:
+        train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                                  prefetch=config.prefetch)
+        test_shard = test_set
+    else:   # rank r: its share of every global batch, and every W-th test image
+        if config.sync_batchnorm:
+            model = distributed.convert_sync_batchnorm(model)
+        sampler = distributed.DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed)
+        train_loader = DataLoader(train_set, batch_size=config.batch_size // world, sampler=sampler,
+                                  seed=config.seed, prefetch=config.prefetch)
+        test_shard = Subset(test_set, range(rank, len(test_set), world))
+    test_loader = DataLoader(test_shard, batch_size=config.eval_batch_size, prefetch=config.prefetch)
     optimizer = build_optimizer(config, model.parameters())
     scheduler, per_batch = build_scheduler(config, optimizer, len(train_loader))
 
@@ -201,7 +237,8 @@ def train(config: TrainConfig, resume: bool = False, log=print, progress: bool =
         history = [dict(row) for row in ckpt["metrics"]]
         if log is not None:
             log(f"resuming {out} after epoch {ckpt['epoch']} of {config.epochs}")
-    if out is not None:
+    trained = model if distributed is None else distributed.DistributedDataParallel(model)
+    if out is not None and rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     title = f"{config.model} on {config.dataset}"
     notes = set()
@@ -220,13 +257,22 @@ def train(config: TrainConfig, resume: bool = False, log=print, progress: bool =
             notes.add("curves")
 
     if log is not None and len(history) < config.epochs:
+        ranks = "" if distributed is None else f" on {world} ranks of {config.batch_size // world} images a step"
         log(f"training {title}: {len(train_set)} training and {len(test_set)} test images, "
             f"{sum(p.numel() for p in model.parameters()):,} parameters, {counted(config.epochs, 'epoch')}, "
-            f"{config.optimizer} lr {config.lr:g}, schedule {config.schedule}" + (f"; writing {out}" if out else ""))
-    fit(model, train_loader, test_loader, optimizer, config.epochs, scheduler, per_batch, start_epoch=len(history),
-        history=history, on_epoch_end=write_run_files if out is not None else None, progress=progress, log=log)
+            f"{config.optimizer} lr {config.lr:g}, schedule {config.schedule}{ranks}"
+            + (f"; writing {out}" if out else ""))
+    first = len(history)
+    fit(trained, train_loader, test_loader, optimizer, config.epochs, scheduler, per_batch, start_epoch=len(history),
+        history=history, on_epoch_end=write_run_files if out is not None and rank == 0 else None,
+        progress=progress, log=log, reduce_metrics=None if distributed is None else distributed.all_reduce_metrics)
     if log is not None:
         last = history[-1]
         log(f"test accuracy: {last['test_acc']:.2%} on the {len(test_set):,} {info.name} test images "
             f"after {counted(last['epoch'], 'epoch')}")
+        if distributed is not None:
+            trained_seconds = sum(row["seconds"] for row in history[first:])
+            log(f"rank 0 waited {trained.communication_seconds:.1f} s for the gradients of the other ranks "
+                f"({trained.communication_seconds / max(trained_seconds, 1e-9):.1%} of the run's "
+                f"{trained_seconds:.1f} s)")
     return history

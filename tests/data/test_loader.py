@@ -159,6 +159,31 @@ def test_batch_size_none_and_argument_errors():
         DataLoader(5)
 
 
+def test_a_sampler_gives_the_order_and_hears_set_epoch():
+    class Reversed:
+        def __init__(self, n):
+            self.n, self.epochs = n, []
+
+        def __iter__(self):
+            return iter(range(self.n - 1, -1, -1))
+
+        def __len__(self):
+            return self.n
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+    sampler = Reversed(5)
+    loader = DataLoader(Counting(10), batch_size=2, sampler=sampler)
+    assert len(loader) == 3 and [y.tolist() for _, y in loader] == [[4, 3], [2, 1], [0]]
+    loader.set_epoch(3)
+    assert sampler.epochs == [3]
+    with pytest.raises(ValueError, match="DataLoader: sampler option is mutually exclusive with shuffle"):
+        DataLoader(Counting(4), sampler=sampler, shuffle=True)
+    with pytest.raises(TypeError, match="DataLoader: sampler must be an iterable of indices with len\\(\\), got int"):
+        DataLoader(Counting(4), sampler=3)
+
+
 # ---------------------------------------------------------------- shuffling
 def epoch_orders(loader, epochs=2):
     return [np.concatenate([y.numpy() for _, y in loader]).tolist() for _ in range(epochs)]

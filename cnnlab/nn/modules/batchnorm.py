@@ -1,4 +1,5 @@
-"""Batch normalization layers: `BatchNorm1d`, `BatchNorm2d`, `BatchNorm3d` (one `_BatchNorm` base)."""
+"""Batch normalization layers: `BatchNorm1d`, `BatchNorm2d`, `BatchNorm3d` (one `BatchNormBase` base, which
+`cnnlab.distributed.SyncBatchNorm` extends too)."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ def _number(value, name, layer, allow_none=False):
     return value  # kept as given, so that the repr shows it as PyTorch's does
 
 
-class _BatchNorm(Module):
+class BatchNormBase(Module):
     """What BatchNorm1d/2d/3d share; they differ only in the input ranks they accept."""
 
     _ranks: tuple = ()
@@ -77,6 +78,13 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    def momentum_factor(self) -> float:
+        """The weight of a new training batch in the running estimates: momentum, or 1/n for the
+        cumulative average (momentum=None), n counting this batch."""
+        if self.momentum is None:
+            return 1.0 / float(self.num_batches_tracked.item() + 1)
+        return self.momentum
+
     def _check_input_dim(self, input) -> None:
         if not isinstance(input, Tensor):
             raise TypeError(f"{type(self).__name__}: input must be a Tensor, got {type(input).__name__}")
@@ -91,11 +99,7 @@ class _BatchNorm(Module):
         track = not self.training or self.track_running_stats  # buffers to read (eval) or update (training)
         running_mean, running_var = (self.running_mean, self.running_var) if track else (None, None)
         counting = self.training and self.track_running_stats
-        # the weight of the new batch: momentum, or 1/n for the cumulative average (momentum=None), n
-        # counting this batch
-        factor = 0.0 if self.momentum is None else self.momentum
-        if counting and self.momentum is None:
-            factor = 1.0 / float(self.num_batches_tracked.item() + 1)
+        factor = self.momentum_factor() if counting else 0.0
         y = batch_norm(input, running_mean, running_var, self.weight, self.bias, use_batch_stats, factor, self.eps)
         if counting:  # after batch_norm's checks: a bad batch does not count as tracked
             with no_grad():
@@ -145,19 +149,19 @@ _DOC = """Batch normalization over a {what} input, as ``torch.nn.{name}``.
     """
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(BatchNormBase):
     __doc__ = _DOC.format(what="2-d or 3-d", name="BatchNorm1d", over="N (and L)", shape="(N, C) or (N, C, L)",
                           example="8, 16, 10", example_out="(8, 16, 10)")
     _ranks = (2, 3)
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(BatchNormBase):
     __doc__ = _DOC.format(what="4-d", name="BatchNorm2d", over="N, H and W", shape="(N, C, H, W)",
                           example="8, 16, 5, 5", example_out="(8, 16, 5, 5)")
     _ranks = (4,)
 
 
-class BatchNorm3d(_BatchNorm):
+class BatchNorm3d(BatchNormBase):
     __doc__ = _DOC.format(what="5-d", name="BatchNorm3d", over="N, D, H and W", shape="(N, C, D, H, W)",
                           example="2, 16, 3, 5, 5", example_out="(2, 16, 3, 5, 5)")
     _ranks = (5,)

@@ -414,3 +414,12 @@ def test_float32_stays_float32_with_numpy_float64_scalars():
         out.backward(cnnlab.ones(*out.shape))
         assert x.grad.dtype == np.float32
     assert rm.dtype == np.float32 and rv.dtype == np.float32
+
+
+def test_momentum_factor_is_the_weight_of_the_next_batch():
+    assert BatchNorm2d(3, momentum=0.3).momentum_factor() == 0.3
+    bn = BatchNorm1d(2, momentum=None)              # the cumulative average: 1 / (batches + 1)
+    assert bn.momentum_factor() == 1.0
+    bn(cnnlab.randn(4, 2))
+    bn(cnnlab.randn(4, 2))
+    assert bn.momentum_factor() == pytest.approx(1 / 3)
