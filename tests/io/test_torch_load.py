@@ -268,9 +268,14 @@ VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512
 
 
 @pytest.mark.parametrize("name", list(ZOO))
-def test_zoo_models_load_their_torch_twins_checkpoints_and_agree(torch, tmp_path, name):
-    """torch.save of the twin's state dict (random BN statistics) -> load_torch -> strict load_state_dict ->
-    the same outputs in eval mode."""
+def test_zoo_round_trips_with_torch_agree(torch, tmp_path, name):
+    """Both ways for each zoo model and its torch twin (random BN statistics), each checked by outputs in
+    eval mode: torch.save and safetensors files of the twin -> load_torch -> strict load_state_dict;
+    cnnlab's save_torch and save_torch_compatible -> torch.load / safetensors.torch -> the twin, strictly."""
+    from safetensors.torch import load_file, save_file
+
+    from cnnlab.io import save_torch, save_torch_compatible
+
     build, twin, shape = ZOO[name]
     torch.manual_seed(0)
     theirs = twin(torch).eval()
@@ -279,10 +284,23 @@ def test_zoo_models_load_their_torch_twins_checkpoints_and_agree(torch, tmp_path
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
-    ours = build().eval()
-    ours.load_state_dict(load_torch(saved(torch, theirs.state_dict(), tmp_path)))
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    with torch.no_grad(), cnnlab.no_grad():
-        want = zoo_twins.torch_forward(torch, theirs, torch.tensor(x)).numpy()
-        got = ours(cnnlab.tensor(x)).numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+    def torch_output(model):
+        with torch.no_grad():
+            return zoo_twins.torch_forward(torch, model, torch.tensor(x)).numpy()
+
+    want = torch_output(theirs)
+    save_file({k: v.contiguous() for k, v in theirs.state_dict().items()}, tmp_path / "twin.safetensors")
+    for source in (saved(torch, theirs.state_dict(), tmp_path), tmp_path / "twin.safetensors"):
+        ours = build().eval()
+        ours.load_state_dict(load_torch(source))
+        with cnnlab.no_grad():
+            got = ours(cnnlab.tensor(x)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max(), err_msg=str(source))
+    save_torch(ours.state_dict(), tmp_path / "ours.pt")
+    save_torch_compatible(ours, tmp_path / "ours.safetensors")
+    for state in (torch.load(tmp_path / "ours.pt", weights_only=True), load_file(tmp_path / "ours.safetensors")):
+        back = twin(torch).eval()
+        back.load_state_dict(state, strict=True)
+        np.testing.assert_array_equal(torch_output(back), want)
