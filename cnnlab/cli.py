@@ -697,6 +697,17 @@ def _add_explain_parser(sub) -> None:
 
 
 # ---------------------------------------------------------------- summary
+def _onnx_input_size(path):
+    """(C, *spatial) of an ONNX file's first graph input when its dims past the batch are fixed, else None."""
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph
+    names = {t.name for t in graph.initializer}
+    inputs = [v for v in graph.input if v.name not in names]
+    dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim] if inputs else []
+    return tuple(dims[1:]) if len(dims) >= 3 and all(d > 0 for d in dims[1:]) else None
+
+
 def _summary(args) -> int:
     import json
 
@@ -705,6 +716,12 @@ def _summary(args) -> int:
 
     if args.model in MODELS:
         model, size = MODELS[args.model](), INPUT_SIZES[args.model]
+    elif args.model.endswith(".onnx"):
+        import cnnlab.onnx
+
+        model, size = cnnlab.onnx.load(args.model), _onnx_input_size(args.model)
+        if size is None and args.input_size is None:
+            raise ValueError(f"{args.model}'s input has no fixed size: give --input-size")
     elif Path(args.model).exists():
         from cnnlab.train import load_checkpoint, model_from_checkpoint
 
@@ -761,7 +778,8 @@ def _add_summary_parser(sub):
                "  cnnlab summary runs/lenet5-mnist                       # a trained model\n"
                "  cnnlab summary vgg16 --unit 0 3 3 --layer features.30  # the input region of one unit\n")
     su.add_argument("model", metavar="MODEL|CHECKPOINT",
-                    help=f"a model name ({', '.join(MODELS)}) or a checkpoint.safetensors / run folder")
+                    help=f"a model name ({', '.join(MODELS)}), a checkpoint.safetensors / run folder, or an ONNX "
+                         "file (.onnx, loaded by cnnlab.onnx.load)")
     su.add_argument("--input-size", type=int, nargs="+", metavar="N",
                     help="C and the spatial sizes, e.g. 3 224 224 (default: what the model is made for, or the "
                          "checkpoint's images)")

@@ -154,3 +154,21 @@ def test_an_onnx_file_that_is_not_onnx_is_one_line(onnx, tmp_path, capsys):
     (tmp_path / "junk.onnx").write_bytes(b"\x00\x01 not a model")
     code = main(["import", str(tmp_path / "junk.onnx"), "--model", "lenet5", "--out", str(tmp_path / "c")])
     assert "junk.onnx: not a valid ONNX" in one_error_line(capsys, code, "import")
+
+
+def test_summary_reads_an_onnx_file_and_names_an_unsupported_op(onnx, torch_weights, tmp_path, capsys):
+    from onnx import helper
+
+    path, _ = torch_weights
+    ckpt = tmp_path / "c.safetensors"
+    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    assert run(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])[0] == 0
+    code, out = run(["summary", str(tmp_path / "m.onnx")])            # the input size from the file: (N, 1, 28, 28)
+    assert code == 0 and "Total params: 61,706" in out and "Input size (1, 1, 28, 28)" in out
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    model.graph.node[0].CopyFrom(helper.make_node("Hardmax", [model.graph.node[0].input[0]],
+                                                  [model.graph.node[0].output[0]], name="odd"))
+    onnx.save(model, str(tmp_path / "odd.onnx"))
+    code = main(["summary", str(tmp_path / "odd.onnx"), "--input-size", "1", "28", "28"])
+    err = one_error_line(capsys, code, "summary")
+    assert "odd.onnx: node 'odd' (Hardmax): Hardmax is not supported (supported: " in err
