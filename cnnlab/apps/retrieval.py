@@ -128,9 +128,9 @@ def evaluate(queries, query_labels, gallery, gallery_labels, k: int = 10) -> dic
         order = np.argsort(-sims, axis=1, kind="stable")                          # (q, G): the ranking
         rel = gallery_labels[order] == query_labels[part, None]                     # (q, G) bool
         hits = np.cumsum(rel, axis=1)                                               # relevant up to rank j
-        total = hits[:, -1]
+        total = hits[:, -1].copy()                     # copies: a view would keep the whole (q, G) block alive
         ap.append(np.where(total > 0, (rel * hits / ranks).sum(axis=1) / np.maximum(total, 1), 0.0))
-        hits_at_k.append(hits[:, k - 1])
+        hits_at_k.append(hits[:, k - 1].copy())
         relevant.append(total)
     hits_at_k, relevant = np.concatenate(hits_at_k), np.concatenate(relevant)
     return {"map": float(np.concatenate(ap).mean()), "precision_at_k": float((hits_at_k / k).mean()),
