@@ -24,10 +24,6 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-class MissingExtraError(ImportError):
-    """An optional dependency is not installed; the message says which extra brings it."""
-
-
 class SettingError(ValueError):
     """A ValueError about settings, named by their argument in ``str()`` and by their flag in `with_flags`.
 

@@ -172,3 +172,14 @@ def test_summary_reads_an_onnx_file_and_names_an_unsupported_op(onnx, torch_weig
     code = main(["summary", str(tmp_path / "odd.onnx"), "--input-size", "1", "28", "28"])
     err = one_error_line(capsys, code, "summary")
     assert "odd.onnx: node 'odd' (Hardmax): Hardmax is not supported (supported: " in err
+
+
+def test_onnx_without_the_onnx_package_is_one_line(torch_weights, tmp_path, monkeypatch, capsys):
+    path, _ = torch_weights
+    ckpt = tmp_path / "c.safetensors"
+    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    code = main(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
+    assert "ONNX export needs the onnx package: pip install 'cnnlab[onnx]'" in one_error_line(capsys, code, "export")
+    code = main(["summary", str(tmp_path / "m.onnx")])
+    assert "needs the onnx package: pip install 'cnnlab[onnx]'" in one_error_line(capsys, code, "summary")

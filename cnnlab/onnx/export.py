@@ -28,6 +28,7 @@ import numpy as np
 from cnnlab import arguments
 from cnnlab.autograd import Tensor, enable_grad
 from cnnlab.io.files import atomic_write_bytes
+from cnnlab.messages import MissingExtraError
 from cnnlab.nn import Module
 from cnnlab.onnx.export_layers import LAYERS
 from cnnlab.onnx.export_ops import OPS, ExportError
@@ -301,7 +302,7 @@ def export(model: Module, example_input, path, opset: int = 17, dynamic_batch: b
     try:
         import onnx
     except ImportError as e:
-        raise ImportError("export: ONNX export needs the onnx package: pip install 'cnnlab[onnx]'") from e
+        raise MissingExtraError("export: ONNX export needs the onnx package: pip install 'cnnlab[onnx]'") from e
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:

@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from cnnlab.autograd import Tensor, no_grad
+from cnnlab.messages import MissingExtraError
 from cnnlab.nn import Parameter
 from cnnlab.onnx.convert_layers import LAYERS
 from cnnlab.onnx.convert_tensors import TENSORS
@@ -135,7 +136,7 @@ def _read(path):
     try:
         import onnx
     except ImportError:
-        raise ImportError("cnnlab.onnx.load needs the onnx package: pip install 'cnnlab[onnx]'") from None
+        raise MissingExtraError("cnnlab.onnx.load needs the onnx package: pip install 'cnnlab[onnx]'") from None
     if isinstance(path, onnx.ModelProto):
         model, source = path, "<ModelProto>"
     elif isinstance(path, (str, os.PathLike)):
