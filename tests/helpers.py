@@ -151,3 +151,28 @@ def run_mpi(args, n: int = 2, timeout: int = TIMEOUT, cwd=None) -> subprocess.Co
 def run_worker(*args, n: int = 2, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
     """``mpiexec -n N python tests/mpi_worker.py ARGS`` (see mpi_worker's docstring for the scenarios)."""
     return run_mpi([sys.executable, HERE / "mpi_worker.py", *args], n=n, timeout=timeout)
+
+
+# ---------------------------------------------------------------- the command line
+def run_cli(argv):
+    """(exit status, what it printed on stdout) of ``cnnlab ARGV`` run in this process."""
+    import contextlib
+    import io
+
+    from cnnlab.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def one_error_line(capsys, code, command):
+    """The stripped error of a failed ``cnnlab COMMAND``: exit status 2, exactly one line on stderr that
+    starts with ``cnnlab COMMAND: error: ``, no traceback."""
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith(f"cnnlab {command}: error: ") and "Traceback" not in err, err
+    return err.strip()
+

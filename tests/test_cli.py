@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import installed, requires
+from helpers import installed, one_error_line, requires
 
 import cnnlab
 from cnnlab import cli
@@ -35,14 +35,6 @@ def trained(tmp_path_factory):
     capture = printed.getvalue().splitlines()
     assert code == 0
     return out, capture
-
-
-def one_error_line(capsys, code, command):
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert err.endswith("\n") and err.count("\n") == 1, err
-    assert err.startswith(f"cnnlab {command}: error: ") and "Traceback" not in err, err
-    return err.strip()
 
 
 def test_train_writes_the_run_folder_and_prints_the_test_accuracy(trained):

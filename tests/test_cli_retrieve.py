@@ -2,36 +2,26 @@
 picture, and one-line errors."""
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 
-import numpy as np
 import pytest
-from helpers import requires
+from helpers import one_error_line, requires, run_cli
 
 from cnnlab.cli import main
 from cnnlab.data import MNIST
 
 
-def run(argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    return code, out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("retrieve") / "lenet"
-    code, _ = run(["train", "--epochs", "1", "--limit-train", "512", "--limit-test", "64", "--prefetch", "0",
+    code, _ = run_cli(["train", "--epochs", "1", "--limit-train", "512", "--limit-test", "64", "--prefetch", "0",
                    "--no-progress", "--out", str(out)])
     assert code == 0
     return out
 
 
 def test_evaluate_prints_features_beside_raw_pixels(checkpoint):
-    code, out = run(["retrieve", "--checkpoint", str(checkpoint), "--evaluate", "--k", "5", "--limit-queries", "40",
+    code, out = run_cli(["retrieve", "--checkpoint", str(checkpoint), "--evaluate", "--k", "5", "--limit-queries", "40",
                      "--limit-gallery", "300"])
     assert code == 0
     lines = out.splitlines()
@@ -50,7 +40,7 @@ def test_an_image_gets_its_neighbours_and_their_picture(checkpoint, tmp_path):
 
     digit = MNIST(train=False).data[0]
     Image.fromarray(digit).save(tmp_path / "q.png")
-    code, out = run(["retrieve", "--checkpoint", str(checkpoint), str(tmp_path / "q.png"), "--k", "3",
+    code, out = run_cli(["retrieve", "--checkpoint", str(checkpoint), str(tmp_path / "q.png"), "--k", "3",
                      "--limit-gallery", "200", "--out", str(tmp_path / "n.png")])
     assert code == 0
     lines = out.splitlines()
@@ -68,7 +58,5 @@ def test_an_image_gets_its_neighbours_and_their_picture(checkpoint, tmp_path):
     (["--evaluate", "--layer", "fc9", "--limit-gallery", "50"], r"retrieval: the model has no layer 'fc9'"),
 ])
 def test_errors_are_one_line(checkpoint, capsys, argv, message):
-    code = main(["retrieve", "--checkpoint", str(checkpoint), *argv])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and err.startswith("cnnlab retrieve: error: ")
+    err = one_error_line(capsys, main(["retrieve", "--checkpoint", str(checkpoint), *argv]), "retrieve")
     assert re.search(message, err), err

@@ -5,7 +5,7 @@ import re
 import sys
 
 import pytest
-from helpers import requires
+from helpers import one_error_line, requires
 
 from cnnlab import viz
 from cnnlab.cli import main
@@ -29,14 +29,6 @@ def runs(tmp_path_factory):
     Image.fromarray(digits[0]).save(root / "seven.png")           # test image 0 is a 7
     Image.fromarray(255 - digits[0]).save(root / "paper.png")     # dark on light, as on paper
     return root
-
-
-def one_error_line(capsys, code, command):
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert err.endswith("\n") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"cnnlab {command}: error: "), err
-    return err.strip()
 
 
 def model_and_image(runs, name="gap", image="seven.png"):

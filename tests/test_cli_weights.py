@@ -2,32 +2,17 @@
 with torch as the oracle of what it reads, and one-line errors for what does not fit."""
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 
 import numpy as np
 import pytest
+from helpers import one_error_line, run_cli
 
 import cnnlab
 from cnnlab.cli import main
 from cnnlab.models import lenet5
 from cnnlab.train import load_checkpoint, model_from_checkpoint
-
-
-def run(argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    return code, out.getvalue()
-
-
-def one_error_line(capsys, code, command):
-    assert code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"cnnlab {command}: error: "), err
-    return err
 
 
 @pytest.fixture
@@ -43,13 +28,13 @@ def torch_weights(torch, tmp_path):
 def test_import_makes_a_checkpoint_that_eval_and_predict_accept(torch_weights, tmp_path):
     path, arrays = torch_weights
     ckpt = tmp_path / "imported" / "checkpoint.safetensors"
-    code, out = run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])
+    code, out = run_cli(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])
     assert code == 0 and out.startswith(f"wrote {ckpt}: lenet5 for mnist with the weights of {path}")
     model, info = model_from_checkpoint(load_checkpoint(ckpt))
     assert info.name == "mnist"
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
-    code, out = run(["eval", "--checkpoint", str(ckpt), "--limit-test", "50"])
+    code, out = run_cli(["eval", "--checkpoint", str(ckpt), "--limit-test", "50"])
     assert code == 0 and "test accuracy" in out and "(" in out
 
 
@@ -61,7 +46,7 @@ def test_import_picks_a_nested_entry_with_key(torch, torch_weights, tmp_path, ca
     err = one_error_line(capsys, code, "import")
     assert f"{nested} holds a nested checkpoint ('model', 'epoch'), not a state dict: pick the entry of the " \
            "weights with --key" in err
-    code, _ = run(["import", str(nested), "--model", "lenet5", "--key", "model", "--out", str(tmp_path / "c.safetensors")])
+    code, _ = run_cli(["import", str(nested), "--model", "lenet5", "--key", "model", "--out", str(tmp_path / "c.safetensors")])
     assert code == 0
     code = main(["import", str(nested), "--model", "lenet5", "--key", "state_dict", "--out", str(tmp_path / "d")])
     assert "key 'state_dict': 'state_dict' is not in the checkpoint" in one_error_line(capsys, code, "import")
@@ -103,9 +88,9 @@ def test_import_errors_are_one_line(torch, torch_weights, tmp_path, capsys):
 def test_export_writes_what_torch_loads_and_import_reads_back(torch, torch_weights, tmp_path, fmt):
     path, arrays = torch_weights
     ckpt = tmp_path / "c.safetensors"
-    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    assert run_cli(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
     out = tmp_path / f"w.{'pt' if fmt == 'torch' else 'safetensors'}"
-    code, printed = run(["export", "--checkpoint", str(ckpt), "--format", fmt, "--out", str(out)])
+    code, printed = run_cli(["export", "--checkpoint", str(ckpt), "--format", fmt, "--out", str(out)])
     assert code == 0 and printed.startswith(f"wrote {out}: {len(arrays)} tensors of lenet5 ({fmt} format")
     if fmt == "torch":
         state = torch.load(out, weights_only=True)
@@ -115,7 +100,7 @@ def test_export_writes_what_torch_loads_and_import_reads_back(torch, torch_weigh
     for k, v in state.items():
         np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
     again = tmp_path / "again.safetensors"
-    assert run(["import", str(out), "--model", "lenet5", "--out", str(again)])[0] == 0
+    assert run_cli(["import", str(out), "--model", "lenet5", "--out", str(again)])[0] == 0
     model, _ = model_from_checkpoint(load_checkpoint(again))
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
@@ -133,8 +118,8 @@ def test_export_errors_are_one_line(tmp_path, capsys):
 def test_onnx_export_runs_in_onnxruntime_and_imports_back(onnx, onnxruntime, torch_weights, tmp_path):
     path, arrays = torch_weights
     ckpt = tmp_path / "c.safetensors"
-    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
-    code, printed = run(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
+    assert run_cli(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    code, printed = run_cli(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
     assert code == 0 and printed.startswith(f"wrote {tmp_path / 'm.onnx'}: lenet5 as ONNX (input 'input' of "
                                             "(N, 1, 28, 28), output 'output'")
     model, _ = model_from_checkpoint(load_checkpoint(ckpt))
@@ -144,7 +129,7 @@ def test_onnx_export_runs_in_onnxruntime_and_imports_back(onnx, onnxruntime, tor
         np.testing.assert_allclose(session.run(None, {"input": x})[0], model(cnnlab.tensor(x)).numpy(),
                                    rtol=1e-4, atol=1e-5)
     back = tmp_path / "back.safetensors"
-    assert run(["import", str(tmp_path / "m.onnx"), "--model", "lenet5", "--out", str(back)])[0] == 0
+    assert run_cli(["import", str(tmp_path / "m.onnx"), "--model", "lenet5", "--out", str(back)])[0] == 0
     again, _ = model_from_checkpoint(load_checkpoint(back))
     for k, v in again.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), arrays[k], err_msg=k)
@@ -161,9 +146,9 @@ def test_summary_reads_an_onnx_file_and_names_an_unsupported_op(onnx, torch_weig
 
     path, _ = torch_weights
     ckpt = tmp_path / "c.safetensors"
-    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
-    assert run(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])[0] == 0
-    code, out = run(["summary", str(tmp_path / "m.onnx")])            # the input size from the file: (N, 1, 28, 28)
+    assert run_cli(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    assert run_cli(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])[0] == 0
+    code, out = run_cli(["summary", str(tmp_path / "m.onnx")])            # the input size from the file: (N, 1, 28, 28)
     assert code == 0 and "Total params: 61,706" in out and "Input size (1, 1, 28, 28)" in out
     model = onnx.load(str(tmp_path / "m.onnx"))
     model.graph.node[0].CopyFrom(helper.make_node("Hardmax", [model.graph.node[0].input[0]],
@@ -177,7 +162,7 @@ def test_summary_reads_an_onnx_file_and_names_an_unsupported_op(onnx, torch_weig
 def test_onnx_without_the_onnx_package_is_one_line(torch_weights, tmp_path, monkeypatch, capsys):
     path, _ = torch_weights
     ckpt = tmp_path / "c.safetensors"
-    assert run(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
+    assert run_cli(["import", str(path), "--model", "lenet5", "--out", str(ckpt)])[0] == 0
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)
     code = main(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
     assert "ONNX export needs the onnx package: pip install 'cnnlab[onnx]'" in one_error_line(capsys, code, "export")
