@@ -154,7 +154,7 @@ def save_neighbours(queries, gallery, index, path, scale: int = 3, gap: int = 8)
     import io
 
     from cnnlab.io import atomic_write_bytes
-    from cnnlab.train.inference import MissingExtraError
+    from cnnlab.messages import MissingExtraError
 
     try:
         from PIL import Image
