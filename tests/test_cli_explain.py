@@ -1,4 +1,4 @@
-"""`cnnlab explain conv|pool|size` (cnnlab/cli.py): the lecture's arithmetic printed, user errors in one line."""
+"""`cnnlab explain conv|pool|size` (cnnlab/cli/explain.py): the lecture's arithmetic printed, user errors in one line."""
 from __future__ import annotations
 
 import numpy as np
