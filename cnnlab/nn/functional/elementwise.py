@@ -264,10 +264,14 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        # g·mask is 13× faster than np.where on a random mask (no branches), but inf·0 would be NaN:
-        # where g is not finite, np.where gives the exact 0 where inactive, as PyTorch does
-        if np.isfinite(g).all():
-            return np.multiply(g, ctx.mask)
+        # g·mask is ~9× faster than np.where on a random mask (no branches), but inf·0 would be NaN: when
+        # the product is not all finite (its sum tells, in one pass), np.where gives the exact 0 where
+        # inactive, as PyTorch does
+        with np.errstate(invalid="ignore", over="ignore"):
+            gx = np.multiply(g, ctx.mask)
+            finite = np.isfinite(gx.sum())
+        if finite:
+            return gx
         return np.where(ctx.mask, g, np.zeros((), g.dtype))
 
 

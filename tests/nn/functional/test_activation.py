@@ -262,3 +262,15 @@ def test_layer_argument_errors():
         M.LogSoftmax("1")
     with pytest.raises(ValueError, match="softmax: dim 2 is out of range for a tensor of 2 dimensions"):
         M.Softmax(2)(cnnlab.randn(2, 3))
+
+
+def test_relu_backward_gives_exact_zeros_where_inactive_even_for_inf_and_nan_gradients(torch):
+    x = np.array([-1.0, 2.0, -3.0, 4.0], dtype=np.float32)
+    for g in ([np.inf, 1.0, np.nan, 2.0], [3e38, 3e38, 1.0, 3e38]):     # the second: finite, its sum overflows
+        g = np.array(g, dtype=np.float32)
+        xt = cnnlab.tensor(x, requires_grad=True)
+        cnnlab.nn.functional.relu(xt).backward(cnnlab.tensor(g))
+        tx = torch.tensor(x, requires_grad=True)
+        torch.relu(tx).backward(torch.tensor(g))
+        np.testing.assert_array_equal(xt.grad.numpy(), tx.grad.numpy())
+        assert xt.grad.numpy()[0] == 0 and xt.grad.numpy()[2] == 0
