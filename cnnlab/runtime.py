@@ -13,6 +13,8 @@ thread count and glibc's malloc settings as they were, and registers no hook.
   found, also when a lane raises. Meanwhile other threads' BLAS calls run
   single-threaded too. Without threadpoolctl (the `fast` extra) BLAS is never
   touched and everything runs in one lane.
+- Small matrix products (`blas_for`): below `tuning.BLAS_THREADS_MIN_FLOPS` they run on a
+  single-threaded BLAS too, where threads cannot pay for waking up.
 - Scratch buffers (`scratch`): per-thread arrays reused across chunks and calls.
 - Freed memory (`keep_freed_memory`): opt-in. A program that owns its process
   may turn it on; `cnnlab train` does, for its own process.
@@ -195,6 +197,15 @@ def single_threaded_blas():
             if _blas_users == 0:
                 for lib, n in zip(libs, _blas_before):
                     lib.set_num_threads(n)
+
+
+def blas_for(flops: int):
+    """The context to run a BLAS call of `flops` floating-point operations in: single-threaded BLAS
+    (`single_threaded_blas`) below `tuning.BLAS_THREADS_MIN_FLOPS` when cnnlab runs several threads and
+    can set BLAS's, else BLAS as it is."""
+    if flops < tuning.BLAS_THREADS_MIN_FLOPS and _num_threads > 1 and _blas_controllers():
+        return single_threaded_blas()
+    return contextlib.nullcontext()
 
 
 def lanes_available() -> bool:

@@ -53,6 +53,14 @@ MIN_PART_ELEMENTS = 2**18
 #: page) are those of chunks, at most COLUMN_BUFFER_BYTES each.
 SCRATCH_KEEP_BYTES = 64 * 2**20
 
+#: Matrix products (matmul, linear) of fewer floating-point operations than this run with a single-threaded
+#: BLAS. 2^25 flops take about a third of a millisecond on one core (98 GFLOP/s measured on an AVX-512
+#: core), so threading one could save at most half of that, while waking BLAS's threads costs tens of
+#: microseconds on an idle machine; on a busy one its waiting threads spin on the cores that other work
+#: needs: LeNet-5's first linear layer (64×400 by 400×120), measured on 2 shared cores, took 57 µs of CPU
+#: single-threaded and 767 µs threaded. Larger products (AlexNet's classifier) keep BLAS's threads.
+BLAS_THREADS_MIN_FLOPS = 2**25
+
 # ---------------------------------------------------------------- kernels
 #: Size of one column buffer (im2col/im2row rows): the batch is processed in chunks of about this size, so
 #: the rows are still in cache when the GEMM reads them. Measured on 2 cores with a 2 MB L2 a core

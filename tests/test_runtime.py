@@ -202,6 +202,39 @@ def test_lanes_set_blas_to_one_thread_and_restore_it(threads, tuned):
     assert _blas_threads() == before
 
 
+@requires("threadpoolctl", "fast")
+def test_small_matrix_products_run_on_single_threaded_blas(threads, tuned, monkeypatch, request):
+    from threadpoolctl import threadpool_limits
+
+    cnnlab.set_num_threads(2)
+    limits = threadpool_limits(limits=2, user_api="blas")       # BLAS with 2 threads, whatever this machine says
+    request.addfinalizer(limits.restore_original_limits)
+    before = _blas_threads()
+    assert before and all(n == 2 for n in before)
+    seen = []
+    matmul = np.matmul
+
+    def recording(*args, **kwargs):               # what BLAS's thread count is while the product runs
+        seen.append(_blas_threads())
+        return matmul(*args, **kwargs)
+
+    monkeypatch.setattr(np, "matmul", recording)
+    a, b = cnnlab.randn(4, 5, requires_grad=True), cnnlab.randn(5, 3, requires_grad=True)
+    tuned(BLAS_THREADS_MIN_FLOPS=2 * 4 * 5 * 3 + 1)            # 120 flops: one more than this product
+    (a @ b).sum().backward()
+    assert seen == [[1] * len(before)] * 3                       # forward and both gradients
+    assert _blas_threads() == before
+    seen.clear()
+    tuned(BLAS_THREADS_MIN_FLOPS=2 * 4 * 5 * 3)                  # as large as the threshold: BLAS as it was
+    (a @ b).sum().backward()
+    assert seen == [before] * 3
+    seen.clear()
+    cnnlab.set_num_threads(1)                                    # one thread: cnnlab leaves BLAS alone
+    tuned(BLAS_THREADS_MIN_FLOPS=2**40)
+    (a @ b).sum().backward()
+    assert seen == [before] * 3
+
+
 CONV_CASES = [  # (conv, input shape, weight shape, kwargs): dense channels-last, few-channel, grouped, 1-d, 3-d
     ("conv2d", (5, 9, 7, 8), (4, 9, 3, 2), dict(stride=(2, 1), padding=1)),
     ("conv2d", (5, 2, 7, 8), (3, 2, 3, 3), dict(padding=(0, 2), dilation=(2, 1))),

@@ -4,17 +4,29 @@
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional._util import check_tensor, unbroadcast
+from cnnlab.runtime import blas_for
+
+
+def _flops(a, b) -> int:
+    """2·(batch)·n·k·m of a @ b, for `runtime.blas_for` (the same count for both gradients)."""
+    n = a.shape[-2] if a.ndim > 1 else 1
+    m = b.shape[-1] if b.ndim > 1 else 1
+    batch = math.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    return 2 * batch * n * a.shape[-1] * m
 
 
 class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
-        return np.matmul(a, b)
+        ctx.a, ctx.b, ctx.flops = a, b, _flops(a, b)
+        with blas_for(ctx.flops):
+            return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -26,10 +38,11 @@ class MatMul(Function):
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)                            # (..., n, m)
         ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
-        if ctx.needs_input_grad[1]:
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+        with blas_for(ctx.flops):
+            if ctx.needs_input_grad[0]:
+                ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            if ctx.needs_input_grad[1]:
+                gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
         return ga, gb
 
 
