@@ -97,8 +97,11 @@ def decode_image(data: bytes, in_channels: int, max_pixels: int = MAX_PIXELS) ->
                 raise ValueError(f"decode_image: the image is {width}×{height} pixels, more than the "
                                  f"{max_pixels:,} allowed")
             return np.asarray(img.convert(_mode(in_channels)), dtype=np.uint8)  # (H, W) or (H, W, 3)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise ValueError(f"decode_image: not an image that Pillow can read ({' '.join(str(e).split())})") from None
+    except UnidentifiedImageError:
+        raise ValueError("decode_image: the bytes are not an image file that Pillow reads (PNG, JPEG, GIF, BMP, "
+                         "...)") from None
+    except (OSError, Image.DecompressionBombError) as e:   # a damaged or truncated file
+        raise ValueError(f"decode_image: the image can't be decoded ({' '.join(str(e).split())})") from None
 
 
 def _check_pixels(pixels, op) -> np.ndarray:

@@ -31,8 +31,10 @@ def test_decoding_bytes_and_resizing_is_what_read_image_does_with_the_file(tmp_p
 
 
 def test_what_is_not_an_image_and_a_decompression_bomb_are_refused_before_decoding():
-    with pytest.raises(ValueError, match=r"decode_image: not an image that Pillow can read"):
+    with pytest.raises(ValueError, match=r"decode_image: the bytes are not an image file that Pillow reads"):
         decode_image(b"%PDF-1.4 not an image", 1)
+    with pytest.raises(ValueError, match=r"decode_image: the image can't be decoded"):
+        decode_image(_png(np.random.default_rng(0).integers(0, 256, (30, 30), dtype=np.uint8))[:200], 1)   # truncated
     big = _png(np.zeros((300, 300), np.uint8))   # a few hundred bytes that hold 90,000 pixels
     with pytest.raises(ValueError, match=r"decode_image: the image is 300×300 pixels, more than the 10,000 allowed"):
         decode_image(big, 1, max_pixels=10_000)
