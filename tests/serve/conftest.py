@@ -1,22 +1,12 @@
 """What the tests of cnnlab.serve share: the [web] extra (skipped without it, never in CI), the shipped models
 loaded once, the app, and one real uvicorn server on an ephemeral loopback port for the whole session."""
-import os
 import socket
 import threading
 import time
 import warnings
 
 import pytest
-
-
-def needed(what: str, load):
-    """load() -> a module or object; where it fails: skipped with the reason, except in CI, where it fails."""
-    try:
-        return load()
-    except ImportError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} must be installed in CI (the [test] extra brings it; see .ci/run): {e}")
-        pytest.skip(f"{what} is not installed ({e})")
+from helpers import needed
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, info: null, summary: null, input: null, layers: null, explained: null,
-                cam: null, field: null, busy: 0, pending: null };
+const state = { model: null, info: null, summary: null, input: null, layers: null, cam: null, field: null,
+                version: 0 };  // version: counts the inputs; an answer about an older input is dropped
 const SEEN = 196;  // the size of the "what the model sees" canvas
 
 // ---------------------------------------------------------------- the API
@@ -128,13 +128,13 @@ pad.addEventListener("pointermove", (event) => {
   const p = padPoint(event);
   stroke(last, p);
   last = p;
-  if (!throttle) throttle = setTimeout(() => { throttle = null; state.input = padInput(); predictOnly(); }, 150);
+  if (!throttle) throttle = setTimeout(() => { throttle = null; if (drawing) { setInput(padInput()); predictOnly(); } }, 150);
 });
 for (const type of ["pointerup", "pointercancel"]) {
   pad.addEventListener(type, () => {
     if (!drawing) return;
     drawing = false;
-    state.input = padInput();
+    setInput(padInput());
     refresh();
   });
 }
@@ -154,7 +154,7 @@ $("upload").onchange = () => {
   const file = $("upload").files[0];
   if (!file) return;
   const reader = new FileReader();
-  reader.onload = () => { state.input = { image: reader.result, center: false }; refresh(); };
+  reader.onload = () => { setInput({ image: reader.result, center: false }); refresh(); };
   reader.readAsDataURL(file);
 };
 $("pick").onclick = () => pickSample(Number($("sample").value) || 0);
@@ -162,7 +162,7 @@ $("random").onclick = () => pickSample(Math.floor(Math.random() * 10000));
 
 function pickSample(k) {
   $("sample").value = k;
-  state.input = { sample: k };
+  setInput({ sample: k });
   refresh();
 }
 
@@ -188,9 +188,16 @@ function inputNote(input) {
 }
 
 // ---------------------------------------------------------------- prediction
+function setInput(input) {
+  state.input = input;
+  state.version += 1;
+}
+
 async function predictOnly() {
+  const version = state.version;
   try {
     const answer = await api("/api/predict", withInput({ top_k: Math.min(5, state.info.classes.length) }));
+    if (version !== state.version) return;
     drawTop(answer.top);
     drawSeen(answer.input.pixels, inputNote(answer.input));
   } catch (error) { fail(error); }
@@ -213,14 +220,13 @@ function drawTop(top) {  // built from elements: the Content-Security-Policy all
 
 async function refresh() {
   clearStatus();
-  const ticket = Symbol("refresh");
-  state.pending = ticket;
+  const version = state.version;
   try {
     const [answer, features] = await Promise.all([
       api("/api/predict", withInput({ top_k: Math.min(5, state.info.classes.length) })),
       api("/api/features", withInput()),
     ]);
-    if (state.pending !== ticket) return;  // a newer input is on its way
+    if (version !== state.version) return;  // a newer input is on its way
     drawTop(answer.top);
     drawSeen(answer.input.pixels, inputNote(answer.input));
     state.field = null;
@@ -340,7 +346,7 @@ function explanationHtml(e, shown) {
     const kw = Math.max(...el.terms.slice(0, taps).map((t) => t.weight_index[3])) + 1, shape = [taps / kw, kw];
     const channels = el.channel_sums.map((c) => c[0]);
     body += `<p>stride ${el.stride.join("×")}, dilation ${el.dilation.join("×")}; the window on the padded input ` +
-      `starts at (${el.window[0].join(", ")}); ${channels.length} input channel(s) × ${taps} taps</p><div class="channels">`;
+      `starts at (${el.window[0].join(", ")}); ${channels.length} input channel${channels.length > 1 ? "s" : ""} × ${taps} taps</p><div class="channels">`;
     channels.slice(0, 3).forEach((c, n) => {
       const terms = el.terms.slice(n * taps, (n + 1) * taps);
       const inside = (t) => t.position.every((q, a) => q >= el.pads[a][0] && q < el.pads[a][0] + e.input_shape[1 + a]);
@@ -354,8 +360,11 @@ function explanationHtml(e, shown) {
     if (channels.length > 3) {
       body += `<p>per input channel: ${el.channel_sums.map((c) => `Σ<sub>${c[0]}</sub> = ${fmt(c[1])}`).join(", ")}</p>`;
     }
-    const total = el.channel_sums.reduce((a, c) => a + c[1], 0);
-    body += `<p class="formula">Σ over channels = ${fmt(total)}` + (el.bias === null ? "" : `, + bias ${fmt(el.bias)}`) + "</p>";
+    if (channels.length > 1) {
+      const total = el.channel_sums.reduce((a, c) => a + c[1], 0);
+      body += `<p class="formula">Σ over the ${channels.length} channels = ${fmt(total)}` +
+        (el.bias === null ? "" : `, + bias ${fmt(el.bias)}`) + "</p>";
+    }
   } else if (e.kind === "max_pool" || e.kind === "avg_pool") {
     const shape = el.settings.kernel;
     const rows = windowRows(el.terms.map((t) => fmt(t.value)), shape);
