@@ -19,7 +19,7 @@ import numpy as np
 from cnnlab import explain, shapes, viz
 from cnnlab.explain.element import plain
 from cnnlab.tools.summary import summary
-from cnnlab.train import (center_digit, dataset_arrays, decode_image, light_border, load_checkpoint,
+from cnnlab.train import (center_digit, convert_pixels, dataset_arrays, decode_image, light_border, load_checkpoint,
                           model_from_checkpoint, predict, preprocess, resize_pixels)
 
 __all__ = ["MODEL_LOCK", "Explorer", "RequestError", "MAX_SIDE", "playground"]
@@ -41,12 +41,13 @@ class RequestError(ValueError):
 
 
 def _field(params, name, kind, default=None, low=None, high=None):
-    """params[name] checked to be of ``kind`` (int, bool or str) and, for ints, in [low, high]."""
-    value = params.get(name, default)
-    if value is None or value is default:
-        return value
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if not ok or (kind is int and ((low is not None and value < low) or (high is not None and value > high))):
+    """params[name] (``default`` where it is missing or null), checked to be of ``kind`` (int, bool or str) and,
+    for ints, in [low, high]."""
+    value = params.get(name)
+    if value is None:
+        return default
+    wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+    if wrong or (kind is int and ((low is not None and value < low) or (high is not None and value > high))):
         rule = {int: "an int" + (f" in [{low}, {high}]" if high is not None else f" >= {low}" if low is not None else ""),
                 bool: "true or false", str: "a string"}[kind]
         raise RequestError(f"{name} must be {rule}, got {value!r}")
@@ -150,13 +151,16 @@ class Explorer:
                 except ValueError as e:
                     raise RequestError(f"image: {str(e).removeprefix('decode_image: ')}") from None
             else:
-                full = _pixels_image(_matrix(params["pixels"], "pixels", MAX_SIDE, 0, 255), channels)
+                array = _matrix(params["pixels"], "pixels", MAX_SIDE, 0, 255)
+                full = convert_pixels(np.rint(array).astype(np.uint8), channels)
             if center and channels != 1:
                 raise RequestError(f"center applies to gray digits; {self.name} takes {channels} channels")
+            pixels = full if center else resize_pixels(full, size)   # as `predict`: resized, then inverted
             if invert is None:
-                invert = self.info.light_on_dark and light_border(full if center else resize_pixels(full, size))
-            full = 255 - full if invert else full
-            pixels = center_digit(full, size) if center else resize_pixels(full, size)
+                invert = self.info.light_on_dark and light_border(pixels)
+            pixels = 255 - pixels if invert else pixels
+            if center:   # a drawn digit: its box into 20×20, its centre of mass in the middle, as MNIST's
+                pixels = center_digit(pixels, size)
             done = {"inverted": bool(invert), "centered": center}
         x = preprocess(pixels, self.info.mean, self.info.std)
         return pixels, x, {**done, "pixels": pixels.tolist()}
@@ -225,17 +229,6 @@ class Explorer:
                 "max": float(result.map.max())}
 
 
-def _pixels_image(array, channels) -> np.ndarray:
-    """Rows of 0..255 (gray, or [r, g, b]) as uint8 with the model's channels (gray as Pillow's 'L' does)."""
-    pixels = np.rint(array).astype(np.uint8)
-    if channels == 3 and pixels.ndim == 2:
-        return np.repeat(pixels[:, :, None], 3, axis=2)
-    if channels == 1 and pixels.ndim == 3:   # ITU-R 601-2 luma, Pillow's convert("L")
-        luma = pixels.astype(np.float64) @ np.array([299, 587, 114]) / 1000
-        return np.rint(luma).astype(np.uint8)
-    return pixels
-
-
 # ---------------------------------------------------------------- the convolution playground
 def output_size(params) -> dict:
     """`explain.output_size` of the query's n, kernel, stride, padding (an int, 'same' by PyTorch's rule or
@@ -276,8 +269,8 @@ def playground(params) -> dict:
     padding = params.get("padding", 0)
     sizes = [output_size({"n": n, "kernel": k, "stride": stride, "dilation": dilation, "padding": padding})
              for n, k in zip(x.shape, w.shape)]
-    pads = [tuple(s["padding"]) for s in sizes]
-    padded = np.pad(x, pads)
+    (top, bottom), (left, right) = (s["padding"] for s in sizes)
+    padded = F.pad(tensor(x), (left, right, top, bottom)).numpy()        # zeros, as the conv pads
     at = params.get("at", [0, 0])
     out_shape = [s["out"] for s in sizes]
     if not (isinstance(at, list) and len(at) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in at)

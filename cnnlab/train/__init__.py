@@ -6,7 +6,7 @@
 - `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint; `strip_checkpoint`: a
   checkpoint without its optimizer state, to ship (not to resume).
 - `confusion_matrix`, `format_confusion_matrix`; `read_image`, `light_border`, `preprocess`, `load_image`, `predict`;
-  `decode_image`, `resize_pixels`, `center_digit` (images as bytes or arrays, digits drawn by hand).
+  `decode_image`, `convert_pixels`, `resize_pixels`, `center_digit` (images as bytes or arrays, digits drawn by hand).
 
 Example:
     >>> from cnnlab.train import TrainConfig, train
@@ -18,7 +18,7 @@ from cnnlab.train.config import (
 )
 from cnnlab.train.loop import confusion_matrix, evaluate, fit, format_confusion_matrix, train_one_epoch
 from cnnlab.train.inference import (
-    MAX_PIXELS, MissingExtraError, center_digit, decode_image, light_border, load_image, predict, preprocess, read_image,
+    MAX_PIXELS, MissingExtraError, center_digit, convert_pixels, decode_image, light_border, load_image, predict, preprocess, read_image,
     resize_pixels,
 )
 from cnnlab.train.run import (
@@ -29,7 +29,7 @@ from cnnlab.train.run import (
 __all__ = [
     "CHECKPOINT", "CURVES", "MAX_PIXELS", "DATASETS", "DEFAULT_PATTERN", "METRICS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES",
     "DatasetInfo", "MissingExtraError", "TrainConfig", "build_datasets", "build_model", "build_optimizer",
-    "build_scheduler", "center_digit", "confusion_matrix", "dataset_arrays", "decode_image", "evaluate", "fit", "format_confusion_matrix", "import_weights",
+    "build_scheduler", "center_digit", "confusion_matrix", "convert_pixels", "dataset_arrays", "decode_image", "evaluate", "fit", "format_confusion_matrix", "import_weights",
     "load_checkpoint",
     "light_border", "load_image", "model_from_checkpoint", "parse_model_args", "predict", "preprocess", "read_image",
     "read_run_config", "resize_pixels", "save_checkpoint", "strip_checkpoint", "train", "train_one_epoch",

@@ -15,7 +15,7 @@ so (``--invert`` always inverts, ``--no-invert`` never).
 
 Images that arrive as bytes (an upload to ``cnnlab serve``) are read by `decode_image`, which refuses
 anything that is not an image and any image of more than `MAX_PIXELS` before decoding it (a
-decompression bomb); `resize_pixels` is step 2 on such an array, and `center_digit` is MNIST's own
+decompression bomb); `convert_pixels` and `resize_pixels` are steps 1 and 2 on such an array, and `center_digit` is MNIST's own
 normalisation of a digit (its bounding box scaled into 20×20, its centre of mass put at the centre),
 for digits drawn by hand on a larger canvas.
 """
@@ -32,7 +32,7 @@ from cnnlab.data import transforms as T
 from cnnlab.messages import MissingExtraError
 from cnnlab.nn.functional import softmax
 
-__all__ = ["MAX_PIXELS", "MissingExtraError", "center_digit", "decode_image", "light_border", "load_image", "predict",
+__all__ = ["MAX_PIXELS", "MissingExtraError", "center_digit", "convert_pixels", "decode_image", "light_border", "load_image", "predict",
            "preprocess", "read_image", "resize_pixels"]
 
 #: the most pixels (width × height) that `decode_image` decodes: 4096 × 4096
@@ -111,6 +111,13 @@ def _check_pixels(pixels, op) -> np.ndarray:
         raise ValueError(f"{op}: pixels must be a uint8 image (H, W) or (H, W, 3), got shape {pixels.shape} and "
                          f"dtype {pixels.dtype}")
     return pixels
+
+
+def convert_pixels(pixels, in_channels: int) -> np.ndarray:
+    """Step 1 above on a uint8 image (H, W) or (H, W, 3): gray ('L') for 1 channel, RGB for 3, as Pillow converts."""
+    Image, _ = _pillow("convert_pixels")
+    pixels = _check_pixels(pixels, "convert_pixels")
+    return np.asarray(Image.fromarray(pixels).convert(_mode(in_channels)), dtype=np.uint8)
 
 
 def resize_pixels(pixels, size: int) -> np.ndarray:

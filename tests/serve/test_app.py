@@ -164,6 +164,30 @@ def test_cam_and_grad_cam_are_the_librarys(client, explorers, digits):
     assert got["layer"] == "1" and got["target"] == want.target and got["method"] == "gradcam"
 
 
+def test_any_checkpoint_of_cnnlab_train_is_served_a_3_channel_pattern_net_too(web, tmp_path):
+    from cnnlab.serve.app import create_app
+    from cnnlab.train import DATASETS, TrainConfig, build_model, build_optimizer, save_checkpoint
+
+    config = TrainConfig(model="pattern", dataset="cifar10", model_args={
+        "pattern": "INPUT -> [CONV -> BN -> RELU -> POOL]*2 -> FC", "widths": [4, 8]})
+    model = build_model(config.model, DATASETS["cifar10"], config.model_args)
+    save_checkpoint(tmp_path / "c.safetensors", model, build_optimizer(config, model.parameters()), None, config, [])
+    client = web.TestClient(create_app([tmp_path / "c.safetensors"]))
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    answer = ok(client.post("/api/predict", files={"image": ("x.jpg", png(rgb, "JPEG"), "image/jpeg")}))
+    assert len(answer["input"]["pixels"][0][0]) == 3 and answer["top"][0]["label"] in DATASETS["cifar10"].classes
+    features = ok(client.post("/api/features", json={"pixels": rgb.tolist()}))
+    assert features["layers"][0]["shape"] == [4, 32, 32]
+    e = ok(client.post("/api/explain", json={"pixels": rgb.tolist(), "layer": "0", "at": [3, 5, 6]}))
+    assert e["kind"] == "conv" and e["agrees"] and len(e["element"]["channel_sums"]) == 3
+    assert ok(client.post("/api/cam", json={"pixels": rgb.tolist()}))["method"] == "gradcam"
+    for body, status, message in [({"sample": 0}, 404, "the test images of cifar10 can't be read here"),
+                                  ({"pixels": rgb.tolist(), "center": True}, 422, "center applies to gray digits"),
+                                  ({"pixels": rgb.tolist(), "method": "cam"}, 422, "needs global average pooling")]:
+        response = client.post("/api/cam" if "method" in body else "/api/predict", json=body)
+        assert response.status_code == status and message in response.json()["error"], response.text
+
+
 # ---------------------------------------------------------------- the playground
 def test_output_size_with_every_padding_rule(client):
     got = ok(client.get("/api/output-size?n=11&kernel=3&stride=2&padding=1&dilation=2"))

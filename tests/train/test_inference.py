@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from cnnlab.train import (TrainConfig, center_digit, decode_image, load_checkpoint, model_from_checkpoint, read_image,
+from cnnlab.train import (TrainConfig, center_digit, convert_pixels, decode_image, load_checkpoint, model_from_checkpoint, read_image,
                           resize_pixels, strip_checkpoint, train)
 
 from helpers import requires
@@ -28,6 +28,10 @@ def test_decoding_bytes_and_resizing_is_what_read_image_does_with_the_file(tmp_p
         decoded = decode_image(_png(rgb), channels)
         assert decoded.shape == ((40, 30) if channels == 1 else (40, 30, 3))
         np.testing.assert_array_equal(resize_pixels(decoded, 28), read_image(tmp_path / "x.png", channels, 28))
+        np.testing.assert_array_equal(resize_pixels(convert_pixels(rgb, channels), 28),
+                                      read_image(tmp_path / "x.png", channels, 28))
+    gray = convert_pixels(rgb, 1)
+    np.testing.assert_array_equal(convert_pixels(gray, 3), np.repeat(gray[:, :, None], 3, axis=2))
 
 
 def test_what_is_not_an_image_and_a_decompression_bomb_are_refused_before_decoding():

@@ -65,13 +65,6 @@ async function chooseModel(name, models) {
   const methods = $("cam-method");
   methods.querySelector("option[value=cam]").disabled = !info.cam;
   if (!info.cam && methods.value === "cam") methods.value = "off";
-  const layers = $("cam-layer");
-  layers.innerHTML = "";
-  for (const l of info.conv_layers) layers.add(new Option(l, l, false, false));
-  if (info.gradcam_default) {
-    if (!info.conv_layers.includes(info.gradcam_default)) layers.add(new Option(info.gradcam_default, info.gradcam_default));
-    layers.value = info.gradcam_default;
-  }
   const classes = $("cam-class");
   classes.innerHTML = "";
   classes.add(new Option("the predicted one", ""));
@@ -79,6 +72,12 @@ async function chooseModel(name, models) {
   const { summary } = await api(`/api/model?model=${encodeURIComponent(name)}`);
   state.summary = summary;
   drawSummary(summary);
+  const layers = $("cam-layer");  // Grad-CAM takes any layer whose output is maps (C, H, W)
+  layers.innerHTML = "";
+  for (const row of summary.rows) {
+    if (row.output_shape.length === 4) layers.add(new Option(`${row.name} (${row.layer_type})`, row.name));
+  }
+  if (info.gradcam_default) layers.value = info.gradcam_default;
   if (state.input) refresh(); else pickSample(0);
 }
 
@@ -113,8 +112,8 @@ function padPoint(event) {
   return [(event.clientX - box.left) * pad.width / box.width, (event.clientY - box.top) * pad.height / box.height];
 }
 
-function padInput() {
-  return { image: pad.toDataURL("image/png"), center: true };
+function padInput() {  // a drawn digit is centred as MNIST's are (for a gray model)
+  return { image: pad.toDataURL("image/png"), center: state.info.input_shape[0] === 1 };
 }
 
 pad.addEventListener("pointerdown", (event) => {
