@@ -92,8 +92,15 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def _value(text: str):
-    """A form field or query parameter read as JSON (3, true, [0, 1, 2]), else the text itself ('same')."""
+#: fields that are names, kept as text in forms and queries (layer "3" of a Sequential is not the number 3)
+TEXT_FIELDS = ("model", "layer", "method", "mode")
+
+
+def _value(key: str, text: str):
+    """A form field or query parameter read as JSON (3, true, [0, 1, 2]), else the text itself ('same'); the
+    `TEXT_FIELDS` always as text."""
+    if key in TEXT_FIELDS:
+        return text
     try:
         return json.loads(text)
     except ValueError:
@@ -121,7 +128,7 @@ async def _params(request) -> dict:
             if isinstance(value, UploadFile):
                 params[key] = await value.read()
             else:
-                params[key] = _value(value)
+                params[key] = _value(key, value)
         return params
     raise RequestError("send a JSON object (Content-Type: application/json) or a form (multipart/form-data)", 415)
 
@@ -151,7 +158,7 @@ def create_app(explorers, max_body: int = MAX_BODY_BYTES):
         """An endpoint that runs ``work(request, params)`` in a worker thread and answers its dict as JSON."""
         async def endpoint(request):
             params = await _params(request) if request.method == "POST" else \
-                {key: _value(value) for key, value in request.query_params.items()}
+                {key: _value(key, value) for key, value in request.query_params.items()}
             return JSONResponse(await run_in_threadpool(work, request, params))
         return endpoint
 

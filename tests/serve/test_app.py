@@ -152,6 +152,14 @@ def test_explain_gives_the_value_of_the_features_and_the_receptive_field(client,
         assert answer["receptive_field"] is None and answer["receptive_field_note"]
 
 
+def test_a_form_takes_the_same_fields_as_json(client, digits):
+    form = {"layer": "3", "at": "[1, 2, 3]", "invert": "false", "model": LENET}
+    got = ok(client.post("/api/explain", files={"image": ("seven.png", png(digits[0][0]), "image/png")}, data=form))
+    want = ok(client.post("/api/explain", json={"pixels": digits[0][0].tolist(), "layer": "3", "at": [1, 2, 3],
+                                                "invert": False}))
+    assert got == want and got["layer"] == "3" and got["at"] == [1, 2, 3]
+
+
 def test_cam_and_grad_cam_are_the_librarys(client, explorers, digits):
     gap, lenet = model_of(explorers, GAP), model_of(explorers, LENET)
     x = preprocess(digits[0][4], gap.info.mean, gap.info.std)
