@@ -15,9 +15,9 @@ so (``--invert`` always inverts, ``--no-invert`` never).
 
 Images that arrive as bytes (an upload to ``cnnlab serve``) are read by `decode_image`, which refuses
 anything that is not an image and any image of more than `MAX_PIXELS` before decoding it (a
-decompression bomb); `convert_pixels` and `resize_pixels` are steps 1 and 2 on such an array, and `center_digit` is MNIST's own
-normalisation of a digit (its bounding box scaled into 20×20, its centre of mass put at the centre),
-for digits drawn by hand on a larger canvas.
+decompression bomb); `convert_pixels` and `resize_pixels` are steps 1 and 2 on such an array, and
+`center_digit` is MNIST's own normalisation of a digit (its bounding box scaled into 20×20, its centre
+of mass put at the centre), for digits drawn by hand on a larger canvas.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ from cnnlab.data import transforms as T
 from cnnlab.messages import MissingExtraError
 from cnnlab.nn.functional import softmax
 
-__all__ = ["MAX_PIXELS", "MissingExtraError", "center_digit", "convert_pixels", "decode_image", "light_border", "load_image", "predict",
-           "preprocess", "read_image", "resize_pixels"]
+__all__ = ["MAX_PIXELS", "MissingExtraError", "center_digit", "convert_pixels", "decode_image", "light_border",
+           "load_image", "predict", "preprocess", "read_image", "resize_pixels"]
 
 #: the most pixels (width × height) that `decode_image` decodes: 4096 × 4096
 MAX_PIXELS = 4096 * 4096

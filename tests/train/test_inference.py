@@ -5,8 +5,8 @@ import io
 import numpy as np
 import pytest
 
-from cnnlab.train import (TrainConfig, center_digit, convert_pixels, decode_image, load_checkpoint, model_from_checkpoint, read_image,
-                          resize_pixels, strip_checkpoint, train)
+from cnnlab.train import (TrainConfig, center_digit, convert_pixels, decode_image, load_checkpoint, model_from_checkpoint,
+                          read_image, resize_pixels, strip_checkpoint, train)
 
 from helpers import requires
 
