@@ -31,6 +31,17 @@ def requires(module: str, extra: str):
     return pytest.mark.skipif(not installed(module), reason=f"{module} (in the [{extra}] extra) is not installed")
 
 
+def needed(what: str, load):
+    """``load()`` (an import, a browser's path check): what it returns, or, where it raises ImportError, the test
+    skipped with the reason outside CI and failed in CI (CI=true: .ci/run installs everything)."""
+    try:
+        return load()
+    except ImportError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} must be installed in CI (the [test] extra and .ci/run bring it): {e}")
+        pytest.skip(f"{what} is not installed ({e})")
+
+
 def numerical_grads(fn, arrays, upstream, eps=1e-6):
     """Central-difference gradients of sum(fn(*arrays) * upstream) w.r.t. every array (float64)."""
     grads = []

@@ -23,6 +23,8 @@ def test_ci_runs_the_readme_test_command():
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line.strip() and not line.startswith(("#", "set ", "cd "))]
     assert ci_lines == [commands[1]]
+    setup, _, run = commands[1].rpartition(" && ")
+    assert run == "python -m pytest" and "apt-get install -y chromium" in setup   # every set-up step, the browser too
     assert commands[0].endswith("cnnlab train")  # the main job: train LeNet-5 on MNIST with the defaults
 
 

@@ -12,6 +12,7 @@
     cnnlab filters   the first conv layer's filters as a grid, as a PNG
     cnnlab explain   one conv or pooling output element term by term, or an output size (cnnlab.explain)
     cnnlab summary   a model's layers: shapes, parameters, MACs, receptive fields (`cnnlab.summary`)
+    cnnlab serve     a local web page to explore trained models, and its JSON API (cnnlab.serve)
 
 `cnnlab train` turns on `cnnlab.runtime.keep_freed_memory` for its own process
 (glibc's malloc then reuses freed arrays instead of faulting in new pages); the
@@ -26,7 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnlab.cli import explain, retrieve, train, viz, weights
+from cnnlab.cli import explain, retrieve, serve, train, viz, weights
 from cnnlab.cli.common import Formatter, Parser
 from cnnlab.data import DownloadError
 from cnnlab.messages import SettingError
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on an error, show the whole traceback instead of a one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for commands in (train, weights, retrieve, viz, explain):   # in the order of `cnnlab --help`
+    for commands in (train, weights, retrieve, viz, explain, serve):   # in the order of `cnnlab --help`
         commands.add_parsers(sub)
     return parser
 

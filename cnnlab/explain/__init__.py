@@ -24,8 +24,9 @@ op's value); ``print()`` shows it the lecture's way, numbers without a trailing 
 and otherwise to 6 significant digits:
 
 The modules: `conv` (conv1d-3d), `transpose` (conv_transpose1d-3d, an output's terms and an input's
-scatter), `pooling` (max and average pooling), `sizes` (`output_size`), `element` (what they share: `Term`,
-the window at one output, the check against the op) and `printing` (numbers, grids, `matrix` for the
+scatter), `pooling` (max and average pooling), `sizes` (`output_size`), `layers` (`layer`: one
+output element of a named layer of a model, for one input, by the kind of layer), `element` (what they share:
+`Term`, the window at one output, the check against the op, `plain` for JSON) and `printing` (numbers, grids, `matrix` for the
 command line: ``cnnlab explain conv|pool|size``).
 
 Example:
@@ -38,7 +39,8 @@ Example:
     (0, 2, 4, 6, 8)
 """
 from cnnlab.explain.conv import ConvExplanation, conv1d, conv2d, conv3d
-from cnnlab.explain.element import Term
+from cnnlab.explain.element import Term, plain
+from cnnlab.explain.layers import LayerExplanation, layer
 from cnnlab.explain.pooling import (
     AvgPoolExplanation, MaxPoolExplanation, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
 )
@@ -49,7 +51,7 @@ from cnnlab.explain.transpose import (
     conv_transpose2d_scatter, conv_transpose3d, conv_transpose3d_scatter,
 )
 
-__all__ = ["Term", "ConvExplanation", "MaxPoolExplanation", "AvgPoolExplanation", "TransposeExplanation", "Scatter",
+__all__ = ["Term", "plain", "layer", "LayerExplanation", "ConvExplanation", "MaxPoolExplanation", "AvgPoolExplanation", "TransposeExplanation", "Scatter",
            "ScatterExplanation", "SizeExplanation", "MODES", "number", "grid", "matrix",
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "conv_transpose1d_scatter", "conv_transpose2d_scatter", "conv_transpose3d_scatter",

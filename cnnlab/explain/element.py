@@ -6,6 +6,7 @@ applied to a grid of positions and to the data; `agreement` compares a sum with 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from cnnlab.explain import printing as fmt
 from cnnlab.messages import SettingError
 from cnnlab.nn.functional._windows import windows
 
-__all__ = ["Term", "Element", "Windowed", "agreement", "element_index", "batched", "window_cells", "window_values",
+__all__ = ["Term", "Element", "Windowed", "plain", "agreement", "element_index", "batched", "window_cells", "window_values",
            "inside"]
 
 
@@ -43,6 +44,29 @@ class Term:
         return f"{fmt.factor(self.value)}×{fmt.factor(self.weight)}"
 
 
+def plain(value):
+    """An explanation (a dataclass) or any of its parts as plain dicts, lists, numbers and strings, for JSON:
+    tuples as lists, NumPy numbers as Python's, non-finite floats (the −∞ padding of max pooling) as None.
+
+    Example:
+        >>> plain(Term(0, (1, 1), float("-inf")))
+        {'channel': 0, 'position': [1, 1], 'value': None, 'weight_index': [], 'weight': 1.0}
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
 @dataclass(frozen=True)
 class Element:
     """What every explanation of one element holds.
@@ -61,6 +85,10 @@ class Element:
     op_value: float
     agrees: bool
     check: str
+
+    def to_dict(self) -> dict:
+        """The explanation as plain dicts, lists, numbers and strings (`plain`), for JSON."""
+        return plain(self)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@
 - `TASKS`: what a model learns (`cnnlab.train.tasks`: classify; its datasets, loss and metrics).
 - `TrainConfig` and `train`: a whole run from its settings, with a run folder
   (checkpoint.safetensors, metrics.json, curves.png) written after every epoch, and resume.
-- `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint.
-- `confusion_matrix`, `format_confusion_matrix`; `read_image`, `light_border`, `preprocess`, `load_image`, `predict`.
+- `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint; `strip_checkpoint`: a
+  checkpoint without its optimizer state, to ship (not to resume).
+- `confusion_matrix`, `format_confusion_matrix`; `read_image`, `light_border`, `preprocess`, `load_image`, `predict`;
+  `decode_image`, `convert_pixels`, `resize_pixels`, `center_digit` (images as bytes or arrays, digits drawn by hand).
 
 Example:
     >>> from cnnlab.train import TrainConfig, train
@@ -17,18 +19,22 @@ from cnnlab.train.config import (
     build_model, build_optimizer, build_scheduler, dataset_arrays, parse_model_args,
 )
 from cnnlab.train.loop import confusion_matrix, evaluate, fit, format_confusion_matrix, train_one_epoch
-from cnnlab.train.inference import MissingExtraError, light_border, load_image, predict, preprocess, read_image
+from cnnlab.train.inference import (
+    MAX_PIXELS, MissingExtraError, center_digit, convert_pixels, decode_image, light_border, load_image, predict,
+    preprocess, read_image, resize_pixels,
+)
 from cnnlab.train.run import (
     CHECKPOINT, CURVES, METRICS, import_weights, load_checkpoint, model_from_checkpoint, read_run_config,
-    save_checkpoint, train,
+    save_checkpoint, strip_checkpoint, train,
 )
 
 __all__ = [
     "CLASSIFY", "TASKS", "TASK_NAMES", "Meter", "Task",
-    "CHECKPOINT", "CURVES", "DATASETS", "DEFAULT_PATTERN", "METRICS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES",
+    "CHECKPOINT", "CURVES", "DATASETS", "DEFAULT_PATTERN", "MAX_PIXELS", "METRICS", "MODEL_NAMES", "OPTIMIZERS",
+    "SCHEDULES",
     "DatasetInfo", "MissingExtraError", "TrainConfig", "build_datasets", "build_model", "build_optimizer",
-    "build_scheduler", "confusion_matrix", "dataset_arrays", "evaluate", "fit", "format_confusion_matrix", "import_weights",
-    "load_checkpoint",
-    "light_border", "load_image", "model_from_checkpoint", "parse_model_args", "predict", "preprocess", "read_image",
-    "read_run_config", "save_checkpoint", "train", "train_one_epoch",
+    "build_scheduler", "center_digit", "confusion_matrix", "convert_pixels", "dataset_arrays", "decode_image",
+    "evaluate", "fit", "format_confusion_matrix", "import_weights", "load_checkpoint", "light_border", "load_image",
+    "model_from_checkpoint", "parse_model_args", "predict", "preprocess", "read_image", "read_run_config",
+    "resize_pixels", "save_checkpoint", "strip_checkpoint", "train", "train_one_epoch",
 ]

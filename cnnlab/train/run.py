@@ -25,8 +25,8 @@ from cnnlab.train.config import TrainConfig, build_datasets, build_model, build_
 from cnnlab.train.loop import fit
 from cnnlab.train.tasks import TASKS
 
-__all__ = ["train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint", "read_run_config", "import_weights",
-           "CHECKPOINT", "METRICS", "CURVES", "CHECKPOINT_FORMAT"]
+__all__ = ["train", "save_checkpoint", "strip_checkpoint", "load_checkpoint", "model_from_checkpoint", "read_run_config",
+           "import_weights", "CHECKPOINT", "METRICS", "CURVES", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.json", "curves.png"
 CHECKPOINT_FORMAT = "cnnlab.train/1"
@@ -68,6 +68,25 @@ def load_checkpoint(path) -> dict:
     ckpt["config"] = TrainConfig.from_dict(ckpt["config"]).resolved()
     ckpt["path"] = path
     return ckpt
+
+
+def strip_checkpoint(source, out) -> Path:
+    """Write the checkpoint ``source`` (a file or run folder) to ``out`` without its optimizer state (about a
+    third of its size with Adam's two moments): the model, the settings, the epoch and the metrics stay, so
+    eval, predict, the tools and ``cnnlab serve`` take it; ``train --resume`` refuses it (it has no optimizer
+    state to continue from). The file is written atomically; its folder must exist.
+
+    Returns:
+        ``out`` as a Path.
+
+    Raises:
+        FileNotFoundError, ValueError: as `load_checkpoint`.
+    """
+    ckpt = load_checkpoint(source)
+    ckpt.pop("path")
+    out = Path(out)
+    save({**ckpt, "config": ckpt["config"].to_dict(), "optimizer": None, "scheduler": None}, out)
+    return out
 
 
 def read_run_config(out) -> TrainConfig:
@@ -211,6 +230,9 @@ def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) ->
     ckpt = load_checkpoint(out / CHECKPOINT) if resume else None
     if ckpt is not None:
         _check_resume(config, ckpt["config"], out)
+        if ckpt["optimizer"] is None:
+            raise ValueError(f"resume: {ckpt['path']} holds no optimizer state (strip_checkpoint took it out): it "
+                             "can be evaluated and used, not resumed")
     rank, world = (0, 1) if distributed is None else (distributed.get_rank(), distributed.get_world_size())
 
     manual_seed(config.seed)  # the init draws from cnnlab's generator

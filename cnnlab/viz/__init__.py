@@ -2,7 +2,8 @@
 
 The computations are NumPy functions of `cnnlab.viz.maps` (no matplotlib needed):
 
-- `first_layer_filters`, `feature_maps`: the first conv's weights; the maps of every conv layer for one input.
+- `first_layer_filters`, `feature_maps`: the first conv's weights; the maps of every conv layer for one input;
+  `layer_outputs`: the output of every layer for one input.
 - `cam`: the class activation map M_c = Σ_k w_k^c f_k of a GAP + linear model (Zhou et al. 2016).
 - `grad_cam`: Grad-CAM of any layer, by name (default: the last conv), through cnnlab's autograd.
 - `saliency`: max over channels of |∂y^c/∂x| (Simonyan et al. 2014).
@@ -19,7 +20,7 @@ from cnnlab.viz.curves import curves_figure, curves_png, plot_curves, plot_metri
 from cnnlab.viz.figures import figure_png, new_figure, write_png
 from cnnlab.viz.maps import (
     ClassMap, bilinear_resize, cam, conv_layer_names, default_layer, effective_receptive_field, feature_maps,
-    find_layer, first_layer_filters, gap_classifier, grad_cam, receptive_field_box, saliency,
+    find_layer, first_layer_filters, gap_classifier, grad_cam, layer_outputs, receptive_field_box, saliency,
 )
 from cnnlab.viz.pictures import (
     class_map_figure, erf_figure, feature_maps_figure, filters_figure, plot_class_map, plot_erf,
@@ -29,7 +30,7 @@ from cnnlab.viz.pictures import (
 __all__ = [
     "ClassMap", "bilinear_resize", "cam", "class_map_figure", "conv_layer_names", "curves_figure", "curves_png",
     "default_layer", "effective_receptive_field", "erf_figure", "feature_maps", "feature_maps_figure",
-    "figure_png", "filters_figure", "find_layer", "first_layer_filters", "gap_classifier", "grad_cam", "new_figure",
+    "figure_png", "filters_figure", "find_layer", "first_layer_filters", "gap_classifier", "grad_cam", "layer_outputs", "new_figure",
     "plot_class_map", "plot_curves", "plot_erf", "plot_feature_maps", "plot_filters", "plot_metrics_file",
     "receptive_field_box", "saliency", "write_png",
 ]

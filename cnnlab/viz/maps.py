@@ -32,7 +32,7 @@ from cnnlab.autograd import Tensor, no_grad
 from cnnlab.messages import SettingError
 
 __all__ = ["ClassMap", "bilinear_resize", "conv_layer_names", "default_layer", "find_layer", "gap_classifier",
-           "first_layer_filters", "feature_maps", "cam", "grad_cam", "saliency", "effective_receptive_field",
+           "first_layer_filters", "feature_maps", "layer_outputs", "cam", "grad_cam", "saliency", "effective_receptive_field",
            "receptive_field_box"]
 
 #: layers that keep the size of the maps and work on each position or channel: the default Grad-CAM
@@ -249,6 +249,34 @@ def feature_maps(model, image, layers=None) -> dict[str, np.ndarray]:
     if missing:
         raise ValueError(f"feature_maps: layer {missing[0]!r} is not called by {type(model).__name__}'s forward")
     return {name: maps["out"].data[0] for name, maps in zip(names, caught)}
+
+
+def layer_outputs(model, image) -> dict[str, np.ndarray]:
+    """The output of every layer (each leaf module: convs, activations, pools, flatten, linear...) for one
+    image, the batch left out: {name: (C_l, H_l, W_l) or (F_l,)}, in the order of the calls of one forward
+    pass (a layer called twice: its first call), as `cnnlab.summary`'s rows name them.
+
+    Example:
+        >>> from cnnlab.models import lenet5
+        >>> outs = layer_outputs(lenet5(), np.zeros((1, 28, 28), np.float32))
+        >>> [(name, out.shape) for name, out in outs.items()][:3]
+        [('0', (6, 28, 28)), ('1', (6, 28, 28)), ('2', (6, 14, 14))]
+    """
+    x = _image(image, "layer_outputs")
+    outputs = {}
+
+    def keep(name):
+        def hook(_module, _args, output):
+            if isinstance(output, Tensor) and name not in outputs:
+                outputs[name] = output.data[0]
+        return hook
+
+    with contextlib.ExitStack() as stack, _inspecting(model), no_grad():
+        for name, module in model.named_modules():
+            if name and next(iter(module.children()), None) is None:
+                stack.enter_context(module.register_forward_hook(keep(name)))
+        model(Tensor(x))
+    return outputs
 
 
 # ---------------------------------------------------------------- class maps

@@ -395,3 +395,18 @@ def test_the_effective_receptive_field_refuses_bad_inputs():
         maps.effective_receptive_field(random_gapnet(), image())
     with pytest.raises(ValueError, match=r"^effective_receptive_field: layer 'fc' \(Linear\) gives \(2, 10\), not maps"):
         maps.effective_receptive_field(random_gapnet(), image(shape=(2, 1, 28, 28)), "fc")
+
+
+def test_layer_outputs_are_every_layers_output_named_as_summary_names_the_rows():
+    from cnnlab import summary
+    from cnnlab.viz import layer_outputs
+
+    model = random_gapnet(widths=(4, 8))
+    image = np.random.default_rng(0).standard_normal((1, 12, 12))
+    outputs = layer_outputs(model, image)
+    rows = summary(model, (1, 1, 12, 12)).rows
+    assert list(outputs)[-2:] == ["gap", "fc"]
+    assert [(r["name"], r["output_shape"][1:]) for r in rows] == [(n, o.shape) for n, o in outputs.items()]
+    with cnnlab.no_grad():
+        np.testing.assert_array_equal(outputs["fc"], model(cnnlab.tensor(image[None])).data[0])
+    np.testing.assert_array_equal(outputs["features.2"], np.maximum(outputs["features.1"], 0))
