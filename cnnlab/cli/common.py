@@ -44,13 +44,14 @@ def png_out(path) -> Path:
     return path
 
 
-def model_input(path, info, invert):
+def model_input(path, info, invert, resize: bool = True):
     """(the pixels as the model sees them, uint8 (H, W) or (H, W, 3); the preprocessed float32 (C, H, W)) of
     one image file, read as `predict` reads it: --invert, --no-invert, or (None) inverted when its border is
-    light and the model was trained on light-on-dark images, with a note on stderr."""
+    light and the model was trained on light-on-dark images, with a note on stderr. resize=False keeps the
+    image's own size instead of the model's input size (segmentation)."""
     from cnnlab.train import light_border, preprocess, read_image
 
-    pixels = read_image(path, info.in_channels, info.input_size)  # uint8 (H, W) or (H, W, 3)
+    pixels = read_image(path, info.in_channels, info.input_size if resize else None)  # uint8 (H, W) or (H, W, 3)
     if invert is None:  # neither --invert nor --no-invert: look at the image
         invert = info.light_on_dark and light_border(pixels)
         if invert:
