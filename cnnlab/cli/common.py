@@ -20,8 +20,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def flag_names(command) -> dict:
-    """dest -> flag of a command's options: SettingErrors name the flag of their setting (see main)."""
-    return {a.dest: a.option_strings[-1] for a in command._actions if a.option_strings}
+    """dest -> flag of a command's options: SettingErrors name the flag of their setting (see main). A flag
+    with a --no- form (--augment/--no-augment) is named by its positive form."""
+    def name(options):
+        positive = [o for o in options if not o.startswith("--no-")]
+        return (positive or options)[-1]
+
+    return {a.dest: name(a.option_strings) for a in command._actions if a.option_strings}
 
 
 def checkpoint_flag(parser) -> None:
