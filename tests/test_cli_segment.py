@@ -33,6 +33,7 @@ def test_train_writes_the_tasks_metrics_and_eval_prints_them(checkpoint):
     assert lines[1] == (f"test loss {history[0]['test_loss']:.4f}  test pixel accuracy "
                         f"{history[0]['test_pixel_acc']:.2%}  test mean IoU {history[0]['test_miou']:.4f} "
                         "(16 mnist-seg test images)")
+    assert lines[2].startswith("IoU per class: background ") and lines[2].count(", digit ") == 10
 
 
 @requires("PIL", "viz")

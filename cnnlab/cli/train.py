@@ -173,6 +173,8 @@ def _eval(args) -> int:
         print("  ".join([f"test loss {result['loss']:.4f}"]
                         + [f"test {task.describe(m)} {task.format(m, result[m])}" for m in task.metrics])
               + f" ({result['images']} {dataset} test images)")
+        for line in task.report(result["totals"], info):
+            print(line)
         return 0
     result = evaluate(model, loader, num_classes=info.num_classes)
     correct = int(result["confusion_matrix"].trace())

@@ -25,7 +25,7 @@ import cnnlab.nn.functional as F
 from cnnlab.data import CIFAR10, MNIST, FashionMNIST, MNISTSegmentation, Subset
 from cnnlab.data import transforms as T
 from cnnlab.messages import SettingError, counted
-from cnnlab.train.segmentation import mean_iou, pixel_accuracy
+from cnnlab.train.segmentation import class_iou, mean_iou, pixel_accuracy
 
 __all__ = ["DatasetInfo", "DATASETS", "Meter", "Task", "ClassifyMeter", "Classify", "CLASSIFY", "SegmentMeter",
            "Segment", "SEGMENT_LOSSES", "TASKS", "TASK_NAMES", "all_datasets"]
@@ -155,6 +155,10 @@ class Task:
     def describe(self, metric: str) -> str:
         """The metric's name in a sentence."""
         return self.names.get(metric, metric)
+
+    def report(self, totals: np.ndarray, info: DatasetInfo) -> list[str]:
+        """Lines that `cnnlab eval` prints after the metrics, from a meter's ``totals`` (default: none)."""
+        return []
 
 
 # ---------------------------------------------------------------- classify
@@ -374,6 +378,12 @@ class Segment(Task):
 
     def meter(self, info: DatasetInfo | None = None, config=None) -> SegmentMeter:
         return SegmentMeter(None if info is None else info.num_classes)
+
+    def report(self, totals: np.ndarray, info: DatasetInfo) -> list[str]:
+        """The IoU of each class ('-' for a class with no pixel in the truth nor in the prediction)."""
+        iou = class_iou(SegmentMeter(info.num_classes).confusion_matrix(totals))
+        cells = [f"{name} {'-' if np.isnan(v) else f'{v:.4f}'}" for name, v in zip(info.classes, iou)]
+        return ["IoU per class: " + ", ".join(cells)]
 
 
 

@@ -33,6 +33,15 @@ def test_the_meter_counts_the_pixels_and_its_totals_add_up():
     assert tasks.SegmentMeter(3).result() == {"pixel_acc": 0.0, "miou": 0.0}   # nothing seen yet
 
 
+def test_the_report_gives_each_class_its_iou():
+    info = SEGMENT.datasets["mnist-seg"]
+    m = np.zeros((11, 11))
+    m[0, 0], m[0, 3], m[3, 3] = 6, 2, 2                   # background 6/8, digit 2 2/4, the others absent
+    line, = SEGMENT.report(m.reshape(-1), info)
+    assert line == ("IoU per class: background 0.7500, digit 0 -, digit 1 -, digit 2 0.5000, "
+                    + ", ".join(f"digit {d} -" for d in range(3, 10)))
+
+
 def test_the_meter_rejects_what_does_not_fit():
     meter = tasks.SegmentMeter(3)
     with pytest.raises(ValueError, match=r"SegmentMeter: the output must be \(N, 3, H, W\) scores for \(N, H, W\) "
