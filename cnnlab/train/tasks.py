@@ -328,7 +328,7 @@ class Segment(Task):
         self.loss_name = loss
 
     def defaults(self, config) -> dict:
-        return {"loss": "ce"}
+        return {"loss": self.losses[0]}
 
     def check_config(self, config) -> None:
         super().check_config(config)
@@ -337,7 +337,7 @@ class Segment(Task):
                                "their masks)", "augment")
 
     def configured(self, config) -> Segment:
-        return Segment(config.loss or "ce")
+        return Segment(config.loss or self.losses[0])
 
     def build_datasets(self, config, train: bool = True, test: bool = True):
         """The canvases of `MNISTSegmentation` (from the bundled MNIST, or that in ``config.data_dir``),
