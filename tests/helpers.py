@@ -187,3 +187,10 @@ def one_error_line(capsys, code, command):
     assert err.startswith(f"cnnlab {command}: error: ") and "Traceback" not in err, err
     return err.strip()
 
+
+
+def trained(out, *argv):
+    """``out`` after ``cnnlab train ARGV --out OUT`` ran in this process and succeeded (a checkpoint for tests)."""
+    code, printed = run_cli(["train", *argv, "--out", str(out)])
+    assert code == 0, printed
+    return out

@@ -145,3 +145,63 @@ def torch_forward(torch, twin, x):
         pool, head = ("avgpool", "classifier") if "classifier" in twin else ("gap", "fc")
         return twin[head](torch.flatten(twin[pool](twin["features"](x)), 1))
     return twin(x)
+
+
+def _torch_block(nn, cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+def torch_unet(torch, in_channels=1, num_classes=11, widths=(16, 32, 64, 128)):
+    """cnnlab.models.unet(): conv blocks and max-pools down, 2×2 transposed convs, concatenation and blocks up."""
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            cs = (in_channels,) + tuple(widths)
+            self.down = nn.ModuleList([_torch_block(nn, a, b) for a, b in zip(cs[:-1], cs[1:])])
+            levels = list(reversed(range(len(widths) - 1)))
+            self.up = nn.ModuleList([nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in levels])
+            self.decode = nn.ModuleList([_torch_block(nn, 2 * widths[i], widths[i]) for i in levels])
+            self.head = nn.Conv2d(widths[0], num_classes, 1)
+
+        def forward(self, x):
+            skips = []
+            for i, block in enumerate(self.down):
+                x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
+                skips.append(x)
+            for up, decode, skip in zip(self.up, self.decode, reversed(skips[:-1])):
+                x = decode(torch.cat([skip, up(x)], 1))
+            return self.head(x)
+
+    return Net()
+
+
+def torch_fcn(torch, in_channels=1, num_classes=11, widths=(16, 32, 64, 128, 128)):
+    """cnnlab.models.fcn(): five conv blocks (pools after four), scores fused from strides 16, 8 and 4."""
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            cs = (in_channels,) + tuple(widths)
+            self.blocks = nn.ModuleList([_torch_block(nn, a, b) for a, b in zip(cs[:-1], cs[1:])])
+            self.score = nn.Conv2d(widths[4], num_classes, 1)
+            self.score_pool8 = nn.Conv2d(widths[2], num_classes, 1)
+            self.score_pool4 = nn.Conv2d(widths[1], num_classes, 1)
+            self.up16 = nn.ConvTranspose2d(num_classes, num_classes, 4, 2, 1, bias=False)
+            self.up8 = nn.ConvTranspose2d(num_classes, num_classes, 4, 2, 1, bias=False)
+            self.up4 = nn.ConvTranspose2d(num_classes, num_classes, 8, 4, 2, bias=False)
+
+        def forward(self, x):
+            pooled = []
+            for i, block in enumerate(self.blocks):
+                x = block(x)
+                if i < 4:
+                    x = nn.functional.max_pool2d(x, 2)
+                    pooled.append(x)
+            scores = self.up8(self.up16(self.score(x)) + self.score_pool8(pooled[2]))
+            return self.up4(scores + self.score_pool4(pooled[1]))
+
+    return Net()

@@ -1,1 +1,2 @@
-"""The lecture's applications end to end, built on the library: image retrieval (`retrieval`)."""
+"""The lecture's applications end to end, built on the library: image retrieval (`retrieval`) and semantic
+segmentation (`segmentation`)."""

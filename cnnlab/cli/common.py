@@ -20,8 +20,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def flag_names(command) -> dict:
-    """dest -> flag of a command's options: SettingErrors name the flag of their setting (see main)."""
-    return {a.dest: a.option_strings[-1] for a in command._actions if a.option_strings}
+    """dest -> flag of a command's options: SettingErrors name the flag of their setting (see main). A flag
+    with a --no- form (--augment/--no-augment) is named by its positive form."""
+    def name(options):
+        positive = [o for o in options if not o.startswith("--no-")]
+        return (positive or options)[-1]
+
+    return {a.dest: name(a.option_strings) for a in command._actions if a.option_strings}
 
 
 def checkpoint_flag(parser) -> None:
@@ -44,13 +49,14 @@ def png_out(path) -> Path:
     return path
 
 
-def model_input(path, info, invert):
+def model_input(path, info, invert, resize: bool = True):
     """(the pixels as the model sees them, uint8 (H, W) or (H, W, 3); the preprocessed float32 (C, H, W)) of
     one image file, read as `predict` reads it: --invert, --no-invert, or (None) inverted when its border is
-    light and the model was trained on light-on-dark images, with a note on stderr."""
+    light and the model was trained on light-on-dark images, with a note on stderr. resize=False keeps the
+    image's own size instead of the model's input size (segmentation)."""
     from cnnlab.train import light_border, preprocess, read_image
 
-    pixels = read_image(path, info.in_channels, info.input_size)  # uint8 (H, W) or (H, W, 3)
+    pixels = read_image(path, info.in_channels, info.input_size if resize else None)  # uint8 (H, W) or (H, W, 3)
     if invert is None:  # neither --invert nor --no-invert: look at the image
         invert = info.light_on_dark and light_border(pixels)
         if invert:

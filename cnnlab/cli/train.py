@@ -36,6 +36,9 @@ def _train_flags(parser) -> None:
     g.add_argument("--scale", type=int, metavar="S",
                    help="--task super-resolution: the upscaling factor (default: 2 for that task; the other tasks "
                         "take none)")
+    g.add_argument("--loss", metavar="NAME",
+                   help="--task segment: ce (cross-entropy per pixel), dice (soft Dice, each class weighing alike) "
+                        "or ce+dice (default: ce for that task; the other tasks take none)")
     g.add_argument("--data-dir", metavar="DIR",
                    help="folder of the dataset's files: the four IDX files (gzipped or not) for MNIST and "
                         "Fashion-MNIST, cifar-10-batches-bin/ for CIFAR-10 (default: the MNIST bundled with cnnlab)")
@@ -144,7 +147,7 @@ def _eval(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     model, trained_on = model_from_checkpoint(ckpt)
     config = ckpt["config"]
-    task = TASKS[config.task]
+    task = TASKS[config.task].configured(config)
     dataset = args.dataset or config.dataset
     if dataset not in task.datasets:
         raise ValueError(f"--dataset {dataset} is not a dataset of the task {task.name} the model was trained for "
@@ -170,6 +173,8 @@ def _eval(args) -> int:
         print("  ".join([f"test loss {result['loss']:.4f}"]
                         + [f"test {task.describe(m)} {task.format(m, result[m])}" for m in task.metrics])
               + f" ({result['images']} {dataset} test images)")
+        for line in task.report(result["totals"], info):
+            print(line)
         return 0
     result = evaluate(model, loader, num_classes=info.num_classes)
     correct = int(result["confusion_matrix"].trace())

@@ -18,7 +18,7 @@ from cnnlab import backend
 from cnnlab.autograd import Tensor
 from cnnlab.data.transforms import supports_batch
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "ImageArrayDataset"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "ImageArrayDataset", "transformed_batch"]
 
 
 class Dataset:
@@ -136,6 +136,21 @@ def random_split(dataset, lengths, seed=None, generator=None) -> list[Subset]:
     return [Subset(dataset, order[a:b].tolist()) for a, b in zip(offsets[:-1], offsets[1:])]
 
 
+def transformed_batch(images, targets, indices, transform=None, target_transform=None):
+    """``[images[indices], targets[indices]]`` (targets as int64), each transformed as a whole batch by its
+    transform's ``apply_batch``; None when a transform can't take a batch (the loader then goes sample by sample).
+    The ``get_batch`` of datasets that hold their images and targets in two arrays."""
+    if not (supports_batch(transform) and supports_batch(target_transform)):
+        return None
+    indices = np.asarray(indices)
+    images, targets = images[indices], targets[indices].astype(np.int64)
+    if transform is not None:
+        images = transform.apply_batch(images)
+    if target_transform is not None:
+        targets = target_transform.apply_batch(targets)
+    return [images, targets]
+
+
 class ImageArrayDataset(Dataset):
     """Images and labels held in two arrays, with torchvision-style transforms; the base of MNIST and CIFAR10.
 
@@ -177,15 +192,7 @@ class ImageArrayDataset(Dataset):
         return img, target
 
     def get_batch(self, indices):
-        if not (supports_batch(self.transform) and supports_batch(self.target_transform)):
-            return None
-        indices = np.asarray(indices)
-        images, targets = self.data[indices], self.targets[indices].astype(np.int64)
-        if self.transform is not None:
-            images = self.transform.apply_batch(images)
-        if self.target_transform is not None:
-            targets = self.target_transform.apply_batch(targets)
-        return [images, targets]
+        return transformed_batch(self.data, self.targets, indices, self.transform, self.target_transform)
 
     def extra_repr(self) -> str:
         return ""

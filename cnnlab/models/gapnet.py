@@ -10,6 +10,18 @@ from __future__ import annotations
 from cnnlab import nn
 
 
+def conv_layers(in_channels: int, out_channels: int, batch_norm: bool = True) -> list:
+    """The layers of two 3×3 conv(-BN)-ReLU with padding 1 (the conv has no bias when BN follows)."""
+    layers, c = [], in_channels
+    for _ in range(2):
+        layers.append(nn.Conv2d(c, out_channels, 3, padding=1, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.ReLU())
+        c = out_channels
+    return layers
+
+
 class GAPNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, widths=(32, 64, 128), batch_norm: bool = True):
         super().__init__()
@@ -17,12 +29,8 @@ class GAPNet(nn.Module):
             raise ValueError("gapnet: widths must name at least one block width")
         layers, c = [], in_channels
         for i, w in enumerate(widths):
-            for _ in range(2):
-                layers.append(nn.Conv2d(c, w, 3, padding=1, bias=not batch_norm))
-                if batch_norm:
-                    layers.append(nn.BatchNorm2d(w))
-                layers.append(nn.ReLU())
-                c = w
+            layers += conv_layers(c, w, batch_norm)
+            c = w
             if i < len(widths) - 1:
                 layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)

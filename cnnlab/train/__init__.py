@@ -1,7 +1,8 @@
 """Training, from Python and from ``cnnlab train``: the loop, runs with checkpoints, evaluation and prediction.
 
 - `train_one_epoch`, `evaluate`, `fit`: the plain loop, for any model, loader, optimizer and task.
-- `TASKS`: what a model learns (`cnnlab.train.tasks`: classify; its datasets, loss and metrics).
+- `TASKS`: what a model learns (`cnnlab.train.tasks`: classify, segment; their datasets, losses and metrics);
+  `pixel_accuracy`, `class_iou`, `mean_iou`: segmentation's metrics from a confusion matrix.
 - `TrainConfig` and `train`: a whole run from its settings, with a run folder
   (checkpoint.safetensors, metrics.json, curves.png) written after every epoch, and resume.
 - `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint; `strip_checkpoint`: a
@@ -14,6 +15,7 @@ Example:
     >>> history = train(TrainConfig(model="lenet5", epochs=10, out="runs/lenet5"))   # doctest: +SKIP
 """
 from cnnlab.train.tasks import CLASSIFY, TASK_NAMES, TASKS, Meter, Task
+from cnnlab.train.segmentation import class_iou, mean_iou, pixel_accuracy
 from cnnlab.train.config import (
     DATASETS, DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, DatasetInfo, TrainConfig, build_datasets,
     build_model, build_optimizer, build_scheduler, dataset_arrays, parse_model_args,
@@ -37,4 +39,5 @@ __all__ = [
     "evaluate", "fit", "format_confusion_matrix", "import_weights", "load_checkpoint", "light_border", "load_image",
     "model_from_checkpoint", "parse_model_args", "predict", "preprocess", "read_image", "read_run_config",
     "resize_pixels", "save_checkpoint", "strip_checkpoint", "train", "train_one_epoch",
+    "class_iou", "mean_iou", "pixel_accuracy",
 ]

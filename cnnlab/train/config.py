@@ -58,14 +58,14 @@ class TrainConfig:
     The defaults train the modern LeNet-5 on the bundled MNIST to >= 99% test accuracy.
 
     Attributes:
-        task: what the model learns, a name of `cnnlab.train.tasks.TASKS`: 'classify' (one class per image).
-            Default: 'classify'.
+        task: what the model learns, a name of `cnnlab.train.tasks.TASKS`: 'classify' (one class per image)
+            or 'segment' (a class per pixel). Default: 'classify'.
         model: a name of `cnnlab.models.MODELS` or ``'pattern'`` (`from_pattern`). Default: 'lenet5'.
         model_args: keyword arguments of the model's constructor, e.g. ``{'variant': 'classic'}`` or
             ``{'pattern': '...', 'widths': [32, 64]}``. in_channels, input_size and num_classes come
             from the dataset. Default: {}.
-        dataset: a dataset of the task; for classify 'mnist' (bundled), 'fashion-mnist' or 'cifar10'.
-            Default: 'mnist'.
+        dataset: a dataset of the task; for classify 'mnist' (bundled), 'fashion-mnist' or 'cifar10';
+            for segment 'mnist-seg' (made from the bundled MNIST). Default: 'mnist'.
         data_dir: folder of the dataset's files; None: the bundled MNIST. Default: None.
         download: fetch missing dataset files (MNIST, Fashion-MNIST, CIFAR-10). Default: False.
         epochs: passes over the training set. Default: 10.
@@ -87,6 +87,8 @@ class TrainConfig:
         sync_batchnorm: with distributed, batch norm uses the statistics of the whole batch over all ranks
             (`cnnlab.distributed.SyncBatchNorm`) instead of each rank's own. Default: False.
         scale: the upscaling factor of the super-resolution task; None for the other tasks. Default: None.
+        loss: the segment task's loss: 'ce' (cross-entropy per pixel), 'dice' (soft Dice) or 'ce+dice';
+            None: 'ce' for segment; the other tasks take none. Default: None.
     """
 
     task: str = "classify"
@@ -112,6 +114,7 @@ class TrainConfig:
     distributed: bool = False
     sync_batchnorm: bool = False
     scale: int | None = None
+    loss: str | None = None
 
     #: fields that may change when a run is resumed: where things are and how it is run, not what is computed
     RESUMABLE_CHANGES = ("data_dir", "download", "prefetch", "eval_batch_size", "out", "distributed")

@@ -51,8 +51,9 @@ def _mode(in_channels: int) -> str:
     return "L" if in_channels == 1 else "RGB"
 
 
-def read_image(path, in_channels: int, size: int) -> np.ndarray:
-    """Steps 1 and 2 above: one image file -> uint8 (size, size) for 1 channel, (size, size, 3) for 3.
+def read_image(path, in_channels: int, size: int | None) -> np.ndarray:
+    """Steps 1 and 2 above: one image file -> uint8 (size, size) for 1 channel, (size, size, 3) for 3;
+    with size None, the image at its own size (H, W) or (H, W, 3) (what a segmentation model takes).
 
     Raises:
         FileNotFoundError: there is no such file.
@@ -70,7 +71,8 @@ def read_image(path, in_channels: int, size: int) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img = img.convert(_mode(in_channels))
-            img = img.resize((size, size), Image.Resampling.BILINEAR)
+            if size is not None:
+                img = img.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8)  # (size, size) or (size, size, 3)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"can't read {path} as an image: {e}") from None

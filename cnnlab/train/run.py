@@ -236,7 +236,7 @@ def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) ->
     rank, world = (0, 1) if distributed is None else (distributed.get_rank(), distributed.get_world_size())
 
     manual_seed(config.seed)  # the init draws from cnnlab's generator
-    task = TASKS[config.task]
+    task = TASKS[config.task].configured(config)
     train_set, test_set, info = build_datasets(config)
     model = build_model(config.model, info, config.model_args, task, config)
     if distributed is None:

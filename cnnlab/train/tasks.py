@@ -11,7 +11,8 @@ A Meter's totals are plain sums (counts, a confusion matrix, sums of squared err
 totals of several batches, or of the shards of several MPI ranks, add up to those of the whole,
 and the metrics computed from them are exact: a mean IoU is not the mean of the ranks' IoUs.
 
-`Classify` is the default task (one class per image, cross-entropy, accuracy).
+`Classify` is the default task (one class per image, cross-entropy, accuracy); `Segment` gives a
+class to every pixel (cross-entropy per pixel, or Dice; pixel accuracy and mean IoU).
 """
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 import cnnlab.nn.functional as F
-from cnnlab.data import CIFAR10, MNIST, FashionMNIST, Subset
+from cnnlab.data import CIFAR10, MNIST, FashionMNIST, MNISTSegmentation, Subset
 from cnnlab.data import transforms as T
 from cnnlab.messages import SettingError, counted
+from cnnlab.train.segmentation import class_iou, mean_iou, pixel_accuracy
 
-__all__ = ["DatasetInfo", "DATASETS", "Meter", "Task", "ClassifyMeter", "Classify", "CLASSIFY", "TASKS", "TASK_NAMES",
-           "all_datasets"]
+__all__ = ["DatasetInfo", "DATASETS", "Meter", "Task", "ClassifyMeter", "Classify", "CLASSIFY", "SegmentMeter",
+           "Segment", "SEGMENT_LOSSES", "TASKS", "TASK_NAMES", "all_datasets"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Task:
         names: metric -> its name in sentences (e.g. ``'acc'`` -> ``'accuracy'``).
         fractions: the metrics that are fractions of 1, shown in % (in the logs and the curves).
         datasets: the ``--dataset`` names the task accepts -> what a model needs to know of each.
+        losses: the values the ``loss`` setting may take (the first is the default); () for a task
+            with one loss, which takes no ``loss`` setting.
     """
 
     name: str = ""
@@ -100,6 +104,7 @@ class Task:
     names: dict[str, str] = {}
     fractions: tuple[str, ...] = ()
     datasets: dict[str, DatasetInfo] = {}
+    losses: tuple[str, ...] = ()
 
     def defaults(self, config) -> dict:
         """Settings of ``config`` that this task fills in when they are None (`TrainConfig.resolved`)."""
@@ -110,6 +115,17 @@ class Task:
         if config.scale is not None:
             raise SettingError("TrainConfig", f"{{scale}} is for the super-resolution task, not {self.name}, "
                                f"got {config.scale!r}", "scale")
+        if config.loss is not None and config.loss not in self.losses:
+            if not self.losses:
+                raise SettingError("TrainConfig", f"{{loss}} is for the segment task, not {self.name}, "
+                                   f"got {config.loss!r}", "loss")
+            raise SettingError("TrainConfig", f"unknown {{loss}} {config.loss!r} for the {{task}} {self.name}; "
+                               f"choose from {', '.join(self.losses)}", "loss", "task")
+
+    def configured(self, config) -> Task:
+        """The task as a run with ``config`` trains it: a task whose loss is a setting (segment's ``loss``)
+        returns a copy that uses it; the others themselves."""
+        return self
 
     def build_datasets(self, config, train: bool = True, test: bool = True):
         """(train set or None, test set or None, DatasetInfo): items are ``(input (C, H, W), target)``."""
@@ -139,6 +155,10 @@ class Task:
     def describe(self, metric: str) -> str:
         """The metric's name in a sentence."""
         return self.names.get(metric, metric)
+
+    def report(self, totals: np.ndarray, info: DatasetInfo) -> list[str]:
+        """Lines that `cnnlab eval` prints after the metrics, from a meter's ``totals`` (default: none)."""
+        return []
 
 
 # ---------------------------------------------------------------- classify
@@ -244,8 +264,131 @@ class Classify(Task):
 
 CLASSIFY = Classify()
 
+
+# ---------------------------------------------------------------- segment
+#: the losses of segment: cross-entropy per pixel, soft Dice (`cnnlab.nn.functional.dice_loss`), their sum
+SEGMENT_LOSSES = ("ce", "dice", "ce+dice")
+
+
+class SegmentMeter(ClassifyMeter):
+    """Pixel accuracy and mean IoU (`cnnlab.train.segmentation`), from the confusion matrix of every pixel.
+
+    Args:
+        num_classes: the number of classes; None: the class dim of the first output.
+    """
+
+    def update(self, output, target) -> None:
+        output, target = np.asarray(output), np.asarray(target)
+        if self.counts is None:
+            self.num_classes = output.shape[1]
+            self.counts = np.zeros(self.num_classes * self.num_classes, dtype=np.float64)
+        c = self.num_classes
+        if output.ndim != 4 or output.shape[1] != c or target.shape != output.shape[:1] + output.shape[2:]:
+            raise ValueError(f"SegmentMeter: the output must be (N, {c}, H, W) scores for (N, H, W) targets, got "
+                             f"{output.shape} for {target.shape}")
+        if target.size and (target.min() < 0 or target.max() >= c):
+            raise ValueError(f"SegmentMeter: targets must be class indices in [0, {c}), "
+                             f"got values in [{target.min()}, {target.max()}]")
+        predicted = output.argmax(axis=1)                                   # (N, H, W)
+        self.counts += np.bincount((target.astype(np.int64) * c + predicted).reshape(-1), minlength=c * c)
+
+    def result(self, totals: np.ndarray | None = None) -> dict[str, float]:
+        m = self.confusion_matrix(totals)
+        if not m.sum():
+            return {"pixel_acc": 0.0, "miou": 0.0}
+        return {"pixel_acc": pixel_accuracy(m), "miou": mean_iou(m)}
+
+
+class Segment(Task):
+    """A class for every pixel: the model gives (N, classes, H, W) scores for (N, C, H, W) images;
+    cross-entropy per pixel (``loss='ce'``, the default), soft Dice (``'dice'``) or their sum
+    (``'ce+dice'``); pixel accuracy and the mean IoU over the classes present (`cnnlab.train.segmentation`).
+
+    The loss of a batch is a mean over its pixels (Dice: over its classes); with reduction='sum', as
+    `cnnlab.train.loop.evaluate` asks, that mean times the batch's images, so the test loss is the
+    mean per image of the same quantity as the training loss.
+
+    Dataset: ``mnist-seg``, `cnnlab.data.MNISTSegmentation` (seed 0: the same canvases for every run;
+    ``limit_train`` and ``limit_test`` are the numbers of canvases made, by default 10,000 and 2,000).
+    """
+
+    name = "segment"
+    metrics = ("pixel_acc", "miou")
+    headline = "miou"
+    names = {"pixel_acc": "pixel accuracy", "miou": "mean IoU"}
+    fractions = ("pixel_acc",)
+    losses = SEGMENT_LOSSES
+    datasets = {"mnist-seg": DatasetInfo("mnist-seg", MNISTSegmentation, 1, 64, MNISTSegmentation.MEAN,
+                                         MNISTSegmentation.STD, bundled=True, light_on_dark=True)}
+
+    def __init__(self, loss: str = "ce"):
+        if loss not in SEGMENT_LOSSES:
+            raise SettingError("Segment", f"unknown {{loss}} {loss!r}; choose from {', '.join(SEGMENT_LOSSES)}",
+                               "loss")
+        self.loss_name = loss
+
+    def defaults(self, config) -> dict:
+        return {"loss": self.losses[0]}
+
+    def check_config(self, config) -> None:
+        super().check_config(config)
+        if config.augment:
+            raise SettingError("TrainConfig", "{augment} is for classify (it would move the digits but not "
+                               "their masks)", "augment")
+
+    def configured(self, config) -> Segment:
+        return Segment(config.loss or self.losses[0])
+
+    def build_datasets(self, config, train: bool = True, test: bool = True):
+        """The canvases of `MNISTSegmentation` (from the bundled MNIST, or that in ``config.data_dir``),
+        with ToTensor and Normalize; ``limit_train`` / ``limit_test`` canvases (default 10,000 / 2,000)."""
+        info = self.datasets[config.dataset]
+        root = None if config.data_dir is None else Path(config.data_dir)
+        if root is not None and not root.is_dir():
+            raise FileNotFoundError(f"data directory {root} does not exist")
+        transform = T.Compose([T.ToTensor(), T.Normalize(info.mean, info.std)])
+
+        def split(is_train, limit):
+            return MNISTSegmentation(root, train=is_train, size=limit, transform=transform)
+
+        return (split(True, config.limit_train) if train else None,
+                split(False, config.limit_test) if test else None, info)
+
+    def model_sizes(self, info: DatasetInfo, config) -> dict:
+        return {"in_channels": info.in_channels, "num_classes": info.num_classes}
+
+    def check_output(self, name, info, config, input_shape, output_shape) -> None:
+        want = (input_shape[0], info.num_classes, *input_shape[2:])
+        if tuple(output_shape) != want:
+            raise SettingError("build_model", f"{{model}} {name} gives scores of shape {tuple(output_shape)[1:]} per "
+                               f"image, but segment needs {want[1:]}: a score for each of the "
+                               f"{counted(info.num_classes, 'class', 'classes')} of {info.name} at every pixel "
+                               "(fcn, unet)", "model")
+
+    def loss(self, output, target, reduction: str = "mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"Segment.loss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        terms = []
+        if self.loss_name in ("ce", "ce+dice"):
+            terms.append(F.cross_entropy(output, target))                    # mean over the pixels
+        if self.loss_name in ("dice", "ce+dice"):
+            terms.append(F.dice_loss(output, target))                        # mean over the classes
+        loss = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+        return loss * len(target) if reduction == "sum" else loss
+
+    def meter(self, info: DatasetInfo | None = None, config=None) -> SegmentMeter:
+        return SegmentMeter(None if info is None else info.num_classes)
+
+    def report(self, totals: np.ndarray, info: DatasetInfo) -> list[str]:
+        """The IoU of each class ('-' for a class with no pixel in the truth nor in the prediction)."""
+        iou = class_iou(SegmentMeter(info.num_classes).confusion_matrix(totals))
+        cells = [f"{name} {'-' if np.isnan(v) else f'{v:.4f}'}" for name, v in zip(info.classes, iou)]
+        return ["IoU per class: " + ", ".join(cells)]
+
+
+
 #: --task name -> Task
-TASKS: dict[str, Task] = {"classify": CLASSIFY}
+TASKS: dict[str, Task] = {"classify": CLASSIFY, "segment": Segment()}
 TASK_NAMES = tuple(TASKS)
 
 

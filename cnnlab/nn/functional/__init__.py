@@ -18,6 +18,7 @@ from cnnlab.nn.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
 from cnnlab.nn.functional.deform_conv import deform_conv2d
+from cnnlab.nn.functional.dice import dice_loss, one_hot
 from cnnlab.nn.functional.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
 from cnnlab.nn.functional.linear import linear, matmul
 from cnnlab.nn.functional.loss import (
