@@ -182,7 +182,9 @@ def all_reduce_metrics(metrics: dict) -> dict:
     another rank's also count the time it waits while rank 0 writes the run's files.
 
     Args:
-        metrics: a dict with ``images`` (int) and number values; 'confusion_matrix' arrays are summed.
+        metrics: a dict with ``images`` (int) and number values; the arrays 'totals' (a task's meter, see
+            `cnnlab.train.tasks.Meter`: the caller recomputes the metrics from their sum) and
+            'confusion_matrix' are summed.
 
     Example:
         >>> all_reduce_metrics({"loss": 0.5, "acc": 0.75, "images": 4})   # rank 1 had 0.25, 1.0, 4  # doctest: +SKIP
@@ -190,7 +192,7 @@ def all_reduce_metrics(metrics: dict) -> dict:
     """
     if not isinstance(metrics, dict) or not isinstance(metrics.get("images"), numbers.Integral):
         raise TypeError(f"all_reduce_metrics: metrics must be a dict with an int 'images', got {metrics!r}")
-    means = [k for k, v in metrics.items() if k not in ("images", "seconds", "confusion_matrix")
+    means = [k for k, v in metrics.items() if k not in ("images", "seconds", "confusion_matrix", "totals")
              and isinstance(v, numbers.Real)]
     n = metrics["images"]
     sums = np.array([metrics[k] * n for k in means] + [n], dtype=np.float64)
@@ -202,6 +204,8 @@ def all_reduce_metrics(metrics: dict) -> dict:
         out["seconds"] = broadcast(float(metrics["seconds"]), src=0)
     if "confusion_matrix" in metrics:
         out["confusion_matrix"] = all_reduce(np.array(metrics["confusion_matrix"], dtype=np.int64))
+    if "totals" in metrics:
+        out["totals"] = all_reduce(np.array(metrics["totals"], dtype=np.float64))
     return out
 
 

@@ -89,7 +89,7 @@ def test_train_help_explains_every_flag_with_its_default(capsys):
         main(["train", "--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    flags = ["--model", "--model-args", "--dataset", "--data-dir", "--download", "--augment", "--limit-train",
+    flags = ["--task", "--model", "--model-args", "--dataset", "--scale", "--data-dir", "--download", "--augment", "--limit-train",
              "--limit-test", "--epochs", "--batch-size", "--optimizer", "--lr", "--momentum", "--weight-decay",
              "--schedule", "--seed", "--out", "--resume", "--prefetch", "--no-progress"]
     for flag in flags:
@@ -220,7 +220,7 @@ def test_predict_prints_the_top_k_classes(trained, tmp_path, capsys):
     assert probs == sorted(probs, reverse=True) and sum(probs) <= 100.01
     # the top class is the model's answer on the very image the test set holds
     model, info = run.model_from_checkpoint(run.load_checkpoint(out))
-    from cnnlab.train.config import DATASETS, _transforms
+    from cnnlab.train.tasks import DATASETS, _transforms
     x = _transforms(DATASETS["mnist"], augment=False)(test_set.data[0])
     assert ranked[0].group(2) == str(int(model(x.unsqueeze(0)).argmax(dim=1).item()))
     assert main(["predict", "--checkpoint", str(out), "--invert", "--top-k", "1", str(tmp_path / "paper.jpg")]) == 0
@@ -293,6 +293,7 @@ def test_an_interrupted_train_says_how_to_resume(monkeypatch, tmp_path, capsys):
     (["train", "--epochs", "0"], "--epochs must be an int >= 1, got 0"),
     (["train", "--limit-test", "0"], "--limit-test must be an int >= 1, got 0"),
     (["train", "--momentum", "1"], "--momentum must be in [0, 1), got 1.0"),
+    (["train", "--scale", "2"], "--scale is for the super-resolution task, not classify, got 2"),
     (["train", "--model-args", "variant"], "--model-args takes KEY=VALUE items, got 'variant'"),
     (["train", "--model-args", "depth=3"], "--model lenet5 has no argument 'depth' (--model-args); it takes"),
     (["train", "--dataset", "cifar10"], "cifar10 is not bundled with cnnlab; give the folder of its files with "

@@ -123,7 +123,7 @@ def test_the_graph_sees_imports_inside_functions_and_the_packages_above():
     graph = import_graph()
     assert "cnnlab.train" in graph["cnnlab.cli.train"]            # imported inside the functions of cli/train.py
     assert "cnnlab.nn.functional.elementwise" in graph["cnnlab.nn.functional.tensor_methods"]
-    assert {"cnnlab.nn", "cnnlab.nn.functional"} <= graph["cnnlab.train.loop"]  # F, and nn above it
+    assert {"cnnlab.nn", "cnnlab.nn.functional"} <= graph["cnnlab.train.tasks"]  # F, and nn above it
     assert "cnnlab.nn" not in graph["cnnlab.nn.modules.conv"]    # its own package is not an edge
 
 

@@ -11,12 +11,17 @@ from cnnlab.messages import counted
 
 
 def _train_flags(parser) -> None:
-    from cnnlab.train import DATASETS, DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, TrainConfig
+    from cnnlab.train import DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, TASKS, TrainConfig
 
     d = TrainConfig()
+    datasets = {name: task for task in TASKS.values() for name in task.datasets}   # first task of a shared name
     # Every default is None here, so that `--resume` can tell a flag that was given from one that was not;
     # the defaults themselves live in TrainConfig and are shown in the help.
     g = parser.add_argument_group("model and data")
+    g.add_argument("--task", choices=tuple(TASKS), metavar="NAME",
+                   help="what the model learns: "
+                        + "; ".join(f"{name} ({', '.join(task.datasets)})" for name, task in TASKS.items())
+                        + f" (default: {d.task})")
     g.add_argument("--model", choices=MODEL_NAMES, metavar="NAME",
                    help=f"the network: {', '.join(MODEL_NAMES)}; 'pattern' builds the lecture's pattern with "
                         f"cnnlab.models.from_pattern (default: {d.model})")
@@ -25,8 +30,12 @@ def _train_flags(parser) -> None:
                         "e.g. variant=classic, or for --model pattern: pattern='INPUT -> [CONV -> RELU -> POOL]*2 "
                         f"-> FC' widths=[32,64] fc_widths=[128] (pattern's default: '{DEFAULT_PATTERN}'); "
                         "the image size and number of classes come from the dataset (default: none)")
-    g.add_argument("--dataset", choices=tuple(DATASETS), metavar="NAME",
-                   help=f"{', '.join(DATASETS)}; MNIST is bundled, the others need --data-dir (default: {d.dataset})")
+    g.add_argument("--dataset", choices=tuple(datasets), metavar="NAME",
+                   help=f"one of the task's datasets (see --task); MNIST is bundled, fashion-mnist and cifar10 need "
+                        f"--data-dir (default: {d.dataset})")
+    g.add_argument("--scale", type=int, metavar="S",
+                   help="--task super-resolution: the upscaling factor (default: 2 for that task; the other tasks "
+                        "take none)")
     g.add_argument("--data-dir", metavar="DIR",
                    help="folder of the dataset's files: the four IDX files (gzipped or not) for MNIST and "
                         "Fashion-MNIST, cifar-10-batches-bin/ for CIFAR-10 (default: the MNIST bundled with cnnlab)")
@@ -129,18 +138,23 @@ def _train(args) -> int:
 
 def _eval(args) -> int:
     from cnnlab.data import DataLoader
-    from cnnlab.train import (DATASETS, build_datasets, evaluate, format_confusion_matrix, load_checkpoint,
+    from cnnlab.train import (TASKS, build_datasets, evaluate, format_confusion_matrix, load_checkpoint,
                               model_from_checkpoint)
 
     ckpt = load_checkpoint(args.checkpoint)
     model, trained_on = model_from_checkpoint(ckpt)
     config = ckpt["config"]
+    task = TASKS[config.task]
     dataset = args.dataset or config.dataset
-    info = DATASETS[dataset]
+    if dataset not in task.datasets:
+        raise ValueError(f"--dataset {dataset} is not a dataset of the task {task.name} the model was trained for "
+                         f"(its datasets: {', '.join(task.datasets)})")
+    info = task.datasets[dataset]
     if (info.in_channels, info.input_size, info.num_classes) != (
             trained_on.in_channels, trained_on.input_size, trained_on.num_classes):
         def shape(d):
-            return f"{d.in_channels}×{d.input_size}×{d.input_size}, {counted(d.num_classes, 'class', 'classes')}"
+            classes = f", {counted(d.num_classes, 'class', 'classes')}" if d.num_classes else ""
+            return f"{d.in_channels}×{d.input_size}×{d.input_size}{classes}"
         raise ValueError(f"the model was trained on {trained_on.name} ({shape(trained_on)}) and can't be tested on "
                          f"--dataset {dataset} ({shape(info)})")
     data_dir = args.data_dir if args.data_dir is not None else (config.data_dir if dataset == config.dataset else None)
@@ -148,10 +162,18 @@ def _eval(args) -> int:
                                       augment=False, limit_test=args.limit_test, eval_batch_size=args.eval_batch_size)
     test_config.validate()
     _, test_set, info = build_datasets(test_config, train=False)
-    result = evaluate(model, DataLoader(test_set, batch_size=test_config.eval_batch_size),
-                      num_classes=info.num_classes)
+    loader = DataLoader(test_set, batch_size=test_config.eval_batch_size)
+    trained = f"{config.model} trained on {config.dataset} for {counted(ckpt['epoch'], 'epoch')}"
+    if config.task != "classify":
+        result = evaluate(model, loader, task, meter=task.meter(info, test_config))
+        print(f"{ckpt['path']}: {trained} (task {task.name})")
+        print("  ".join([f"test loss {result['loss']:.4f}"]
+                        + [f"test {task.describe(m)} {task.format(m, result[m])}" for m in task.metrics])
+              + f" ({result['images']} {dataset} test images)")
+        return 0
+    result = evaluate(model, loader, num_classes=info.num_classes)
     correct = int(result["confusion_matrix"].trace())
-    print(f"{ckpt['path']}: {config.model} trained on {config.dataset} for {counted(ckpt['epoch'], 'epoch')}")
+    print(f"{ckpt['path']}: {trained}")
     print(f"test loss {result['loss']:.4f}  test accuracy {result['acc']:.2%} ({correct}/{result['images']} "
           f"{dataset} test images)")
     print("confusion matrix (rows: true class, columns: predicted class):")
@@ -165,6 +187,9 @@ def _predict(args) -> int:
     from cnnlab.train import load_checkpoint, model_from_checkpoint, predict
 
     ckpt = load_checkpoint(args.checkpoint)
+    if ckpt["config"].task != "classify":
+        raise ValueError(f"--checkpoint {ckpt['path']} was trained for the task {ckpt['config'].task}; predict "
+                         "takes classification checkpoints (--task classify)")
     model, info = model_from_checkpoint(ckpt)
     if not 1 <= args.top_k <= info.num_classes:
         raise ValueError(f"--top-k must be in [1, {info.num_classes}] (the number of classes), got {args.top_k}")
@@ -203,14 +228,16 @@ def add_parsers(sub) -> None:
     _train_flags(train)
     train.set_defaults(run=_train)
 
-    ev = sub.add_parser("eval", help="test loss, accuracy and confusion matrix of a trained checkpoint",
+    ev = sub.add_parser("eval", help="test loss and metrics (classify: accuracy and confusion matrix) of a checkpoint",
                         formatter_class=Formatter,
                         description="Evaluate a checkpoint written by `cnnlab train` on its dataset's test set\n"
-                                    "and print the loss, the accuracy and the confusion matrix.")
+                                    "and print the loss and the metrics of its task (classify: the accuracy and\n"
+                                    "the confusion matrix).")
     ev.add_argument("--checkpoint", required=True, metavar="PATH",
                     help="a checkpoint.safetensors written by cnnlab train, or its run folder")
-    ev.add_argument("--dataset", choices=("mnist", "fashion-mnist", "cifar10"), metavar="NAME",
-                    help="test on another dataset with the same image size and classes (default: the one trained on)")
+    ev.add_argument("--dataset", metavar="NAME",
+                    help="test on another dataset of the task with the same image size and classes (default: the one "
+                         "trained on)")
     ev.add_argument("--data-dir", metavar="DIR", help="folder of the dataset's files (default: the one trained on)")
     ev.add_argument("--download", action="store_true",
                     help="download missing dataset files into --data-dir and check their checksums (default: off)")

@@ -1,6 +1,7 @@
 """Training, from Python and from ``cnnlab train``: the loop, runs with checkpoints, evaluation and prediction.
 
-- `train_one_epoch`, `evaluate`, `fit`: the plain loop, for any model, loader and optimizer.
+- `train_one_epoch`, `evaluate`, `fit`: the plain loop, for any model, loader, optimizer and task.
+- `TASKS`: what a model learns (`cnnlab.train.tasks`: classify; its datasets, loss and metrics).
 - `TrainConfig` and `train`: a whole run from its settings, with a run folder
   (checkpoint.safetensors, metrics.json, curves.png) written after every epoch, and resume.
 - `load_checkpoint`, `model_from_checkpoint`: the trained model back from its checkpoint.
@@ -10,6 +11,7 @@ Example:
     >>> from cnnlab.train import TrainConfig, train
     >>> history = train(TrainConfig(model="lenet5", epochs=10, out="runs/lenet5"))   # doctest: +SKIP
 """
+from cnnlab.train.tasks import CLASSIFY, TASK_NAMES, TASKS, Meter, Task
 from cnnlab.train.config import (
     DATASETS, DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, DatasetInfo, TrainConfig, build_datasets,
     build_model, build_optimizer, build_scheduler, dataset_arrays, parse_model_args,
@@ -22,6 +24,7 @@ from cnnlab.train.run import (
 )
 
 __all__ = [
+    "CLASSIFY", "TASKS", "TASK_NAMES", "Meter", "Task",
     "CHECKPOINT", "CURVES", "DATASETS", "DEFAULT_PATTERN", "METRICS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES",
     "DatasetInfo", "MissingExtraError", "TrainConfig", "build_datasets", "build_model", "build_optimizer",
     "build_scheduler", "confusion_matrix", "dataset_arrays", "evaluate", "fit", "format_confusion_matrix", "import_weights",

@@ -17,48 +17,18 @@ import inspect
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from cnnlab import no_grad, optim, zeros
-from cnnlab.data import CIFAR10, MNIST, FashionMNIST, Subset
 from cnnlab.data import transforms as T
-from cnnlab.messages import SettingError, check_int, check_real, counted
+from cnnlab.messages import SettingError, check_int, check_real
 from cnnlab.models import MODELS, from_pattern
+from cnnlab.train.tasks import CLASSIFY, DATASETS, TASK_NAMES, TASKS, DatasetInfo
 
-__all__ = ["TrainConfig", "DatasetInfo", "DATASETS", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES", "DEFAULT_PATTERN",
+__all__ = ["TrainConfig", "DatasetInfo", "DATASETS", "TASKS", "TASK_NAMES", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULES", "DEFAULT_PATTERN",
            "build_datasets", "build_model", "build_optimizer", "build_scheduler", "parse_model_args"]
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a model needs to know about a dataset: image shape, classes, and the normalisation used."""
-
-    name: str
-    cls: type
-    in_channels: int
-    input_size: int
-    mean: tuple
-    std: tuple
-    bundled: bool = False
-    light_on_dark: bool = False  # light objects on a dark background, as MNIST's digits (see predict)
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.cls.classes)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.cls.classes)
-
-
-#: name -> DatasetInfo; mean and std are the usual per-channel statistics of each training set.
-DATASETS = {
-    "mnist": DatasetInfo("mnist", MNIST, 1, 28, (0.1307,), (0.3081,), bundled=True, light_on_dark=True),
-    "fashion-mnist": DatasetInfo("fashion-mnist", FashionMNIST, 1, 28, (0.2860,), (0.3530,), light_on_dark=True),
-    "cifar10": DatasetInfo("cifar10", CIFAR10, 3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-}
 
 #: the pattern built by ``--model pattern`` when no ``pattern=`` is given: two stages of 3×3 conv-BN-ReLU-pool
 DEFAULT_PATTERN = "INPUT -> [CONV -> BN -> RELU -> POOL]*2 -> FC -> RELU -> FC"
@@ -88,11 +58,14 @@ class TrainConfig:
     The defaults train the modern LeNet-5 on the bundled MNIST to >= 99% test accuracy.
 
     Attributes:
+        task: what the model learns, a name of `cnnlab.train.tasks.TASKS`: 'classify' (one class per image).
+            Default: 'classify'.
         model: a name of `cnnlab.models.MODELS` or ``'pattern'`` (`from_pattern`). Default: 'lenet5'.
         model_args: keyword arguments of the model's constructor, e.g. ``{'variant': 'classic'}`` or
             ``{'pattern': '...', 'widths': [32, 64]}``. in_channels, input_size and num_classes come
             from the dataset. Default: {}.
-        dataset: 'mnist' (bundled), 'fashion-mnist' or 'cifar10'. Default: 'mnist'.
+        dataset: a dataset of the task; for classify 'mnist' (bundled), 'fashion-mnist' or 'cifar10'.
+            Default: 'mnist'.
         data_dir: folder of the dataset's files; None: the bundled MNIST. Default: None.
         download: fetch missing dataset files (MNIST, Fashion-MNIST, CIFAR-10). Default: False.
         epochs: passes over the training set. Default: 10.
@@ -113,8 +86,10 @@ class TrainConfig:
             on batch_size / W images of every batch of batch_size; may change on resume. Default: False.
         sync_batchnorm: with distributed, batch norm uses the statistics of the whole batch over all ranks
             (`cnnlab.distributed.SyncBatchNorm`) instead of each rank's own. Default: False.
+        scale: the upscaling factor of the super-resolution task; None for the other tasks. Default: None.
     """
 
+    task: str = "classify"
     model: str = "lenet5"
     model_args: dict = field(default_factory=dict)
     dataset: str = "mnist"
@@ -136,6 +111,7 @@ class TrainConfig:
     out: str | None = None
     distributed: bool = False
     sync_batchnorm: bool = False
+    scale: int | None = None
 
     #: fields that may change when a run is resumed: where things are and how it is run, not what is computed
     RESUMABLE_CHANGES = ("data_dir", "download", "prefetch", "eval_batch_size", "out", "distributed")
@@ -144,8 +120,9 @@ class TrainConfig:
         """A checked copy with lr and weight_decay filled in from the optimizer's defaults."""
         self.validate()
         defaults = OPTIMIZER_DEFAULTS[self.optimizer]
+        filled = {k: v for k, v in TASKS[self.task].defaults(self).items() if getattr(self, k) is None}
         return dataclasses.replace(
-            self, model_args=dict(self.model_args),
+            self, model_args=dict(self.model_args), **filled,
             lr=float(defaults["lr"] if self.lr is None else self.lr),
             weight_decay=float(defaults["weight_decay"] if self.weight_decay is None else self.weight_decay))
 
@@ -163,8 +140,13 @@ class TrainConfig:
         def real(name, low, allow_none=False):
             check_real("TrainConfig", name, getattr(self, name), low, allow_none)
 
+        choice("task", TASK_NAMES)
         choice("model", MODEL_NAMES)
-        choice("dataset", tuple(DATASETS))
+        task = TASKS[self.task]
+        if self.dataset not in task.datasets:
+            which = "" if task is CLASSIFY else f" for the {{task}} {self.task}"
+            raise SettingError("TrainConfig", f"unknown {{dataset}} {self.dataset!r}{which}; choose from "
+                               f"{', '.join(task.datasets)}", "dataset", "task")
         choice("optimizer", OPTIMIZERS)
         choice("schedule", SCHEDULES)
         if not isinstance(self.model_args, dict) or not all(isinstance(k, str) for k in self.model_args):
@@ -181,6 +163,7 @@ class TrainConfig:
         real("momentum", 0)
         if self.momentum >= 1:
             raise SettingError("TrainConfig", f"{{momentum}} must be in [0, 1), got {self.momentum!r}", "momentum")
+        task.check_config(self)
 
     def to_dict(self) -> dict:
         """The settings as plain JSON-able values (what a checkpoint stores)."""
@@ -197,42 +180,24 @@ class TrainConfig:
 
 
 # ---------------------------------------------------------------- data
-def _transforms(info: DatasetInfo, augment: bool):
-    """uint8 images -> normalised float32 (C, H, W); with augment, random geometry first (on the uint8 images)."""
-    pipeline = [T.ToTensor(), T.Normalize(info.mean, info.std)]
-    if augment and info.in_channels == 1:  # digits and clothes: small shifts, turns and zooms
-        pipeline.insert(0, T.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1)))
-    elif augment:  # CIFAR: the usual crop of the 4-padded image and a mirror
-        pipeline[:0] = [T.RandomCrop(info.input_size, padding=4), T.RandomHorizontalFlip()]
-    return T.Compose(pipeline)
-
-
 def build_datasets(config: TrainConfig, train: bool = True, test: bool = True):
-    """(train set or None, test set or None, DatasetInfo) for ``config.dataset``, transformed and limited.
+    """(train set or None, test set or None, DatasetInfo) of ``config.dataset`` for ``config.task``, transformed
+    and limited (`cnnlab.train.tasks.Task.build_datasets`).
 
     Raises:
         FileNotFoundError: ``config.data_dir`` is not a folder (and ``download`` is off).
-        ValueError: the dataset is not bundled and no ``data_dir`` was given; a file is damaged.
+        ValueError: an unknown task or dataset; the dataset is not bundled and no ``data_dir`` was given; a file
+            is damaged.
     """
-    info = DATASETS.get(config.dataset)
-    if info is None:
-        raise SettingError("build_datasets", f"unknown {{dataset}} {config.dataset!r}; choose from {', '.join(DATASETS)}",
-                           "dataset")
-    root = None if config.data_dir is None else Path(config.data_dir)
-    if root is None and not info.bundled:
-        raise SettingError("build_datasets", f"{info.name} is not bundled with cnnlab; give the folder of its files "
-                           "with {data_dir}, and {download} to fetch them", "data_dir", "download",
-                           download="download=True")
-    if root is not None and not root.is_dir() and not config.download:
-        raise FileNotFoundError(f"data directory {root} does not exist")
-    kwargs = {"download": True} if config.download else {}
-
-    def split(is_train, limit):
-        ds = info.cls(root, train=is_train, transform=_transforms(info, config.augment and is_train), **kwargs)
-        return Subset(ds, range(limit)) if limit is not None and limit < len(ds) else ds
-
-    return (split(True, config.limit_train) if train else None,
-            split(False, config.limit_test) if test else None, info)
+    task = TASKS.get(config.task)
+    if task is None:
+        raise SettingError("build_datasets", f"unknown {{task}} {config.task!r}; choose from {', '.join(TASKS)}",
+                           "task")
+    if config.dataset not in task.datasets:
+        which = "" if task is CLASSIFY else f" for the {{task}} {config.task}"
+        raise SettingError("build_datasets", f"unknown {{dataset}} {config.dataset!r}{which}; choose from "
+                           f"{', '.join(task.datasets)}", "dataset", "task")
+    return task.build_datasets(config, train, test)
 
 
 def dataset_arrays(config: TrainConfig, train: bool, limit: int | None = None):
@@ -271,16 +236,23 @@ def parse_model_args(items) -> dict:
     return args
 
 
-def build_model(name: str, info: DatasetInfo, model_args: dict | None = None):
-    """The model ``name`` sized for the dataset, checked with one forward pass of a blank image.
+def build_model(name: str, info: DatasetInfo, model_args: dict | None = None, task=None, config=None):
+    """The model ``name`` sized for the dataset and the task, checked with one forward pass of a blank image.
 
-    in_channels, input_size and num_classes are passed when the constructor takes them;
-    ``model_args`` adds or overrides keyword arguments.
+    The task's sizes (`Task.model_sizes`: for classify in_channels, input_size and num_classes)
+    are passed when the constructor takes them; ``model_args`` adds or overrides keyword arguments.
+
+    Args:
+        name, info, model_args: the model, the dataset it is for, and its extra arguments.
+        task: a `cnnlab.train.tasks.Task`; None: classify.
+        config: the run's settings, for tasks whose model depends on them (super-resolution's scale).
 
     Raises:
         ValueError: unknown model or argument, bad arguments, or a model that can't take the
-            dataset's images (e.g. AlexNet on 28×28 digits) or doesn't give one score per class.
+            dataset's images (e.g. AlexNet on 28×28 digits) or whose output does not fit the
+            task (classify: one score per class).
     """
+    task = CLASSIFY if task is None else task
     if name not in _CONSTRUCTORS:
         raise SettingError("build_model", f"unknown {{model}} {name!r}; choose from {', '.join(MODEL_NAMES)}", "model")
     ctor, model_args = _CONSTRUCTORS[name], dict(model_args or {})
@@ -288,10 +260,10 @@ def build_model(name: str, info: DatasetInfo, model_args: dict | None = None):
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unknown = [k for k in model_args if k not in params and not takes_any]
     if unknown:
-        takes = ', '.join(p for p in params if p not in ('in_channels', 'input_size', 'num_classes'))
+        takes = ', '.join(p for p in params if p not in task.model_sizes(info, config))
         raise SettingError("build_model", f"{{model}} {name} has no argument {unknown[0]!r} ({{model_args}}); "
                            f"it takes {takes}", "model", "model_args")
-    sizes = {"in_channels": info.in_channels, "input_size": info.input_size, "num_classes": info.num_classes}
+    sizes = task.model_sizes(info, config)
     kwargs = {k: v for k, v in sizes.items() if k in params}
     kwargs.update(model_args)
     if model_args:  # the user's arguments may have the wrong types: report it as their error
@@ -311,9 +283,7 @@ def build_model(name: str, info: DatasetInfo, model_args: dict | None = None):
         raise SettingError("build_model", f"{{model}} {name} can't take {info.name}'s {shape[1]}×{shape[2]}×{shape[3]} "
                            f"images: {e}", "model") from None
     model.train()
-    if tuple(scores.shape) != (1, info.num_classes):
-        raise SettingError("build_model", f"{{model}} {name} gives scores of shape {tuple(scores.shape)[1:]} per image, "
-                           f"but {info.name} has {counted(info.num_classes, 'class', 'classes')}", "model")
+    task.check_output(name, info, config, shape, tuple(scores.shape))
     return model
 
 

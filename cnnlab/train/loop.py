@@ -1,15 +1,17 @@
 """The training loop, on one screen: `train_one_epoch`, `evaluate`, `fit`, and the confusion matrix.
 
     for each epoch:   loader.set_epoch(epoch)                    (the same batches on a rerun or a resume)
-        for each batch:   logits = model(x); loss = cross_entropy(logits, y)
+        for each batch:   output = model(x); loss = task.loss(output, y)      (classify: cross-entropy)
                           optimizer.zero_grad(); loss.backward(); optimizer.step()
                           scheduler.step()                       (schedules stepped per batch: OneCycleLR)
+                          meter.update(output, y)                (the task's running totals: accuracy, IoU, PSNR)
         scheduler.step()                                          (schedules stepped per epoch)
         evaluate on the test set                                  (model.eval(), no_grad)
 
-These work with any `nn.Module`, any iterable of ``(images, labels)`` batches and
-any `cnnlab.optim` optimizer; `cnnlab.train.run.train` adds the run folder
-(checkpoints, metrics.json, curves.png) around them.
+These work with any `nn.Module`, any iterable of ``(inputs, targets)`` batches, any
+`cnnlab.optim` optimizer and any `cnnlab.train.tasks.Task` (default: classify);
+`cnnlab.train.run.train` adds the run folder (checkpoints, metrics.json, curves.png)
+around them.
 """
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ import time
 
 import numpy as np
 
-import cnnlab.nn.functional as F
 from cnnlab.autograd import no_grad
 from cnnlab.train.progress import Progress
+from cnnlab.train.tasks import CLASSIFY, ClassifyMeter
 
 __all__ = ["train_one_epoch", "evaluate", "fit", "confusion_matrix", "format_confusion_matrix"]
 
@@ -34,81 +36,93 @@ def _count(loader) -> int | None:
     return n - n % loader.batch_size if getattr(loader, "drop_last", False) and loader.batch_size else n
 
 
-def train_one_epoch(model, loader, optimizer, scheduler=None, loss_fn=F.cross_entropy, progress=None) -> dict:
+def _metrics(meter, totals, loss_sum, seen) -> dict:
+    return {"loss": loss_sum / seen, **meter.result(totals), "images": seen, "totals": totals}
+
+
+def train_one_epoch(model, loader, optimizer, scheduler=None, task=None, progress=None, meter=None) -> dict:
     """One pass over ``loader``, updating ``model`` after every batch.
 
     Args:
         model: the network, put in training mode here.
-        loader: yields ``(images, labels)`` Tensors.
+        loader: yields ``(inputs, targets)`` Tensors.
         optimizer: updates the model's parameters from their gradients.
         scheduler: stepped after every batch (OneCycleLR); None for per-epoch schedules,
             which the caller steps. Default: None.
-        loss_fn: ``loss_fn(logits, labels)``, a mean over the batch. Default: cross-entropy.
+        task: a `cnnlab.train.tasks.Task`: its loss is minimised and its metrics are measured.
+            Default: None (classify: cross-entropy and accuracy).
         progress: a `cnnlab.train.progress.Progress` told about every batch, or None.
+        meter: the fresh `Meter` to fill; None: ``task.meter()``.
 
     Returns:
-        dict with ``loss`` (mean over the images, with the weights as they were at each batch),
-        ``acc`` (fraction of images classified right before their update), ``images`` and ``seconds``.
+        dict with ``loss`` (mean over the images, with the weights as they were at each batch), each of
+        the task's metrics (measured on each batch before its update; classify: ``acc``), ``images``,
+        ``seconds`` and ``totals`` (the meter's).
     """
+    task = CLASSIFY if task is None else task
+    meter = task.meter() if meter is None else meter
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, seen = 0.0, 0
     start = time.perf_counter()
-    for images, labels in loader:
-        logits = model(images)                      # (N, classes)
-        loss = loss_fn(logits, labels)
+    for inputs, targets in loader:
+        output = model(inputs)
+        loss = task.loss(output, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        n = len(labels)
+        n = len(targets)
         total_loss += loss.item() * n
-        correct += int((logits.data.argmax(axis=1) == labels.data).sum())
+        meter.update(output.data, targets.data)
         seen += n
         if progress is not None:
-            progress.update(n, total_loss / seen, correct / seen)
+            headline = meter.result()[task.headline]
+            progress.update(n, total_loss / seen, f"{task.headline} {task.format(task.headline, headline)}")
     if seen == 0:
         raise ValueError("train_one_epoch: the loader gave no batches")
-    return {"loss": total_loss / seen, "acc": correct / seen, "images": seen,
-            "seconds": time.perf_counter() - start}
+    return {**_metrics(meter, meter.totals(), total_loss, seen), "seconds": time.perf_counter() - start}
 
 
-def evaluate(model, loader, loss_fn=F.cross_entropy, num_classes: int | None = None) -> dict:
-    """Mean loss and accuracy of ``model`` on ``loader``, without gradients, in eval mode.
+def evaluate(model, loader, task=None, num_classes: int | None = None, meter=None) -> dict:
+    """Mean loss and the task's metrics of ``model`` on ``loader``, without gradients, in eval mode.
 
     Args:
         model: the network (left in eval mode).
-        loader: yields ``(images, labels)`` Tensors.
-        loss_fn: ``loss_fn(logits, labels, reduction='sum')``. Default: cross-entropy.
-        num_classes: when given, also return the confusion matrix (``num_classes`` × ``num_classes``).
+        loader: yields ``(inputs, targets)`` Tensors.
+        task: a `cnnlab.train.tasks.Task`; None: classify.
+        num_classes: classify only: the number of classes, to also return the confusion matrix
+            (``num_classes`` × ``num_classes``). Default: None.
+        meter: the fresh `Meter` to fill; None: ``task.meter()``.
 
     Returns:
-        dict with ``loss``, ``acc``, ``images`` and, with num_classes, ``confusion_matrix``.
+        dict with ``loss``, each of the task's metrics (classify: ``acc``), ``images``, ``totals``
+        and, with num_classes, ``confusion_matrix``.
     """
+    task = CLASSIFY if task is None else task
+    if num_classes is not None and task is not CLASSIFY:
+        raise ValueError(f"evaluate: num_classes (the confusion matrix) is for classify, not {task.name}")
+    if meter is None:
+        meter = ClassifyMeter(num_classes) if num_classes is not None else task.meter()
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
-    targets, predictions = [], []
+    total_loss, seen = 0.0, 0
     with no_grad():
-        for images, labels in loader:
-            logits = model(images)                  # (N, classes)
-            total_loss += loss_fn(logits, labels, reduction="sum").item()
-            predicted = logits.data.argmax(axis=1)  # (N,)
-            correct += int((predicted == labels.data).sum())
-            seen += len(labels)
-            if num_classes is not None:
-                targets.append(labels.data)
-                predictions.append(predicted)
+        for inputs, targets in loader:
+            output = model(inputs)
+            total_loss += task.loss(output, targets, reduction="sum").item()
+            meter.update(output.data, targets.data)
+            seen += len(targets)
     if seen == 0:
         raise ValueError("evaluate: the loader gave no batches")
-    out = {"loss": total_loss / seen, "acc": correct / seen, "images": seen}
+    out = _metrics(meter, meter.totals(), total_loss, seen)
     if num_classes is not None:
-        out["confusion_matrix"] = confusion_matrix(np.concatenate(targets), np.concatenate(predictions), num_classes)
+        out["confusion_matrix"] = meter.confusion_matrix()
     return out
 
 
 def fit(model, train_loader, test_loader, optimizer, epochs: int, scheduler=None, per_batch: bool = False,
         start_epoch: int = 0, history=None, on_epoch_end=None, progress: bool = True, log=print,
-        reduce_metrics=None) -> list[dict]:
+        reduce_metrics=None, task=None, new_meter=None) -> list[dict]:
     """Train for ``epochs`` epochs, evaluating on ``test_loader`` after each; return the metrics of every epoch.
 
     Args:
@@ -123,12 +137,18 @@ def fit(model, train_loader, test_loader, optimizer, epochs: int, scheduler=None
         log: where the one-line summary of each epoch goes; None for silence. Default: print.
         reduce_metrics: turns each epoch's training and test metrics of this process into those of
             all processes (`cnnlab.distributed.all_reduce_metrics`, each process with its shard of the
-            data); None: they are already whole. Default: None.
+            data: the loss is averaged, the meter's totals summed and the metrics computed from them);
+            None: they are already whole. Default: None.
+        task: a `cnnlab.train.tasks.Task`; None: classify.
+        new_meter: makes a fresh `Meter` for each pass; None: ``task.meter``.
 
     Returns:
-        ``history``: one dict per epoch with epoch, train_loss, train_acc, test_loss, test_acc,
-        seconds (train + test) and images_per_second (training).
+        ``history``: one dict per epoch with epoch, train_loss, train_<m> and test_<m> for each metric m of
+        the task (classify: train_acc, test_acc), test_loss, seconds (train + test) and
+        images_per_second (training).
     """
+    task = CLASSIFY if task is None else task
+    new_meter = task.meter if new_meter is None else new_meter
     history = [] if history is None else history
     for epoch in range(start_epoch, epochs):
         if hasattr(train_loader, "set_epoch"):
@@ -136,24 +156,29 @@ def fit(model, train_loader, test_loader, optimizer, epochs: int, scheduler=None
         start = time.perf_counter()
         bar = Progress(_count(train_loader), f"epoch {epoch + 1}/{epochs}", log) if progress and log else None
         try:
-            train = train_one_epoch(model, train_loader, optimizer, scheduler if per_batch else None, progress=bar)
+            train = train_one_epoch(model, train_loader, optimizer, scheduler if per_batch else None, task, bar,
+                                    new_meter())
         finally:
             if bar is not None:
                 bar.close()
         if scheduler is not None and not per_batch:
             scheduler.step()
-        test = evaluate(model, test_loader)
+        meter = new_meter()
+        test = evaluate(model, test_loader, task, meter=meter)
         if reduce_metrics is not None:
-            train, test = reduce_metrics(train), reduce_metrics(test)
-        history.append({"epoch": epoch + 1, "train_loss": train["loss"], "train_acc": train["acc"],
-                        "test_loss": test["loss"], "test_acc": test["acc"],
-                        "seconds": time.perf_counter() - start,
-                        "images_per_second": train["images"] / train["seconds"]})
+            train, test = ({**r, **meter.result(r["totals"])} for r in (reduce_metrics(train), reduce_metrics(test)))
+        row = {"epoch": epoch + 1, "train_loss": train["loss"]}
+        row.update({f"train_{m}": train[m] for m in task.metrics})
+        row["test_loss"] = test["loss"]
+        row.update({f"test_{m}": test[m] for m in task.metrics})
+        row.update(seconds=time.perf_counter() - start, images_per_second=train["images"] / train["seconds"])
+        history.append(row)
         if log is not None:
-            m = history[-1]
-            log(f"epoch {m['epoch']}/{epochs}  train loss {m['train_loss']:.4f}  train acc {m['train_acc']:.2%}  "
-                f"test loss {m['test_loss']:.4f}  test acc {m['test_acc']:.2%}  "
-                f"({m['seconds']:.1f} s, {m['images_per_second']:.0f} img/s)")
+            def shown(split):
+                return "  ".join([f"{split} loss {row[f'{split}_loss']:.4f}"]
+                                 + [f"{split} {m} {task.format(m, row[f'{split}_{m}'])}" for m in task.metrics])
+            log(f"epoch {row['epoch']}/{epochs}  {shown('train')}  {shown('test')}  "
+                f"({row['seconds']:.1f} s, {row['images_per_second']:.0f} img/s)")
         if on_epoch_end is not None:
             on_epoch_end(history)
     return history

@@ -1,6 +1,7 @@
 """The progress of an epoch: a tqdm bar (``pip install 'cnnlab[train]'``) or, without it, plain lines.
 
-The bar shows images done, images per second, and the running loss and accuracy.
+The bar shows images done, images per second, and the running loss and the task's headline metric
+(accuracy for classification).
 Without tqdm, or when standard error is not a terminal (a log file, CI), a plain
 line goes to ``log`` every ``every`` seconds instead.
 """
@@ -45,18 +46,19 @@ class Progress:
                 self._bar = tqdm(total=total, desc=desc, unit="img", unit_scale=True, leave=False,
                                  dynamic_ncols=ncols is None, ncols=ncols, bar_format=BAR_FORMAT)
 
-    def update(self, n: int, loss: float, acc: float) -> None:
-        """``n`` more images done; ``loss`` and ``acc`` are the running means of the epoch."""
+    def update(self, n: int, loss: float, metric: str) -> None:
+        """``n`` more images done; ``loss`` is the running mean of the epoch, ``metric`` the task's headline
+        metric so far, as shown, e.g. ``'acc 99.12%'``."""
         self.seen += n
         now = time.perf_counter()
         rate = self.seen / max(now - self.start, 1e-9)
         if self._bar is not None:
-            self._bar.set_postfix_str(f"loss {loss:.4f} acc {acc:.2%}", refresh=False)  # tqdm shows img/s
+            self._bar.set_postfix_str(f"loss {loss:.4f} {metric}", refresh=False)  # tqdm shows img/s
             self._bar.update(n)  # redraws at most every 0.1 s
         elif self.log is not None and now - self._last_line >= self.every:
             self._last_line = now
             done = f"{self.seen}/{self.total}" if self.total else f"{self.seen}"
-            self.log(f"{self.desc}: {done} images  loss {loss:.4f}  acc {acc:.2%}  {rate:.0f} img/s")
+            self.log(f"{self.desc}: {done} images  loss {loss:.4f}  {metric}  {rate:.0f} img/s")
 
     def close(self) -> None:
         if self._bar is not None:

@@ -21,8 +21,9 @@ from cnnlab import backend, manual_seed
 from cnnlab.data import DataLoader, Subset
 from cnnlab.io import LoadError, atomic_write_text, load, load_torch, save
 from cnnlab.messages import SettingError, counted
-from cnnlab.train.config import DATASETS, TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
+from cnnlab.train.config import TrainConfig, build_datasets, build_model, build_optimizer, build_scheduler
 from cnnlab.train.loop import fit
+from cnnlab.train.tasks import TASKS
 
 __all__ = ["train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint", "read_run_config", "import_weights",
            "CHECKPOINT", "METRICS", "CURVES", "CHECKPOINT_FORMAT"]
@@ -75,10 +76,12 @@ def read_run_config(out) -> TrainConfig:
 
 
 def model_from_checkpoint(ckpt: dict):
-    """(model in eval mode with the checkpoint's weights, DatasetInfo of its training set)."""
+    """(model in eval mode with the checkpoint's weights, DatasetInfo of its training set); the model is that
+    of the checkpoint's task (``ckpt["config"].task``)."""
     config = ckpt["config"]
-    info = DATASETS[config.dataset]
-    model = build_model(config.model, info, config.model_args)
+    task = TASKS[config.task]
+    info = task.datasets[config.dataset]
+    model = build_model(config.model, info, config.model_args, task, config)
     _load_weights(model, ckpt["model"], ckpt["path"], config.model)
     return model.eval(), info
 
@@ -128,9 +131,10 @@ def import_weights(source, out, config: TrainConfig, key: str | None = None) -> 
         ValueError: the file can't be read, holds no flat state dict (without `key`), or its weights
             don't fit the model.
     """
-    config.validate()
-    info = DATASETS[config.dataset]
-    model = build_model(config.model, info, config.model_args)
+    config = config.resolved()
+    task = TASKS[config.task]
+    info = task.datasets[config.dataset]
+    model = build_model(config.model, info, config.model_args, task, config)
     if str(source).endswith(".onnx"):
         from cnnlab.onnx import initializers
 
@@ -210,8 +214,9 @@ def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) ->
     rank, world = (0, 1) if distributed is None else (distributed.get_rank(), distributed.get_world_size())
 
     manual_seed(config.seed)  # the init draws from cnnlab's generator
+    task = TASKS[config.task]
     train_set, test_set, info = build_datasets(config)
-    model = build_model(config.model, info, config.model_args)
+    model = build_model(config.model, info, config.model_args, task, config)
     if distributed is None:
         train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                                   prefetch=config.prefetch)
@@ -248,7 +253,8 @@ def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) ->
         atomic_write_text(out / METRICS, json.dumps(history, indent=1) + "\n")
         try:
             from cnnlab.viz.curves import plot_curves
-            plot_curves(history, out / CURVES, title)
+            m = task.headline
+            plot_curves(history, out / CURVES, title, metric=m, label=task.describe(m), percent=m in task.fractions)
         except ModuleNotFoundError as e:
             if (e.name or "").partition(".")[0] != "matplotlib":
                 raise
@@ -265,11 +271,12 @@ def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) ->
     first = len(history)
     fit(trained, train_loader, test_loader, optimizer, config.epochs, scheduler, per_batch, start_epoch=len(history),
         history=history, on_epoch_end=write_run_files if out is not None and rank == 0 else None,
-        progress=progress, log=log, reduce_metrics=None if distributed is None else distributed.all_reduce_metrics)
+        progress=progress, log=log, reduce_metrics=None if distributed is None else distributed.all_reduce_metrics,
+        task=task, new_meter=lambda: task.meter(info, config))
     if log is not None:
-        last = history[-1]
-        log(f"test accuracy: {last['test_acc']:.2%} on the {len(test_set):,} {info.name} test images "
-            f"after {counted(last['epoch'], 'epoch')}")
+        last, m = history[-1], task.headline
+        log(f"test {task.describe(m)}: {task.format(m, last[f'test_{m}'])} on the {len(test_set):,} {info.name} "
+            f"test images after {counted(last['epoch'], 'epoch')}")
         if distributed is not None:
             trained_seconds = sum(row["seconds"] for row in history[first:])
             log(f"rank 0 waited {trained.communication_seconds:.1f} s for the gradients of the other ranks "

@@ -12,7 +12,7 @@ import cnnlab
 from cnnlab import nn, optim
 from cnnlab.data import DataLoader, MNIST, TensorDataset
 from cnnlab.train import config as C
-from cnnlab.train import inference as P, loop, run
+from cnnlab.train import inference as P, loop, run, tasks
 from cnnlab.train.progress import Progress
 
 TIMING = ("seconds", "images_per_second")
@@ -163,7 +163,7 @@ def test_fit_learns_a_separable_toy_problem():
 def test_progress_falls_back_to_plain_lines():
     lines = []
     bar = Progress(100, "epoch 1/2", lines.append, every=0.0, use_tqdm=False)
-    bar.update(50, 0.5, 0.75)
+    bar.update(50, 0.5, "acc 75.00%")
     bar.close()
     assert re.fullmatch(r"epoch 1/2: 50/100 images  loss 0.5000  acc 75.00%  \d+ img/s", lines[0])
 
@@ -171,7 +171,7 @@ def test_progress_falls_back_to_plain_lines():
 @requires("tqdm", "train")
 def test_progress_uses_tqdm_when_asked(capsys):
     bar = Progress(100, "epoch 1/2", None, use_tqdm=True)
-    bar.update(100, 0.5, 0.75)
+    bar.update(100, 0.5, "acc 75.00%")
     shown = str(bar._bar)  # what the bar draws (on stderr, at most every 0.1 s)
     bar.close()
     assert re.match(r"epoch 1/2 100%\|.*\| \S+<\S+ .*img/s, loss 0.5000 acc 75.00%$", shown), shown
@@ -181,7 +181,7 @@ def test_progress_uses_tqdm_when_asked(capsys):
 @requires("tqdm", "train")
 def test_progress_bar_keeps_its_numbers_at_80_columns():
     bar = Progress(60000, "epoch 10/10", None, use_tqdm=True, ncols=80)
-    bar.update(30000, 0.01234, 0.9912)
+    bar.update(30000, 0.01234, "acc 99.12%")
     shown = str(bar._bar)
     bar.close()
     assert len(shown) <= 80 and shown.endswith("img/s, loss 0.0123 acc 99.12%"), shown
@@ -274,7 +274,7 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
 def test_load_image_applies_the_training_preprocessing(tmp_path):
     from PIL import Image
 
-    test_set = MNIST(train=False, transform=C._transforms(C.DATASETS["mnist"], augment=False))
+    test_set = MNIST(train=False, transform=tasks._transforms(C.DATASETS["mnist"], augment=False))
     Image.fromarray(test_set.data[0]).save(tmp_path / "digit.png")
     info = C.DATASETS["mnist"]
     x = P.load_image(tmp_path / "digit.png", 1, 28, info.mean, info.std)

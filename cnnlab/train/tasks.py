@@ -1,0 +1,260 @@
+"""What a model is trained to do: a `Task` says which datasets it learns from, what its model must
+output, its loss and its metrics; `cnnlab train --task NAME` picks one from `TASKS`.
+
+    task.build_datasets(config)  -> (train set, test set, DatasetInfo)     pairs (input, target)
+    task.model_sizes(info, config) -> the constructor's in_channels, num_classes, ...
+    task.check_output(...)        a blank image's output must fit the task (before any training)
+    task.loss(output, target)     a mean over the batch (reduction='sum' for evaluation)
+    task.meter(info, config)      a `Meter`: running totals over an epoch -> the task's metrics
+
+A Meter's totals are plain sums (counts, a confusion matrix, sums of squared errors), so the
+totals of several batches, or of the shards of several MPI ranks, add up to those of the whole,
+and the metrics computed from them are exact: a mean IoU is not the mean of the ranks' IoUs.
+
+`Classify` is the default task (one class per image, cross-entropy, accuracy).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import cnnlab.nn.functional as F
+from cnnlab.data import CIFAR10, MNIST, FashionMNIST, Subset
+from cnnlab.data import transforms as T
+from cnnlab.messages import SettingError, counted
+
+__all__ = ["DatasetInfo", "DATASETS", "Meter", "Task", "ClassifyMeter", "Classify", "CLASSIFY", "TASKS", "TASK_NAMES",
+           "all_datasets"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a dataset: image shape, classes, and the normalisation used."""
+
+    name: str
+    cls: type
+    in_channels: int
+    input_size: int
+    mean: tuple
+    std: tuple
+    bundled: bool = False
+    light_on_dark: bool = False  # light objects on a dark background, as MNIST's digits (see predict)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.cls.classes)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.cls.classes)
+
+
+#: the datasets of classification: name -> DatasetInfo; mean and std are the usual per-channel statistics of
+#: each training set.
+DATASETS = {
+    "mnist": DatasetInfo("mnist", MNIST, 1, 28, (0.1307,), (0.3081,), bundled=True, light_on_dark=True),
+    "fashion-mnist": DatasetInfo("fashion-mnist", FashionMNIST, 1, 28, (0.2860,), (0.3530,), light_on_dark=True),
+    "cifar10": DatasetInfo("cifar10", CIFAR10, 3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+
+class Meter:
+    """Running totals of a task's metrics over the batches of an epoch.
+
+    Subclasses keep their totals in one float64 vector (`totals`), a sum over the batches, and
+    compute the metrics from any such vector (`result`): the same code gives the metrics of one
+    process and, after the vectors of all ranks are summed, of the whole world.
+    """
+
+    def update(self, output: np.ndarray, target: np.ndarray) -> None:
+        """Add one batch: the model's output array and the target array."""
+        raise NotImplementedError
+
+    def totals(self) -> np.ndarray:
+        """The totals so far, a float64 1-D array that adds up over batches and ranks."""
+        raise NotImplementedError
+
+    def result(self, totals: np.ndarray | None = None) -> dict[str, float]:
+        """metric name -> value, from ``totals`` (default: this meter's own)."""
+        raise NotImplementedError
+
+
+class Task:
+    """The base of the tasks: subclasses set the class attributes and implement the methods.
+
+    Attributes:
+        name: the ``--task`` value.
+        metrics: the keys of the meter's `result`, in display order; a run's metrics.json has
+            ``train_<m>`` and ``test_<m>`` for each.
+        headline: the metric shown in the progress bar and at the end of a run.
+        names: metric -> its name in sentences (e.g. ``'acc'`` -> ``'accuracy'``).
+        fractions: the metrics that are fractions of 1, shown in % (in the logs and the curves).
+        datasets: the ``--dataset`` names the task accepts -> what a model needs to know of each.
+    """
+
+    name: str = ""
+    metrics: tuple[str, ...] = ()
+    headline: str = ""
+    names: dict[str, str] = {}
+    fractions: tuple[str, ...] = ()
+    datasets: dict[str, DatasetInfo] = {}
+
+    def defaults(self, config) -> dict:
+        """Settings of ``config`` that this task fills in when they are None (`TrainConfig.resolved`)."""
+        return {}
+
+    def check_config(self, config) -> None:
+        """Raise SettingError for settings this task can't use (`TrainConfig.validate` calls it)."""
+        if config.scale is not None:
+            raise SettingError("TrainConfig", f"{{scale}} is for the super-resolution task, not {self.name}, "
+                               f"got {config.scale!r}", "scale")
+
+    def build_datasets(self, config, train: bool = True, test: bool = True):
+        """(train set or None, test set or None, DatasetInfo): items are ``(input (C, H, W), target)``."""
+        raise NotImplementedError
+
+    def model_sizes(self, info: DatasetInfo, config) -> dict:
+        """Keyword arguments this task gives a model's constructor (when the constructor takes them)."""
+        raise NotImplementedError
+
+    def check_output(self, name: str, info: DatasetInfo, config, input_shape, output_shape) -> None:
+        """Raise SettingError when the output of a blank input of ``input_shape`` does not fit the task."""
+        raise NotImplementedError
+
+    def loss(self, output, target, reduction: str = "mean"):
+        """The training loss of a batch, a Tensor (the mean over the batch, or with reduction='sum' the sum)."""
+        raise NotImplementedError
+
+    def meter(self, info: DatasetInfo | None = None, config=None) -> Meter:
+        """A fresh `Meter`. ``info`` and ``config`` are None when the loop runs outside a training run
+        (`cnnlab.train.loop` with any model and loader): the meter then learns its sizes from the arrays."""
+        raise NotImplementedError
+
+    def format(self, metric: str, value: float) -> str:
+        """``value`` of ``metric`` as the progress bar and the logs show it: a fraction in %, else 4 decimals."""
+        return f"{value:.2%}" if metric in self.fractions else f"{value:.4f}"
+
+    def describe(self, metric: str) -> str:
+        """The metric's name in a sentence."""
+        return self.names.get(metric, metric)
+
+
+# ---------------------------------------------------------------- classify
+def _transforms(info: DatasetInfo, augment: bool):
+    """uint8 images -> normalised float32 (C, H, W); with augment, random geometry first (on the uint8 images)."""
+    pipeline = [T.ToTensor(), T.Normalize(info.mean, info.std)]
+    if augment and info.in_channels == 1:  # digits and clothes: small shifts, turns and zooms
+        pipeline.insert(0, T.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1)))
+    elif augment:  # CIFAR: the usual crop of the 4-padded image and a mirror
+        pipeline[:0] = [T.RandomCrop(info.input_size, padding=4), T.RandomHorizontalFlip()]
+    return T.Compose(pipeline)
+
+
+class ClassifyMeter(Meter):
+    """Accuracy, from the confusion matrix of the batches (rows: the true class, columns: the predicted one).
+
+    Args:
+        num_classes: the number of classes; None: the width of the first output.
+    """
+
+    def __init__(self, num_classes: int | None = None):
+        self.num_classes = num_classes
+        self.counts = None if num_classes is None else np.zeros(num_classes * num_classes, dtype=np.float64)
+
+    def update(self, output, target) -> None:
+        output, target = np.asarray(output), np.asarray(target).reshape(-1)
+        if self.counts is None:
+            self.num_classes = output.shape[1]
+            self.counts = np.zeros(self.num_classes * self.num_classes, dtype=np.float64)
+        c = self.num_classes
+        if output.ndim != 2 or output.shape[1] != c or len(output) != len(target):
+            raise ValueError(f"ClassifyMeter: the output must be (N, {c}) scores for N targets, got "
+                             f"{output.shape} for {len(target)}")
+        if target.size and (target.min() < 0 or target.max() >= c):
+            raise ValueError(f"ClassifyMeter: targets must be class indices in [0, {c}), "
+                             f"got values in [{target.min()}, {target.max()}]")
+        self.counts += np.bincount(target.astype(np.int64) * c + output.argmax(axis=1), minlength=c * c)
+
+    def totals(self) -> np.ndarray:
+        return np.zeros(0) if self.counts is None else self.counts.copy()
+
+    def confusion_matrix(self, totals: np.ndarray | None = None) -> np.ndarray:
+        """int64 (C, C) counts of the images of true class i predicted as class j."""
+        counts = self.totals() if totals is None else np.asarray(totals)
+        c = int(round(np.sqrt(counts.size)))
+        return np.rint(counts).astype(np.int64).reshape(c, c)
+
+    def result(self, totals: np.ndarray | None = None) -> dict[str, float]:
+        m = self.confusion_matrix(totals)
+        seen = m.sum()
+        return {"acc": float(np.trace(m) / seen) if seen else 0.0}
+
+
+class Classify(Task):
+    """One class per image: the model gives (N, classes) scores; cross-entropy; accuracy."""
+
+    name = "classify"
+    metrics = ("acc",)
+    headline = "acc"
+    names = {"acc": "accuracy"}
+    fractions = ("acc",)
+    datasets = DATASETS
+
+    def build_datasets(self, config, train: bool = True, test: bool = True):
+        """The dataset's files (the bundled MNIST, or those in ``config.data_dir``), with ToTensor,
+        Normalize and, for the training images with ``config.augment``, random geometry.
+
+        Raises:
+            FileNotFoundError: ``config.data_dir`` is not a folder (and ``download`` is off).
+            ValueError: the dataset is not bundled and no ``data_dir`` was given; a file is damaged.
+        """
+        info = self.datasets[config.dataset]
+        root = None if config.data_dir is None else Path(config.data_dir)
+        if root is None and not info.bundled:
+            raise SettingError("build_datasets", f"{info.name} is not bundled with cnnlab; give the folder of its "
+                               "files with {data_dir}, and {download} to fetch them", "data_dir", "download",
+                               download="download=True")
+        if root is not None and not root.is_dir() and not config.download:
+            raise FileNotFoundError(f"data directory {root} does not exist")
+        kwargs = {"download": True} if config.download else {}
+
+        def split(is_train, limit):
+            ds = info.cls(root, train=is_train, transform=_transforms(info, config.augment and is_train), **kwargs)
+            return Subset(ds, range(limit)) if limit is not None and limit < len(ds) else ds
+
+        return (split(True, config.limit_train) if train else None,
+                split(False, config.limit_test) if test else None, info)
+
+    def model_sizes(self, info: DatasetInfo, config) -> dict:
+        return {"in_channels": info.in_channels, "input_size": info.input_size, "num_classes": info.num_classes}
+
+    def check_output(self, name, info, config, input_shape, output_shape) -> None:
+        if tuple(output_shape) != (input_shape[0], info.num_classes):
+            raise SettingError("build_model", f"{{model}} {name} gives scores of shape {tuple(output_shape)[1:]} per "
+                               f"image, but {info.name} has {counted(info.num_classes, 'class', 'classes')}", "model")
+
+    def loss(self, output, target, reduction: str = "mean"):
+        return F.cross_entropy(output, target, reduction=reduction)
+
+    def meter(self, info: DatasetInfo | None = None, config=None) -> ClassifyMeter:
+        return ClassifyMeter(None if info is None else info.num_classes)
+
+
+CLASSIFY = Classify()
+
+#: --task name -> Task
+TASKS: dict[str, Task] = {"classify": CLASSIFY}
+TASK_NAMES = tuple(TASKS)
+
+
+def all_datasets() -> dict[str, DatasetInfo]:
+    """Every dataset name of every task (the ``--dataset`` choices), the first task's info for a shared name."""
+    out = {}
+    for task in TASKS.values():
+        for name, info in task.datasets.items():
+            out.setdefault(name, info)
+    return out
+
+
