@@ -30,7 +30,7 @@ from cnnlab.data.superres import (bicubic_baseline, bicubic_resize, downscale, l
                                   ycbcr_to_rgb)
 from cnnlab.io import atomic_write_bytes
 from cnnlab.messages import MissingExtraError, SettingError
-from cnnlab.train.superres import psnr
+from cnnlab.train.psnr import psnr
 
 __all__ = ["MIN_SIDE", "upscale", "upscale_y", "shrink", "evaluate", "comparison", "read_image", "save_png"]
 
@@ -146,7 +146,7 @@ def shrink(image, scale: int) -> np.ndarray:
 
 
 def evaluate(model, dataset) -> list[dict]:
-    """PSNR on Y (border = scale, as `cnnlab.train.superres.psnr`) of every image of ``dataset`` (an
+    """PSNR on Y (border = scale, as `cnnlab.train.psnr.psnr`) of every image of ``dataset`` (an
     `SRImages`) for Pillow's bicubic and for the model: [{'name', 'bicubic', 'model'}] in its order."""
     s = _scale_of("evaluate", model)
     if dataset.scale != s:

@@ -7,6 +7,7 @@
     cnnlab export    a checkpoint's weights for PyTorch (torch.save's format, safetensors) or its model as ONNX
     cnnlab import    a weights file (.pt/.pth, safetensors, .onnx) as a checkpoint of a zoo model
     cnnlab retrieve  image retrieval with a checkpoint's features: mAP on the test set, or an image's neighbours
+    cnnlab upscale   an image enlarged by a super-resolution checkpoint (SRCNN, ESPCN), as a PNG
     cnnlab cam       CAM, Grad-CAM or saliency of a class in an image, as a PNG (cnnlab.viz)
     cnnlab features  the feature maps of every conv layer for one image, one PNG per layer
     cnnlab filters   the first conv layer's filters as a grid, as a PNG
@@ -26,7 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnlab.cli import explain, retrieve, train, viz, weights
+from cnnlab.cli import explain, retrieve, train, upscale, viz, weights
 from cnnlab.cli.common import Formatter, Parser
 from cnnlab.data import DownloadError
 from cnnlab.messages import SettingError
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on an error, show the whole traceback instead of a one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for commands in (train, weights, retrieve, viz, explain):   # in the order of `cnnlab --help`
+    for commands in (train, weights, retrieve, upscale, viz, explain):   # in the order of `cnnlab --help`
         commands.add_parsers(sub)
     return parser
 

@@ -162,7 +162,7 @@ def _eval(args) -> int:
                                       augment=False, limit_test=args.limit_test, eval_batch_size=args.eval_batch_size)
     test_config.validate()
     _, test_set, info = build_datasets(test_config, train=False)
-    loader = DataLoader(test_set, batch_size=test_config.eval_batch_size)
+    loader = DataLoader(test_set, batch_size=task.eval_batch_size(test_set, test_config))
     trained = f"{config.model} trained on {config.dataset} for {counted(ckpt['epoch'], 'epoch')}"
     if config.task != "classify":
         result = evaluate(model, loader, task, meter=task.meter(info, test_config))

@@ -267,7 +267,7 @@ class SRImages(Dataset):
         for k, a in enumerate(self.hr):
             if min(a.shape) < self.scale:
                 raise ValueError(f"SRImages: image {k} is smaller than the scale {self.scale}: {a.shape}")
-        self.lr = list(downscale(np.stack(self.hr), self.scale)) if self._same_size() else \
+        self.lr = list(downscale(np.stack(self.hr), self.scale)) if self.same_size else \
             [downscale(a, self.scale) for a in self.hr]
         self.names = [str(k) for k in range(len(self.hr))] if names is None else list(names)
         if len(self.names) != len(self.hr):
@@ -276,7 +276,9 @@ class SRImages(Dataset):
     def __len__(self) -> int:
         return len(self.hr)
 
-    def _same_size(self) -> bool:
+    @property
+    def same_size(self) -> bool:
+        """Whether every image has the same size (then a DataLoader can stack them into batches)."""
         return len({a.shape for a in self.hr}) == 1
 
     def __getitem__(self, index):
@@ -284,7 +286,7 @@ class SRImages(Dataset):
 
     def get_batch(self, indices):
         """[LR (N, 1, h, w), HR (N, 1, H, W)] when every image has the same size, else None (one by one)."""
-        if not self._same_size():
+        if not self.same_size:
             return None
         return [np.stack([self.lr[int(i)][None] for i in indices]), np.stack([self.hr[int(i)][None] for i in indices])]
 

@@ -10,7 +10,7 @@ import cnnlab
 from cnnlab import models, nn
 from cnnlab.apps import superres as app
 from cnnlab.data import superres as data
-from cnnlab.train.superres import psnr
+from cnnlab.train.psnr import psnr
 
 pytestmark = requires("PIL", "apps")
 

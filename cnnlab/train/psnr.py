@@ -10,16 +10,14 @@ with, as SRCNN's demo_SR.m (``shave(uint8(im * 255), [s, s])``, then ``compute_p
 - a border of ``s`` pixels (the scale) cut off each side before the mean;
 - one PSNR per image; a set's PSNR is the mean of its images' (not the PSNR of the pooled MSE).
 
-`psnr` computes it; `PSNRMeter` adds it up over batches, beside the PSNR of Pillow's bicubic
-enlargement of the same images, the baseline.
+`psnr` computes it; the super-resolution task's meter (`cnnlab.train.tasks.PSNRMeter`) adds it up
+over batches, beside the PSNR of Pillow's bicubic enlargement of the same images, the baseline.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.data.superres import bicubic_baseline, downscale
-
-__all__ = ["psnr", "PSNRMeter"]
+__all__ = ["psnr"]
 
 
 def _to_8bit(x) -> np.ndarray:
@@ -52,41 +50,3 @@ def psnr(output, reference, border: int = 0) -> np.ndarray:
     mse = np.mean((_to_8bit(out[inner]) - _to_8bit(ref[inner])) ** 2, axis=(-2, -1))
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(255.0 ** 2 / mse)
-
-
-class PSNRMeter:
-    """The mean PSNR of a model's images, and of Pillow's bicubic enlargement of the same images.
-
-    The baseline is computed from the reference alone: its shrinking by s (`downscale`, as the data
-    made the model's input) enlarged again by s (`bicubic_baseline`), so the two PSNRs are of the
-    same images with the same border.
-
-    Args:
-        scale: s, also the border cut off.
-
-    Methods follow `cnnlab.train.tasks.Meter`: ``update(output, target)`` with (N, 1, H, W) arrays,
-    ``totals()`` = [Σ PSNR, Σ bicubic PSNR, images] (additive over batches and processes) and
-    ``result(totals=None)`` = {'psnr': ..., 'psnr_bicubic': ...}.
-    """
-
-    def __init__(self, scale: int):
-        self.scale = int(scale)
-        self._totals = np.zeros(3, np.float64)
-
-    def update(self, output, target) -> None:
-        out, ref = np.asarray(output), np.asarray(target)
-        if out.ndim != 4 or out.shape[1] != 1 or out.shape != ref.shape:
-            raise ValueError(f"PSNRMeter.update: output and target must be (N, 1, H, W) of the same shape, got "
-                             f"{out.shape} and {ref.shape}")
-        ref = ref[:, 0]
-        bicubic = bicubic_baseline(downscale(ref, self.scale), self.scale)     # (N, H, W)
-        self._totals += [psnr(out[:, 0], ref, self.scale).sum(), psnr(bicubic, ref, self.scale).sum(), len(ref)]
-
-    def totals(self) -> np.ndarray:
-        return self._totals.copy()
-
-    def result(self, totals=None) -> dict[str, float]:
-        t = self._totals if totals is None else np.asarray(totals, dtype=np.float64)
-        if t[2] == 0:
-            return {"psnr": float("nan"), "psnr_bicubic": float("nan")}
-        return {"psnr": float(t[0] / t[2]), "psnr_bicubic": float(t[1] / t[2])}

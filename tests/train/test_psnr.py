@@ -1,12 +1,11 @@
-"""cnnlab.train.superres: PSNR by hand, against scikit-image's, with the papers' rounding and border; the meter."""
+"""cnnlab.train.psnr: PSNR by hand, against scikit-image's, with the papers' rounding and border."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from helpers import requires
 
-from cnnlab.data.superres import bicubic_baseline, downscale
-from cnnlab.train.superres import PSNRMeter, psnr
+from cnnlab.train.psnr import psnr
 
 
 def test_psnr_by_hand():
@@ -48,20 +47,3 @@ def test_psnr_errors():
     with pytest.raises(ValueError, match="psnr: border must be an int >= 0 that leaves pixels of the 4×6 images, "
                                          "got 2"):
         psnr(np.zeros((4, 6)), np.zeros((4, 6)), border=2)
-
-
-def test_meter_adds_up_batches_and_measures_the_bicubic_baseline():
-    rng = np.random.default_rng(1)
-    target = rng.random((5, 1, 12, 12)).astype(np.float32)
-    output = np.clip(target + rng.normal(0, 0.05, target.shape), 0, 1).astype(np.float32)
-    whole, parts = PSNRMeter(2), PSNRMeter(2)
-    whole.update(output, target)
-    parts.update(output[:2], target[:2])
-    parts.update(output[2:], target[2:])
-    np.testing.assert_allclose(parts.totals(), whole.totals(), rtol=1e-12)
-    bicubic = bicubic_baseline(downscale(target[:, 0], 2), 2)
-    assert whole.result() == pytest.approx({"psnr": psnr(output[:, 0], target[:, 0], 2).mean(),
-                                            "psnr_bicubic": psnr(bicubic, target[:, 0], 2).mean()})
-    assert PSNRMeter(2).result(whole.totals() * 2) == pytest.approx(whole.result())
-    with pytest.raises(ValueError, match=r"PSNRMeter.update: output and target must be \(N, 1, H, W\)"):
-        whole.update(output[:, 0], target[:, 0])
