@@ -34,6 +34,11 @@ def test_eval_reports_psnr_beside_bicubic(checkpoint):
     words = lines[1].split()
     assert words[:2] == ["test", "loss"] and words[3:5] == ["test", "PSNR"] and words[6] == "dB"
     assert words[7:10] == ["test", "bicubic", "PSNR"] and lines[1].endswith("(4 mnist test images)")
+    assert lines[2].split() == ["PSNR", "per", "image", "(dB):", "bicubic", "espcn"]
+    rows = [line.split() for line in lines[3:]]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"]                     # the digits' names: their indices
+    bicubic, model = (np.mean([float(r[k]) for r in rows]) for k in (1, 2))
+    assert abs(bicubic - float(words[10])) < 0.01 and abs(model - float(words[5])) < 0.01   # the rows' means
 
 
 @pytest.mark.parametrize("shape", [(10, 12, 3), (9, 8)])

@@ -146,15 +146,15 @@ def shrink(image, scale: int) -> np.ndarray:
 
 
 def evaluate(model, dataset) -> list[dict]:
-    """PSNR on Y (border = scale, as `cnnlab.train.psnr.psnr`) of every image of ``dataset`` (an
-    `SRImages`) for Pillow's bicubic and for the model: [{'name', 'bicubic', 'model'}] in its order."""
+    """PSNR on Y (border = scale, as `cnnlab.train.psnr.psnr`) of every image of ``dataset`` (an `SRImages`,
+    or a `Subset` of one) for Pillow's bicubic and for the model: [{'name', 'bicubic', 'model'}] in its order."""
     s = _scale_of("evaluate", model)
-    if dataset.scale != s:
-        raise SettingError("evaluate", f"the images are shrunk ×{dataset.scale}, but the model enlarges ×{s}: "
+    images, indices = getattr(dataset, "dataset", dataset), getattr(dataset, "indices", range(len(dataset)))
+    if images.scale != s:
+        raise SettingError("evaluate", f"the images are shrunk ×{images.scale}, but the model enlarges ×{s}: "
                            "give {scale} the model's", "scale")
-    return [{"name": name, "bicubic": float(psnr(bicubic_baseline(lr, s), hr, s)),
-             "model": float(psnr(upscale_y(model, lr), hr, s))}
-            for name, lr, hr in zip(dataset.names, dataset.lr, dataset.hr)]
+    return [{"name": images.names[i], "bicubic": float(psnr(bicubic_baseline(images.lr[i], s), images.hr[i], s)),
+             "model": float(psnr(upscale_y(model, images.lr[i]), images.hr[i], s))} for i in indices]
 
 
 def comparison(model, image, box, zoom: int = 2, label: str | None = None) -> np.ndarray:

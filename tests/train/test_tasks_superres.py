@@ -41,6 +41,8 @@ def test_meter_adds_up_batches_and_measures_the_bicubic_baseline():
 def test_settings():
     assert TASKS["super-resolution"] is SUPER_RESOLUTION
     assert sr_config().resolved().scale == 2 and sr_config(scale=3).resolved().scale == 3
+    assert sr_config().resolved().lr == 1e-3 and sr_config(lr=0.01).resolved().lr == 0.01      # the task's default
+    assert sr_config(optimizer="sgd").resolved().lr == 0.05 and TrainConfig().resolved().lr == 3e-3
     with pytest.raises(SettingError, match="TrainConfig: scale must be an int >= 2, got 1"):
         sr_config(scale=1).validate()
     with pytest.raises(SettingError, match="TrainConfig: data_dir is not for skimage: its photographs ship inside "
