@@ -259,7 +259,9 @@ class PSNRMeter(Meter):
     of Pillow's bicubic enlargement of the same images, the baseline.
 
     The baseline comes from the target alone: its shrinking by s (`downscale`, as the data made the
-    model's input from it) enlarged again by s (`bicubic_baseline`).
+    model's input from it) enlarged again by s (`bicubic_baseline`). An image that comes out exactly
+    (a flat patch: PSNR inf) counts as if one of its n pixels were one level off, 10·log10(255²·n),
+    the largest finite PSNR of its size, so that the means stay finite.
 
     Args:
         scale: s, also the border cut off.
@@ -276,9 +278,11 @@ class PSNRMeter(Meter):
         if out.ndim != 4 or out.shape[1] != 1 or out.shape != ref.shape:
             raise ValueError(f"PSNRMeter: the output and the target must be (N, 1, H, W) of the same shape, got "
                              f"{out.shape} and {ref.shape}")
-        ref = ref[:, 0]
-        bicubic = SR.bicubic_baseline(SR.downscale(ref, self.scale), self.scale)     # (N, H, W)
-        self._totals += [psnr(out[:, 0], ref, self.scale).sum(), psnr(bicubic, ref, self.scale).sum(), len(ref)]
+        ref, s = ref[:, 0], self.scale
+        bicubic = SR.bicubic_baseline(SR.downscale(ref, s), s)                      # (N, H, W)
+        top = 10.0 * np.log10(255.0 ** 2 * (ref.shape[1] - 2 * s) * (ref.shape[2] - 2 * s))
+        self._totals += [np.minimum(psnr(out[:, 0], ref, s), top).sum(), np.minimum(psnr(bicubic, ref, s), top).sum(),
+                         len(ref)]
 
     def totals(self) -> np.ndarray:
         return self._totals.copy()

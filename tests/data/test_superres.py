@@ -144,8 +144,8 @@ def test_mnist_digits_14_to_28():
     ds = S.mnist_sr(train=False, limit=5)
     lr, hr = ds[4]
     assert len(ds) == 5 and lr.shape == (1, 14, 14) and hr.shape == (1, 28, 28)
-    digit = MNIST(train=False).data[4]
-    np.testing.assert_array_equal(hr[0] * 255, np.floor(16 + 219 * digit.astype(np.float64) / 255 + 0.5).astype(np.float32))
+    digit = MNIST(train=False).data[4].astype(np.float64)
+    np.testing.assert_array_equal(hr[0] * 255, np.floor(16 + 219 * digit / 255 + 0.5).astype(np.float32))
     assert S.mnist_sr(train=False, scale=3, limit=2)[0][0].shape == (1, 9, 9)
 
 

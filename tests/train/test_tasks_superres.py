@@ -34,6 +34,10 @@ def test_meter_adds_up_batches_and_measures_the_bicubic_baseline():
     assert first.result(summed) == pytest.approx({"psnr": psnr(output[:, 0], target[:, 0], 2).mean(),
                                                   "psnr_bicubic": psnr(bicubic, target[:, 0], 2).mean()})
     assert np.isnan(PSNRMeter(3).result()["psnr"])             # nothing seen yet
+    flat = PSNRMeter(2)
+    flat.update(np.full((2, 1, 8, 8), 0.5, np.float32), np.full((2, 1, 8, 8), 0.5, np.float32))
+    top = 10 * np.log10(255 ** 2 * 16)                         # exact 4×4 insides: as if one pixel were 1 off
+    assert flat.result() == pytest.approx({"psnr": top, "psnr_bicubic": top})
     with pytest.raises(ValueError, match=r"PSNRMeter: the output and the target must be \(N, 1, H, W\)"):
         whole.update(output[:, 0], target[:, 0])
 
