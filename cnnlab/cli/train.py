@@ -51,7 +51,7 @@ def _train_flags(parser) -> None:
                         f"photographs (default: {'on' if d.augment else 'off'})")
     g.add_argument("--limit-train", type=int, metavar="N",
                    help="train on the first N training images only, for quick runs; for super-resolution on the "
-                        "skimage photographs, N random patches an epoch (default: all; skimage: 32768 patches)")
+                        "skimage photographs, N random patches an epoch (default: all; skimage: 49152 patches)")
     g.add_argument("--limit-test", type=int, metavar="N",
                    help="evaluate on the first N test images only (default: all)")
     g = parser.add_argument_group("optimisation")

@@ -251,7 +251,8 @@ class SRImages(Dataset):
         names: a name for each image (kept as ``names``). Default: their indices.
 
     Attributes:
-        hr, lr: the HR and LR images (2-d float32 arrays); names.
+        hr, lr: the HR and LR images (2-d float32 arrays); names; same_size: whether every image has
+        the same size (then a DataLoader can stack them into batches).
     """
 
     classes: list = []
@@ -267,6 +268,7 @@ class SRImages(Dataset):
         for k, a in enumerate(self.hr):
             if min(a.shape) < self.scale:
                 raise ValueError(f"SRImages: image {k} is smaller than the scale {self.scale}: {a.shape}")
+        self.same_size = len({a.shape for a in self.hr}) == 1
         self.lr = list(downscale(np.stack(self.hr), self.scale)) if self.same_size else \
             [downscale(a, self.scale) for a in self.hr]
         self.names = [str(k) for k in range(len(self.hr))] if names is None else list(names)
@@ -275,11 +277,6 @@ class SRImages(Dataset):
 
     def __len__(self) -> int:
         return len(self.hr)
-
-    @property
-    def same_size(self) -> bool:
-        """Whether every image has the same size (then a DataLoader can stack them into batches)."""
-        return len({a.shape for a in self.hr}) == 1
 
     def __getitem__(self, index):
         return self.lr[index][None], self.hr[index][None]
