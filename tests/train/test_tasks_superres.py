@@ -85,12 +85,13 @@ def test_photographs_patches_and_whole_test_images():
     assert SUPER_RESOLUTION.eval_batch_size(test_set, config) == 1                 # camera and chelsea differ in size
 
 
-def test_a_run_records_the_task_and_its_metrics(tmp_path):
-    config = sr_config(epochs=1, batch_size=16, limit_train=32, limit_test=8, out=str(tmp_path / "run"))
+@pytest.mark.parametrize("scale", [2, 3])
+def test_a_run_records_the_task_and_its_metrics(tmp_path, scale):
+    config = sr_config(epochs=1, batch_size=16, limit_train=32, limit_test=8, scale=scale, out=str(tmp_path / "run"))
     history = train(config, log=None, progress=False)
     assert {"train_psnr", "train_psnr_bicubic", "test_psnr", "test_psnr_bicubic"} <= set(history[0])
     ckpt = load_checkpoint(tmp_path / "run")
-    assert ckpt["config"].task == "super-resolution" and ckpt["config"].scale == 2
+    assert ckpt["config"].task == "super-resolution" and ckpt["config"].scale == scale
     model, info = model_from_checkpoint(ckpt)
-    assert type(model).__name__ == "ESPCN" and model.scale == 2 and info.name == "mnist"
+    assert type(model).__name__ == "ESPCN" and model.scale == scale and info.name == "mnist"
     assert history[0]["test_psnr_bicubic"] > 20                                     # the digits' bicubic baseline
