@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 
 
 def cpu_model() -> str:
@@ -49,28 +50,52 @@ def rerun_with_native_blas() -> None:
         os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
+#: the clock of every figure: wall time, or with --cpu-time the CPU time of the process (all its threads)
+clock = time.perf_counter
+
+
 def parse_args(parser):
-    """The flags both benchmarks take (a case filter, --native-blas) added to `parser`, parsed; with
-    --native-blas this process is replaced by one with OpenBLAS's own kernel choice."""
+    """The flags both benchmarks take (a case filter, --native-blas, --threads, --cpu-time) added to `parser`,
+    parsed; with --native-blas this process is replaced by one with OpenBLAS's own kernel choice."""
     parser.add_argument("filter", nargs="?", default="", help="run only cases whose name contains this")
     parser.add_argument("--native-blas", action="store_true",
                         help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run only")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="threads of cnnlab, of its BLAS and of torch (default: cnnlab's, the cores)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the CPU time of the process (time.process_time) instead of the wall clock: "
+                             "on a machine that other work shares, with --threads 1, it is close to what the wall "
+                             "clock would say on an idle one (default: wall clock)")
     args = parser.parse_args()
     if args.native_blas:
         rerun_with_native_blas()
     return args
 
 
-def start() -> dict:
-    """Keep freed memory (as `cnnlab train` does), give torch cnnlab's threads, print the machine; its facts."""
+_limits = []   # the BLAS thread limit of --threads, held for the life of the process
+
+
+def start(args=None) -> dict:
+    """Keep freed memory (as `cnnlab train` does), set the threads (--threads: cnnlab's, its BLAS's; torch
+    gets cnnlab's) and the clock (--cpu-time), print the machine; its facts."""
+    global clock
     import torch
 
     import cnnlab
 
     kept = cnnlab.runtime.keep_freed_memory(True)
+    if args is not None and args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        cnnlab.set_num_threads(args.threads)
+        _limits.append(threadpool_limits(limits=args.threads, user_api="blas"))
+    if args is not None and args.cpu_time:
+        clock = time.process_time
     torch.set_num_threads(cnnlab.get_num_threads())
     facts = machine()
     print(f"CPU: {facts['cpu']}, {facts['cores']} cores; numpy {facts['numpy']}, torch {facts['torch']} "
           f"({facts['torch_threads']} threads, cnnlab {cnnlab.get_num_threads()})")
     print(f"BLAS: {facts['blas']}; OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']}; freed memory kept: {kept}")
+    facts["clock"] = "CPU time (time.process_time)" if clock is time.process_time else "wall clock"
+    print(f"clock: {facts['clock']}")
     return facts

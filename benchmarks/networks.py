@@ -290,7 +290,7 @@ def main():
     args = common.parse_args(parser)
     import cnnlab
 
-    facts = common.start()
+    facts = common.start(args)
     cases = {name: case for name, case in CASES.items() if args.filter in name}
     runs = {(name, lib): make(lib) for name, (make, _, _) in cases.items() for lib in ("cnnlab", "torch")}
     for (name, lib), (run, _) in runs.items():          # warm-up
@@ -301,9 +301,9 @@ def main():
         for name in cases:
             for lib in ("cnnlab", "torch"):
                 run, _ = runs[(name, lib)]
-                start = time.perf_counter()
+                start = common.clock()
                 run()
-                best[(name, lib)] = min(best[(name, lib)], time.perf_counter() - start)
+                best[(name, lib)] = min(best[(name, lib)], common.clock() - start)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     results = []
     print(f"{'case':40s} {'cnnlab':>10s} {'torch':>10s} {'unit':>9s} {'ratio':>6s} {'peak MB':>8s} {'torch':>7s}")

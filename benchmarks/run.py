@@ -89,11 +89,11 @@ def best_time(fn, repeat, min_time):
     have passed (so that millisecond cases reach their steady state: threads awake, caches warm)."""
     fn()
     times = []
-    start = time.perf_counter()
-    while len(times) < repeat or time.perf_counter() - start < min_time:
-        t = time.perf_counter()
+    start = common.clock()
+    while len(times) < repeat or common.clock() - start < min_time:
+        t = common.clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(common.clock() - t)
     return min(times)
 
 
@@ -151,7 +151,7 @@ def main():
                         help="passes over all the cases, in each of which cnnlab and torch take a turn, each "
                              "keeping its best figure (default 3)")
     args = common.parse_args(parser)
-    common.start()
+    common.start(args)
     header = f"{'case':52s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
     cases = [(name, prepare_case(make)) for name, make in CASES.items() if args.filter in name]
     # Every round passes over all the cases, so that each case's turns are spread over the whole run: these

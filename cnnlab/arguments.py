@@ -10,10 +10,50 @@ name); the size formulas of `cnnlab.shapes` call them on their inputs.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 
-__all__ = ["integer", "positive_int", "nonnegative_int", "boolean", "number", "padding_pair", "ntuple", "check_positive", "check_nonnegative", "positive_ints", "nonnegative_ints", "window_args", "conv_padding", "divisor_override", "adaptive_output_size", "normalized_shape"]
+__all__ = ["memoized", "integer", "positive_int", "nonnegative_int", "boolean", "number", "padding_pair", "ntuple", "check_positive", "check_nonnegative", "positive_ints", "nonnegative_ints", "window_args", "conv_padding", "divisor_override", "adaptive_output_size", "normalized_shape"]
+
+#: how many argument combinations each `memoized` check remembers (a training loop has a handful per op)
+MEMO_SIZE = 1024
+
+
+def _typed(value):
+    """A cache key for `value` that tells its type too: True is not 1 there, (2, 2) is not [2, 2]."""
+    kind = type(value)
+    if kind is tuple or kind is list:
+        return (kind, tuple(map(_typed, value)))
+    return (kind, value)
+
+
+def memoized(check):
+    """Remember the results of a pure argument check (a function of shapes, ints, tuples, strings).
+
+    An op's arguments are checked on every call, but a training loop calls each op with the same few
+    combinations over and over: the checks then cost a dict lookup. A call whose arguments are not
+    hashable (a list of numpy arrays) runs the check itself; a check that raises is not remembered,
+    so every bad call raises again, with the same message.
+    """
+    cache = {}
+
+    @functools.wraps(check)
+    def remembered(*args, **kwargs):
+        try:
+            key = _typed(args) if not kwargs else (_typed(args), _typed(tuple(kwargs.items())))
+            return cache[key]
+        except KeyError:
+            result = check(*args, **kwargs)
+            if len(cache) < MEMO_SIZE:
+                cache[key] = result
+            return result
+        except TypeError:      # unhashable: check it every time
+            return check(*args, **kwargs)
+
+    remembered.cache = cache
+    return remembered
+
 
 # The one set of argument checks of cnnlab's ops and layers (one message style:
 # "{op}: {arg} must be {rule}, got {arg}={value!r}", with the type for a TypeError).

@@ -1,7 +1,8 @@
 """The arithmetic of the lecture: every size formula of cnnlab, in one place.
 
 Pure functions on Python ints; ops, layers, ``summary`` and ``explain`` all
-call these, so a formula is written exactly once. Each function checks its
+call these, so a formula is written exactly once. The output sizes that the ops
+ask for on every call remember their answers (`cnnlab.arguments.memoized`). Each function checks its
 arguments first with the parsers of `cnnlab.arguments`, whose messages name the
 op (the ``op`` keyword), the argument, the rule and what came:
 ``conv: kernel_size must be positive, got kernel_size=0``.
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections import namedtuple
 from fractions import Fraction
 
-from cnnlab.arguments import boolean, check_positive, nonnegative_int, padding_pair, positive_int
+from cnnlab.arguments import boolean, check_positive, memoized, nonnegative_int, padding_pair, positive_int
 
 __all__ = ["conv_output_size", "pool_output_size", "conv_transpose_output_size", "unpool_output_size",
            "same_padding_torch", "conv_pads", "same_padding_tf", "valid_output_size_tf", "conv_transpose_padding_tf", "adaptive_bins",
@@ -32,6 +33,7 @@ __all__ = ["conv_output_size", "pool_output_size", "conv_transpose_output_size",
 
 # ------------------------------------------------------------- output sizes
 
+@memoized
 def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1, *, op="conv"):
     """Output size of a (dilated) convolution along one axis, as PyTorch's conv.
 
@@ -58,6 +60,7 @@ def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1, *, op="con
     return (padded - span) // s + 1
 
 
+@memoized
 def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
                      op="pool"):
     """Output size of max/avg pooling along one axis: PyTorch's rule exactly.
@@ -93,6 +96,7 @@ def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     return o
 
 
+@memoized
 def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0,
                                dilation=1, *, op="conv_transpose"):
     """Output size of a transposed convolution along one axis, as PyTorch's.

@@ -116,3 +116,48 @@ def test_pooling_arguments():
     with pytest.raises(ValueError, match=r"^AdaptiveAvgPool2d: output_size must be positive, got "
                                          r"output_size=\(0, None\)$"):
         arguments.adaptive_output_size((0, None), 2, op="AdaptiveAvgPool2d")
+
+
+# ---------------------------------------------------------------- memoized checks
+def test_memoized_remembers_results_by_value_and_type():
+    calls = []
+
+    @arguments.memoized
+    def check(value, *, op="x"):
+        calls.append(value)
+        return arguments.positive_ints(value, 2, op=op, arg="stride")
+
+    assert check((2, 1)) == (2, 1) and check((2, 1)) == (2, 1)
+    assert calls == [(2, 1)]                                   # the second call was a lookup
+    with pytest.raises(TypeError, match=r"x: stride must be an int"):
+        check((True, 1))                                       # == (1, 1) as a value, but not as a type
+    assert check((1, 1)) == (1, 1) and check([1, 1]) == (1, 1)
+    assert len(calls) == 4                                     # (True, 1), (1, 1) and the list each ran
+    assert check((2, 1), op="y") == (2, 1) and len(calls) == 5  # keywords are part of the key
+
+
+def test_memoized_reraises_every_time_and_checks_unhashable_values_each_call():
+    calls = []
+
+    @arguments.memoized
+    def check(value):
+        calls.append(value)
+        return arguments.positive_int(value, op="op", arg="n")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="op: n must be positive, got n=0"):
+            check(0)
+    assert len(calls) == 2                                     # errors are never remembered
+    unhashable = {"a": 1}
+    with pytest.raises(TypeError, match=r"op: n must be an int, got n=\{'a': 1\} \(dict\)"):
+        check(unhashable)
+
+
+def test_memoized_holds_at_most_memo_size_entries():
+    @arguments.memoized
+    def double(n):
+        return 2 * n
+
+    for n in range(arguments.MEMO_SIZE + 10):
+        assert double(n) == 2 * n
+    assert len(double.cache) == arguments.MEMO_SIZE

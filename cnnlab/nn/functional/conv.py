@@ -245,38 +245,42 @@ class ConvTransposeNd(Function):
 
 
 # ---------------------------------------------------------------- argument checks
-def _check(op, D, input, weight, bias, groups, stride, dilation, transposed):
-    """The checks of conv and conv_transpose, before any work: tensors, dtypes, dims, channels and bias
-    against the weight (C_out, C_in/G, *k), of a transposed conv (C_in, C_out/G, *k). Returns
-    (groups, stride, dilation) canonical."""
-    layout = ("in_channels", "out_channels/groups") if transposed else ("out_channels", "in_channels/groups")
+def _check_tensors(op, input, weight, bias):
+    """Tensors, of one floating dtype (checked on every call: these are not part of the memoized key)."""
     given = {"input": input, "weight": weight, "bias": bias}
     for name, t in given.items():
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
         if t is not None and t.dtype.kind != "f":
             raise TypeError(f"{op}: {name} must be a floating point tensor, got dtype {t.dtype}")
-    if len({t.dtype for t in given.values() if t is not None}) > 1:
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != input.dtype):
         raise TypeError(f"{op}: input, weight and bias must have the same dtype, got "
                         f"{input.dtype}, {weight.dtype}" + (f" and {bias.dtype}" if bias is not None else ""))
-    if weight.ndim != D + 2:
+
+
+def _check_shapes(op, D, in_shape, w_shape, b_shape, groups, stride, dilation, transposed):
+    """The checks of conv and conv_transpose on the shapes: dims, channels and bias against the weight
+    (C_out, C_in/G, *k), of a transposed conv (C_in, C_out/G, *k). Returns (groups, stride, dilation)
+    canonical."""
+    layout = ("in_channels", "out_channels/groups") if transposed else ("out_channels", "in_channels/groups")
+    if len(w_shape) != D + 2:
         raise ValueError(f"{op}: weight must be {D + 2}-d ({', '.join(layout)}, *kernel_size), "
-                         f"got shape {weight.shape}")
-    if input.ndim not in (D + 1, D + 2):
+                         f"got shape {w_shape}")
+    if len(in_shape) not in (D + 1, D + 2):
         raise ValueError(f"{op}: expected a {D + 1}-d (unbatched) or {D + 2}-d (batched) input, "
-                         f"got a {input.ndim}-d input of shape {input.shape}")
+                         f"got a {len(in_shape)}-d input of shape {in_shape}")
     groups = arguments.positive_int(groups, op=op, arg="groups")
-    C, (first, second) = input.shape[-D - 1], weight.shape[:2]
+    C, (first, second) = in_shape[-D - 1], w_shape[:2]
     C_in, O = (first, second * groups) if transposed else (second * groups, first)
     if C != C_in:
         raise ValueError(f"{op}: input has {counted(C, 'channel')}, but weight expects {C_in} "
-                         f"(in_channels={C_in}, groups={groups}; weight shape {weight.shape} is "
+                         f"(in_channels={C_in}, groups={groups}; weight shape {w_shape} is "
                          f"({', '.join(layout)}, *kernel_size))")
     if first % groups:
         raise ValueError(f"{op}: {layout[0]}={first} (weight.shape[0]) must be divisible by "
                          f"groups={groups}")
-    if bias is not None and bias.shape != (O,):
-        raise ValueError(f"{op}: bias must have shape ({O},) (out_channels), got {bias.shape}")
+    if b_shape is not None and b_shape != (O,):
+        raise ValueError(f"{op}: bias must have shape ({O},) (out_channels), got {b_shape}")
     return (groups, arguments.positive_ints(stride, D, op=op, arg="stride"),
             arguments.positive_ints(dilation, D, op=op, arg="dilation"))
 
@@ -290,10 +294,17 @@ def conv_args(op, D, input, weight, bias, stride, padding, dilation, groups):
         >>> conv_args("conv2d", 2, x, w, None, 2, 1, 1, 1)
         (1, (2, 2), (1, 1), ((1, 1), (1, 1)))
     """
-    groups, stride, dilation = _check(op, D, input, weight, bias, groups, stride, dilation, transposed=False)
+    _check_tensors(op, input, weight, bias)
+    return _conv_geometry(op, D, input.shape, weight.shape, None if bias is None else bias.shape, stride, padding,
+                          dilation, groups)
+
+
+@arguments.memoized
+def _conv_geometry(op, D, in_shape, w_shape, b_shape, stride, padding, dilation, groups):
+    groups, stride, dilation = _check_shapes(op, D, in_shape, w_shape, b_shape, groups, stride, dilation, False)
     padding = arguments.conv_padding(padding, D, stride, op=op)
-    pads = shapes.conv_pads(padding, weight.shape[2:], dilation)
-    for n, kk, s, pp, d in zip(input.shape[-D:], weight.shape[2:], stride, pads, dilation):
+    pads = shapes.conv_pads(padding, w_shape[2:], dilation)
+    for n, kk, s, pp, d in zip(in_shape[-D:], w_shape[2:], stride, pads, dilation):
         shapes.conv_output_size(n, kk, s, pp, d, op=op)  # raises when the kernel does not fit
     return groups, stride, dilation, pads
 
@@ -362,11 +373,18 @@ def conv_transpose_args(op, D, input, weight, bias, stride, padding, output_padd
         >>> conv_transpose_args("conv_transpose2d", 2, x, w, None, 2, 1, 1, 1, 1)
         (1, (2, 2), (1, 1), (1, 1), (8, 8))
     """
-    groups, stride, dilation = _check(op, D, input, weight, bias, groups, stride, dilation, transposed=True)
+    _check_tensors(op, input, weight, bias)
+    return _conv_transpose_geometry(op, D, input.shape, weight.shape, None if bias is None else bias.shape, stride,
+                                    padding, output_padding, groups, dilation)
+
+
+@arguments.memoized
+def _conv_transpose_geometry(op, D, in_shape, w_shape, b_shape, stride, padding, output_padding, groups, dilation):
+    groups, stride, dilation = _check_shapes(op, D, in_shape, w_shape, b_shape, groups, stride, dilation, True)
     padding = arguments.conv_padding(padding, D, stride, op=op, transposed=True)
     output_padding = arguments.nonnegative_ints(output_padding, D, op=op, arg="output_padding")
     out = tuple(shapes.conv_transpose_output_size(n, kk, s, p, op_, d, op=op) for n, kk, s, p, op_, d
-                in zip(input.shape[-D:], weight.shape[2:], stride, padding, output_padding, dilation))
+                in zip(in_shape[-D:], w_shape[2:], stride, padding, output_padding, dilation))
     return groups, stride, padding, dilation, out
 
 

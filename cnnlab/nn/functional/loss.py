@@ -14,7 +14,9 @@ p = softmax(x) over the class dim, ε the label smoothing.
     binary_cross_entropy_with_logits  ℓ = w·((1 − y)·x + (1 + (pw − 1)·y)·softplus(−x)),
                                       softplus(−x) = −log σ(x) = log(1 + e^−|x|) + max(−x, 0): never overflows
 
-The two binary cross-entropies are primitives with PyTorch's backward (BCE divides by max(x(1 − x), 1e-12));
+The two binary cross-entropies are primitives with PyTorch's backward (BCE divides by max(x(1 − x), 1e-12)),
+and so is cross_entropy with class indices and no label smoothing (`SoftmaxCrossEntropy`: log-sum-exp,
+the pick of each target and the gradient p − onehot(y) in one op, as PyTorch fuses them too);
 everything else is composed from log_softmax, indexing, elementwise ops and reductions.
 
 Unlike PyTorch, mse_loss, l1_loss and smooth_l1_loss refuse a target whose shape differs from the
@@ -149,6 +151,44 @@ def _mean(total: Tensor, divisor) -> Tensor:
 
 
 # ---------------------------------------------------------------- class losses
+class SoftmaxCrossEntropy(Function):
+    """cross_entropy of class indices in one op: ℓᵢ = w[yᵢ]·(log Σ_c exp xᵢ[c] − xᵢ[yᵢ]) (with the max
+    of xᵢ subtracted first), and dℓ/dxᵢ = w[yᵢ]·dℓᵢ·(pᵢ − onehot(yᵢ)), p = softmax(x) over the class dim.
+    What ``nll_loss(log_softmax(x), y, w)`` computes, in two passes over x instead of about ten.
+
+    Options: target (the safe class indices, the target's shape), weights (w[yᵢ], 0 where ignored,
+    the target's shape), reduction."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, target=None, weights=None, reduction="mean"):
+        dim = 1 if x.ndim > 1 else 0
+        picks = np.expand_dims(target, dim)                              # (N, 1, d₁, ...)
+        e = x - x.max(axis=dim, keepdims=True)
+        picked = np.take_along_axis(e, picks, axis=dim)
+        np.exp(e, out=e)
+        total = e.sum(axis=dim, keepdims=True)
+        losses = ((np.log(total) - picked) * np.expand_dims(weights, dim)).squeeze(dim)   # the target's shape
+        e /= total                                                       # p = softmax(x)
+        ctx.p, ctx.picks, ctx.weights, ctx.dim, ctx.reduction = e, picks, weights, dim, reduction
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return np.asarray(losses.sum(dtype=x.dtype))
+        ctx.divisor = weights.sum(dtype=x.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):             # all ignored: nan, as PyTorch
+            return np.asarray(losses.sum(dtype=x.dtype) / ctx.divisor)
+
+    @staticmethod
+    def backward(ctx, g):
+        scale = ctx.weights * (g / ctx.divisor if ctx.reduction == "mean" else g)   # dℓ/dℓᵢ·w[yᵢ]
+        scale = np.expand_dims(scale.astype(ctx.p.dtype, copy=False), ctx.dim)
+        gx = ctx.p * scale
+        np.put_along_axis(gx, ctx.picks, np.take_along_axis(gx, ctx.picks, axis=ctx.dim) - scale, axis=ctx.dim)
+        return gx
+
+
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
@@ -220,10 +260,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         return _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, eps)
     C = _check_nll(input, target, weight, ignore_index, reduction)
     dim = 1 if input.ndim > 1 else 0
+    if eps == 0.0:
+        w, safe_t = _target_weights(target, weight, ignore_index, input.dtype)
+        return SoftmaxCrossEntropy.apply(input, target=safe_t.reshape(target.shape), weights=w.reshape(target.shape),
+                                         reduction=reduction)
     logp = log_softmax(input, dim)
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
-    if eps == 0.0:
-        return nll
     w, _ = _target_weights(target, weight, ignore_index, input.dtype)
     keep = (target.data != ignore_index).astype(input.dtype)             # the target's shape
     if weight is not None:

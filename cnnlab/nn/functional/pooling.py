@@ -80,6 +80,19 @@ def _max_and_tap(x, kernel, stride, dilation, out, pads, want_tap):
 def _plane_index(n, best, first, kernel, stride, padding, dilation, out):
     """(index, empty): the flat plane indices of the taps `first` of windows over planes of size n,
     and None or a mask of windows with no input element (see `_max_and_argmax`)."""
+    base, tap_offset, real_index, empty = _plane_geometry(tuple(n), kernel, stride, padding, dilation, out)
+    index = base + np.take(tap_offset, first)
+    neg_inf = best == -np.inf    # windows whose real elements are all −∞ (or that have none): the first real one
+    if neg_inf.any():
+        index = np.where(neg_inf, real_index, index)
+    return index, empty
+
+
+@arguments.memoized
+def _plane_geometry(n, kernel, stride, padding, dilation, out):
+    """What `_plane_index` needs of the shapes alone (read-only arrays, remembered for the next call):
+    the flat plane index of each window's start (*o), each tap's offset from it (K,), each window's
+    first real element (*o), and None or the mask of windows with no input element (*o)."""
     taps = list(np.ndindex(*kernel))
     # flat index = Σ_a (i_a·s_a − p_a + t_a·d_a)·plane_stride_a
     plane_strides = [math.prod(n[a + 1:]) for a in range(len(n))]
@@ -87,16 +100,15 @@ def _plane_index(n, best, first, kernel, stride, padding, dilation, out):
     base = _outer([st * ps for st, ps in zip(starts, plane_strides)], np.add)    # (*o)
     tap_offset = np.array([sum(t * d * ps for t, d, ps in zip(tap, dilation, plane_strides)) for tap in taps],
                           dtype=np.int64)
-    index = base + np.take(tap_offset, first)
-    # windows whose real elements are all −∞ (or that have none): PyTorch's first real element
     first_real = [st + -(-np.maximum(-st, 0) // d) * d for st, d in zip(starts, dilation)]
-    neg_inf = best == -np.inf
-    if neg_inf.any():
-        index = np.where(neg_inf, _outer([c * ps for c, ps in zip(first_real, plane_strides)], np.add), index)
+    real_index = _outer([c * ps for c, ps in zip(first_real, plane_strides)], np.add)
     empty = [(c >= m) | (c > st + d * (k - 1))
              for c, st, m, k, d in zip(first_real, starts, n, kernel, dilation)]
     empty = _outer(empty, np.logical_or) if any(e.any() for e in empty) else None
-    return index, empty
+    for a in (base, tap_offset, real_index, empty):
+        if a is not None:
+            a.flags.writeable = False
+    return base, tap_offset, real_index, empty
 
 
 def _outer(parts, ufunc):
@@ -134,9 +146,14 @@ def max_pool_args(op, D, input, kernel_size, stride, padding, dilation, ceil_mod
     """The checks of D-d max pooling's arguments, before any work (shared with `cnnlab.explain`):
     returns (kernel, stride, padding, dilation, out, pads) canonical, as `pool_geometry`."""
     check_input(op, D, input)
+    return _max_pool_geometry(op, D, input.shape[-D:], kernel_size, stride, padding, dilation, ceil_mode)
+
+
+@arguments.memoized
+def _max_pool_geometry(op, D, spatial, kernel_size, stride, padding, dilation, ceil_mode):
     k, s, p, d = arguments.window_args(D, kernel_size, stride, padding, dilation, op=op)
     ceil_mode = arguments.boolean(ceil_mode, op=op, arg="ceil_mode")
-    return (k, s, p, d) + pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
+    return (k, s, p, d) + pool_geometry(op, spatial, k, s, p, d, ceil_mode)
 
 
 def _max_pool_nd(op, D, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -229,11 +246,17 @@ def avg_pool_args(op, D, input, kernel_size, stride, padding, ceil_mode, count_i
     """The checks of D-d average pooling's arguments, before any work (shared with `cnnlab.explain`): returns
     (kernel, stride, padding, out, pads, count_include_pad, divisor_override) canonical, as `pool_geometry`."""
     check_input(op, D, input)
+    return _avg_pool_geometry(op, D, input.shape[-D:], kernel_size, stride, padding, ceil_mode, count_include_pad,
+                              divisor_override)
+
+
+@arguments.memoized
+def _avg_pool_geometry(op, D, spatial, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     k, s, p, d = arguments.window_args(D, kernel_size, stride, padding, op=op)
     ceil_mode = arguments.boolean(ceil_mode, op=op, arg="ceil_mode")
     count_include_pad = arguments.boolean(count_include_pad, op=op, arg="count_include_pad")
     divisor_override = arguments.divisor_override(divisor_override, op=op)
-    out, pads = pool_geometry(op, input.shape[-D:], k, s, p, d, ceil_mode)
+    out, pads = pool_geometry(op, spatial, k, s, p, d, ceil_mode)
     return k, s, p, out, pads, count_include_pad, divisor_override
 
 

@@ -94,27 +94,35 @@ class MaxDim(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
-        ctx.out, ctx.dim = e / e.sum(axis=dim, keepdims=True), dim
-        return ctx.out
+        e = np.subtract(x, x.max(axis=dim, keepdims=True), out=np.empty_like(x))   # the one new array:
+        # shifted, exponentiated and normalised in place (out= keeps a 0-d input an array)
+        np.exp(e, out=e)
+        e *= 1 / e.sum(axis=dim, keepdims=True)     # one division per row, then products
+        ctx.out, ctx.dim = e, dim
+        return e
 
     @staticmethod
     def backward(ctx, g):
         y = ctx.out
-        return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True))
+        gx = np.subtract(g, (g * y).sum(axis=ctx.dim, keepdims=True), out=np.empty_like(y))
+        gx *= y                                     # y·(g − Σ g·y)
+        return gx
 
 
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
-        shifted = x - x.max(axis=dim, keepdims=True)
-        ctx.out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-        ctx.dim = dim
-        return ctx.out
+        out = np.subtract(x, x.max(axis=dim, keepdims=True), out=np.empty_like(x))
+        out -= np.log(np.exp(out).sum(axis=dim, keepdims=True))
+        ctx.out, ctx.dim = out, dim
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return g - np.exp(ctx.out) * g.sum(axis=ctx.dim, keepdims=True)
+        gx = np.exp(ctx.out, out=np.empty_like(ctx.out))
+        gx *= g.sum(axis=ctx.dim, keepdims=True)
+        np.subtract(g, gx, out=gx)                  # g − softmax·Σ g
+        return gx
 
 
 # ---------------------------------------------------------------- public functions

@@ -306,6 +306,19 @@ def _elementwise_naive(name, beta=1.0):
             "binary_cross_entropy": bce, "binary_cross_entropy_with_logits": bce_logits}[name]
 
 
+def test_fused_cross_entropy_backward_twice_with_retain_graph_gives_the_same_gradient():
+    x = cnnlab.tensor(np.random.default_rng(3).standard_normal((4, 5)), requires_grad=True)
+    loss = L.cross_entropy(x, cnnlab.tensor(np.array([0, 4, 2, 2])))
+    loss.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    x.grad = None
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), first)
+    p = softmax(x.detach().numpy(), 1)
+    p[np.arange(4), [0, 4, 2, 2]] -= 1
+    np.testing.assert_allclose(first, p / 4, rtol=1e-12)
+
+
 @pytest.mark.parametrize("name, kwargs", [("mse_loss", {}), ("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.7}),
                                           ("binary_cross_entropy", {}), ("binary_cross_entropy_with_logits", {})])
 def test_elementwise_losses_naive_reference(name, kwargs):
@@ -340,6 +353,9 @@ def test_gradcheck_cross_entropy():
     x = rng.standard_normal((2, 3, 2))
     for reduction in REDUCTIONS:
         gradcheck(lambda a: L.cross_entropy(a, t, w, reduction=reduction, label_smoothing=0.2), x)
+        gradcheck(lambda a: L.cross_entropy(a, t, w, reduction=reduction), x)        # the fused op
+        gradcheck(lambda a: L.cross_entropy(a, t[:, 0], w, reduction=reduction), x[:, :, 0])   # (N, C)
+        gradcheck(lambda a: L.cross_entropy(a, t[0, 0], reduction=reduction), x[0, :, 0])   # (C,) with ()
         gradcheck(lambda a, b, c: L.cross_entropy(a, b, c, reduction=reduction, label_smoothing=0.2),
                   x, softmax(rng.standard_normal((2, 3, 2)), 1), rng.uniform(0.5, 2, 3))
 
