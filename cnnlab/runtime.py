@@ -26,6 +26,7 @@ import functools
 import itertools
 import math
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -156,24 +157,28 @@ def parallel_map(fn, items) -> list:
 # faster for conv + gradients on 2 cores. Setting BLAS's thread count needs threadpoolctl (the `fast`
 # extra); without it lanes are not used.
 _blas_libs = None
+_blas_modules = -1         # len(sys.modules) when _blas_libs was found
 
 
 def _blas_controllers() -> list:
-    """threadpoolctl's controllers of the BLAS libraries loaded now (found on first use), or []."""
-    global _blas_libs
-    if _blas_libs is None:
+    """threadpoolctl's controllers of the BLAS libraries loaded now, or []: found on first use, and again
+    after modules were imported (an extension may bring a BLAS of its own, as SciPy does); len(sys.modules)
+    tells that cheaply, where finding the libraries takes about 0.3 ms."""
+    global _blas_libs, _blas_modules
+    if _blas_libs is None or len(sys.modules) != _blas_modules:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
             _blas_libs = []
         else:
             _blas_libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        _blas_modules = len(sys.modules)
     return _blas_libs
 
 
 _blas_lock = threading.Lock()
 _blas_users = 0            # lane sections running now (from any threads)
-_blas_before: list = []    # the BLAS thread counts found by the first of them, restored by the last
+_blas_before: list = []    # (library, its thread count) found by the first of them, restored by the last
 
 
 @contextlib.contextmanager
@@ -185,7 +190,7 @@ def single_threaded_blas():
     _watch_forks()
     with _blas_lock:
         if _blas_users == 0:
-            _blas_before = [lib.get_num_threads() for lib in libs]
+            _blas_before = [(lib, lib.get_num_threads()) for lib in libs]
             for lib in libs:
                 lib.set_num_threads(1)
         _blas_users += 1
@@ -195,7 +200,7 @@ def single_threaded_blas():
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
-                for lib, n in zip(libs, _blas_before):
+                for lib, n in _blas_before:
                     lib.set_num_threads(n)
 
 

@@ -205,3 +205,18 @@ def torch_fcn(torch, in_channels=1, num_classes=11, widths=(16, 32, 64, 128, 128
             return self.up4(scores + self.score_pool4(pooled[1]))
 
     return Net()
+
+
+def torch_srcnn(torch, scale, widths=(64, 32), kernel_sizes=(9, 1, 5)):
+    """cnnlab.models.srcnn: PyTorch's bicubic Upsample, then conv - ReLU - conv - ReLU - conv, 'same' padding."""
+    nn, (n1, n2), (f1, f2, f3) = torch.nn, widths, kernel_sizes
+    return nn.Sequential(nn.Upsample(scale_factor=scale, mode="bicubic"), nn.Conv2d(1, n1, f1, padding=f1 // 2),
+                         nn.ReLU(), nn.Conv2d(n1, n2, f2, padding=f2 // 2), nn.ReLU(),
+                         nn.Conv2d(n2, 1, f3, padding=f3 // 2))
+
+
+def torch_espcn(torch, scale):
+    """cnnlab.models.espcn: conv 5×5 - tanh - conv 3×3 - tanh - conv 3×3 to scale² channels - PixelShuffle."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 64, 5, padding=2), nn.Tanh(), nn.Conv2d(64, 32, 3, padding=1), nn.Tanh(),
+                         nn.Conv2d(32, scale * scale, 3, padding=1), nn.PixelShuffle(scale))

@@ -8,6 +8,7 @@
     cnnlab import    a weights file (.pt/.pth, safetensors, .onnx) as a checkpoint of a zoo model
     cnnlab retrieve  image retrieval with a checkpoint's features: mAP on the test set, or an image's neighbours
     cnnlab segment   the class of every pixel of an image by a segmentation checkpoint, as a colour-coded PNG
+    cnnlab upscale   an image enlarged by a super-resolution checkpoint (SRCNN, ESPCN), as a PNG
     cnnlab cam       CAM, Grad-CAM or saliency of a class in an image, as a PNG (cnnlab.viz)
     cnnlab features  the feature maps of every conv layer for one image, one PNG per layer
     cnnlab filters   the first conv layer's filters as a grid, as a PNG
@@ -28,7 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnlab.cli import explain, retrieve, segment, serve, train, viz, weights
+from cnnlab.cli import explain, retrieve, segment, serve, train, upscale, viz, weights
 from cnnlab.cli.common import Formatter, Parser
 from cnnlab.data import DownloadError
 from cnnlab.messages import SettingError
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on an error, show the whole traceback instead of a one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for commands in (train, weights, retrieve, segment, viz, explain, serve):   # in the order of `cnnlab --help`
+    for commands in (train, weights, retrieve, segment, upscale, viz, explain, serve):   # in the order of `cnnlab --help`
         commands.add_parsers(sub)
     return parser
 

@@ -9,6 +9,9 @@ from pathlib import Path
 from cnnlab.cli.common import Formatter, flag_names, invert_flag, model_input
 from cnnlab.messages import counted
 
+#: cnnlab eval of a super-resolution checkpoint lists each test image's PSNR when there are at most this many
+PER_IMAGE = 20
+
 
 def _train_flags(parser) -> None:
     from cnnlab.train import DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, TASKS, TrainConfig
@@ -47,9 +50,11 @@ def _train_flags(parser) -> None:
     g.add_argument("--augment", action=argparse.BooleanOptionalAction,
                    help="random augmentation of the training images: shifts of up to 10%%, turns of up to 10° and "
                         "scaling by 0.9-1.1 for 1-channel images; 4-pixel random crops and horizontal flips for "
-                        f"CIFAR-10 (default: {'on' if d.augment else 'off'})")
+                        "CIFAR-10; the 8 flips and quarter turns of super-resolution's patches of the skimage "
+                        f"photographs (default: {'on' if d.augment else 'off'})")
     g.add_argument("--limit-train", type=int, metavar="N",
-                   help="train on the first N training images only, for quick runs (default: all)")
+                   help="train on the first N training images only, for quick runs; for super-resolution on the "
+                        "skimage photographs, N random patches an epoch (default: all; skimage: 49152 patches)")
     g.add_argument("--limit-test", type=int, metavar="N",
                    help="evaluate on the first N test images only (default: all)")
     g = parser.add_argument_group("optimisation")
@@ -59,7 +64,7 @@ def _train_flags(parser) -> None:
                    help=f"{', '.join(OPTIMIZERS)} (AdamW: Adam with decoupled weight decay) (default: {d.optimizer})")
     g.add_argument("--lr", type=float, metavar="LR",
                    help="learning rate; with --schedule onecycle its peak (default: 3e-3 for adam and adamw, "
-                        "0.05 for sgd)")
+                        "1e-3 for them with --task super-resolution, 0.05 for sgd)")
     g.add_argument("--momentum", type=float, metavar="M",
                    help="SGD's momentum, or Adam's and AdamW's beta1; with onecycle the momentum cycles between "
                         f"0.85 and M (default: {d.momentum})")
@@ -165,7 +170,7 @@ def _eval(args) -> int:
                                       augment=False, limit_test=args.limit_test, eval_batch_size=args.eval_batch_size)
     test_config.validate()
     _, test_set, info = build_datasets(test_config, train=False)
-    loader = DataLoader(test_set, batch_size=test_config.eval_batch_size)
+    loader = DataLoader(test_set, batch_size=task.eval_batch_size(test_set, test_config))
     trained = f"{config.model} trained on {config.dataset} for {counted(ckpt['epoch'], 'epoch')}"
     if config.task != "classify":
         result = evaluate(model, loader, task, meter=task.meter(info, test_config))
@@ -175,6 +180,13 @@ def _eval(args) -> int:
               + f" ({result['images']} {dataset} test images)")
         for line in task.report(result["totals"], info):
             print(line)
+        if task.name == "super-resolution" and len(test_set) <= PER_IMAGE:
+            from cnnlab.apps.superres import evaluate as per_image
+
+            print(f"PSNR per image (dB): {'bicubic':>8s} {config.model:>8s}")
+            for row in per_image(model, test_set):
+                print(f"  {row['name']:<16s} {row['bicubic']:8.2f} {row['model']:8.2f}  "
+                      f"{row['model'] - row['bicubic']:+.2f}")
         return 0
     result = evaluate(model, loader, num_classes=info.num_classes)
     correct = int(result["confusion_matrix"].trace())

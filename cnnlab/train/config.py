@@ -58,14 +58,16 @@ class TrainConfig:
     The defaults train the modern LeNet-5 on the bundled MNIST to >= 99% test accuracy.
 
     Attributes:
-        task: what the model learns, a name of `cnnlab.train.tasks.TASKS`: 'classify' (one class per image)
-            or 'segment' (a class per pixel). Default: 'classify'.
+        task: what the model learns, a name of `cnnlab.train.tasks.TASKS`: 'classify' (one class per image),
+            'segment' (a class per pixel) or 'super-resolution' (the image enlarged ``scale`` times).
+            Default: 'classify'.
         model: a name of `cnnlab.models.MODELS` or ``'pattern'`` (`from_pattern`). Default: 'lenet5'.
         model_args: keyword arguments of the model's constructor, e.g. ``{'variant': 'classic'}`` or
             ``{'pattern': '...', 'widths': [32, 64]}``. in_channels, input_size and num_classes come
             from the dataset. Default: {}.
         dataset: a dataset of the task; for classify 'mnist' (bundled), 'fashion-mnist' or 'cifar10';
-            for segment 'mnist-seg' (made from the bundled MNIST). Default: 'mnist'.
+            for segment 'mnist-seg' (made from the bundled MNIST); for super-resolution 'skimage' (the
+            photographs inside scikit-image) or 'mnist'. Default: 'mnist'.
         data_dir: folder of the dataset's files; None: the bundled MNIST. Default: None.
         download: fetch missing dataset files (MNIST, Fashion-MNIST, CIFAR-10). Default: False.
         epochs: passes over the training set. Default: 10.
@@ -86,7 +88,8 @@ class TrainConfig:
             on batch_size / W images of every batch of batch_size; may change on resume. Default: False.
         sync_batchnorm: with distributed, batch norm uses the statistics of the whole batch over all ranks
             (`cnnlab.distributed.SyncBatchNorm`) instead of each rank's own. Default: False.
-        scale: the upscaling factor of the super-resolution task; None for the other tasks. Default: None.
+        scale: the upscaling factor of the super-resolution task (None there: 2); None for the other tasks.
+            Default: None.
         loss: the segment task's loss: 'ce' (cross-entropy per pixel), 'dice' (soft Dice) or 'ce+dice';
             None: 'ce' for segment; the other tasks take none. Default: None.
     """
@@ -120,14 +123,15 @@ class TrainConfig:
     RESUMABLE_CHANGES = ("data_dir", "download", "prefetch", "eval_batch_size", "out", "distributed")
 
     def resolved(self) -> TrainConfig:
-        """A checked copy with lr and weight_decay filled in from the optimizer's defaults."""
+        """A checked copy with the settings left None filled in: first from the task's defaults (`Task.defaults`:
+        super-resolution's scale and lr), then lr and weight_decay from the optimizer's."""
         self.validate()
         defaults = OPTIMIZER_DEFAULTS[self.optimizer]
         filled = {k: v for k, v in TASKS[self.task].defaults(self).items() if getattr(self, k) is None}
+        c = dataclasses.replace(self, model_args=dict(self.model_args), **filled)
         return dataclasses.replace(
-            self, model_args=dict(self.model_args), **filled,
-            lr=float(defaults["lr"] if self.lr is None else self.lr),
-            weight_decay=float(defaults["weight_decay"] if self.weight_decay is None else self.weight_decay))
+            c, lr=float(defaults["lr"] if c.lr is None else c.lr),
+            weight_decay=float(defaults["weight_decay"] if c.weight_decay is None else c.weight_decay))
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting that is out of range (before any work is done)."""

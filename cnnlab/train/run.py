@@ -250,7 +250,7 @@ def _run(config: TrainConfig, resume: bool, log, progress: bool, distributed) ->
         train_loader = DataLoader(train_set, batch_size=config.batch_size // world, sampler=sampler,
                                   seed=config.seed, prefetch=config.prefetch)
         test_shard = Subset(test_set, range(rank, len(test_set), world))
-    test_loader = DataLoader(test_shard, batch_size=config.eval_batch_size, prefetch=config.prefetch)
+    test_loader = DataLoader(test_shard, batch_size=task.eval_batch_size(test_set, config), prefetch=config.prefetch)
     optimizer = build_optimizer(config, model.parameters())
     scheduler, per_batch = build_scheduler(config, optimizer, len(train_loader))
 

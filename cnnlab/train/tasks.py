@@ -12,7 +12,8 @@ totals of several batches, or of the shards of several MPI ranks, add up to thos
 and the metrics computed from them are exact: a mean IoU is not the mean of the ranks' IoUs.
 
 `Classify` is the default task (one class per image, cross-entropy, accuracy); `Segment` gives a
-class to every pixel (cross-entropy per pixel, or Dice; pixel accuracy and mean IoU).
+class to every pixel (cross-entropy per pixel, or Dice; pixel accuracy and mean IoU);
+`SuperResolution` enlarges the luminance of images (MSE, PSNR beside bicubic's).
 """
 from __future__ import annotations
 
@@ -23,12 +24,15 @@ import numpy as np
 
 import cnnlab.nn.functional as F
 from cnnlab.data import CIFAR10, MNIST, FashionMNIST, MNISTSegmentation, Subset
+from cnnlab.data import superres as SR
 from cnnlab.data import transforms as T
-from cnnlab.messages import SettingError, counted
+from cnnlab.messages import SettingError, check_int, counted
+from cnnlab.train.psnr import psnr
 from cnnlab.train.segmentation import class_iou, mean_iou, pixel_accuracy
 
 __all__ = ["DatasetInfo", "DATASETS", "Meter", "Task", "ClassifyMeter", "Classify", "CLASSIFY", "SegmentMeter",
-           "Segment", "SEGMENT_LOSSES", "TASKS", "TASK_NAMES", "all_datasets"]
+           "Segment", "SEGMENT_LOSSES", "PSNRMeter", "SuperResolution", "SUPER_RESOLUTION", "SR_DATASETS", "TASKS",
+           "TASK_NAMES", "all_datasets"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Task:
         names: metric -> its name in sentences (e.g. ``'acc'`` -> ``'accuracy'``).
         fractions: the metrics that are fractions of 1, shown in % (in the logs and the curves).
         datasets: the ``--dataset`` names the task accepts -> what a model needs to know of each.
+        takes_scale: whether the task takes the ``scale`` setting (super-resolution).
         losses: the values the ``loss`` setting may take (the first is the default); () for a task
             with one loss, which takes no ``loss`` setting.
     """
@@ -105,6 +110,7 @@ class Task:
     fractions: tuple[str, ...] = ()
     datasets: dict[str, DatasetInfo] = {}
     losses: tuple[str, ...] = ()
+    takes_scale: bool = False
 
     def defaults(self, config) -> dict:
         """Settings of ``config`` that this task fills in when they are None (`TrainConfig.resolved`)."""
@@ -112,7 +118,7 @@ class Task:
 
     def check_config(self, config) -> None:
         """Raise SettingError for settings this task can't use (`TrainConfig.validate` calls it)."""
-        if config.scale is not None:
+        if config.scale is not None and not self.takes_scale:
             raise SettingError("TrainConfig", f"{{scale}} is for the super-resolution task, not {self.name}, "
                                f"got {config.scale!r}", "scale")
         if config.loss is not None and config.loss not in self.losses:
@@ -138,6 +144,11 @@ class Task:
     def check_output(self, name: str, info: DatasetInfo, config, input_shape, output_shape) -> None:
         """Raise SettingError when the output of a blank input of ``input_shape`` does not fit the task."""
         raise NotImplementedError
+
+    def eval_batch_size(self, test_set, config) -> int:
+        """Images per forward pass on ``test_set``: ``config.eval_batch_size`` (1 for a task whose test
+        images differ in size, which can't be stacked into one batch)."""
+        return config.eval_batch_size
 
     def loss(self, output, target, reduction: str = "mean"):
         """The training loss of a batch, a Tensor (the mean over the batch, or with reduction='sum' the sum)."""
@@ -386,9 +397,136 @@ class Segment(Task):
         return ["IoU per class: " + ", ".join(cells)]
 
 
+# ---------------------------------------------------------------- super-resolution
+class PSNRMeter(Meter):
+    """The mean PSNR on Y of a model's images (`cnnlab.train.psnr.psnr`: 8-bit, border = scale), and that
+    of Pillow's bicubic enlargement of the same images, the baseline.
+
+    The baseline comes from the target alone: its shrinking by s (`downscale`, as the data made the
+    model's input from it) enlarged again by s (`bicubic_baseline`). An image that comes out exactly
+    (a flat patch: PSNR inf) counts as if one of its n pixels were one level off, 10·log10(255²·n),
+    the largest finite PSNR of its size, so that the means stay finite.
+
+    Args:
+        scale: s, also the border cut off.
+
+    Totals: [Σ PSNR, Σ bicubic PSNR, images].
+    """
+
+    def __init__(self, scale: int):
+        self.scale = int(scale)
+        self._totals = np.zeros(3, np.float64)
+
+    def update(self, output, target) -> None:
+        out, ref = np.asarray(output), np.asarray(target)
+        if out.ndim != 4 or out.shape[1] != 1 or out.shape != ref.shape:
+            raise ValueError(f"PSNRMeter: the output and the target must be (N, 1, H, W) of the same shape, got "
+                             f"{out.shape} and {ref.shape}")
+        ref, s = ref[:, 0], self.scale
+        bicubic = SR.bicubic_baseline(SR.downscale(ref, s), s)                      # (N, H, W)
+        top = 10.0 * np.log10(255.0 ** 2 * (ref.shape[1] - 2 * s) * (ref.shape[2] - 2 * s))
+        self._totals += [np.minimum(psnr(out[:, 0], ref, s), top).sum(), np.minimum(psnr(bicubic, ref, s), top).sum(),
+                         len(ref)]
+
+    def totals(self) -> np.ndarray:
+        return self._totals.copy()
+
+    def result(self, totals: np.ndarray | None = None) -> dict[str, float]:
+        t = self._totals if totals is None else np.asarray(totals, dtype=np.float64)
+        if t[2] == 0:
+            return {"psnr": float("nan"), "psnr_bicubic": float("nan")}
+        return {"psnr": float(t[0] / t[2]), "psnr_bicubic": float(t[1] / t[2])}
+
+
+#: the datasets of super-resolution, the luminance of each (no normalisation: Y / 255 in and out);
+#: input_size is the LR side of a training sample (a patch of the photographs, a digit at ×2)
+SR_DATASETS = {
+    "skimage": DatasetInfo("skimage", SR.SRPatches, 1, 17, (0.0,), (1.0,), bundled=True),
+    "mnist": DatasetInfo("mnist", SR.SRImages, 1, 14, (0.0,), (1.0,), bundled=True),
+}
+
+
+class SuperResolution(Task):
+    """Enlarge an image's luminance ``scale`` times: the model maps the LR Y (N, 1, h, w) to the HR Y
+    (N, 1, s·h, s·w); MSE; PSNR on Y beside Pillow's bicubic (`cnnlab.data.superres`).
+
+    Datasets: 'skimage', random patches (17×17 LR, `PATCHES` an epoch) of the photographs of
+    `cnnlab.data.superres.SKIMAGE_TRAIN`, tested on the whole `SKIMAGE_TEST` photographs; 'mnist',
+    the digits 14×14 -> 28×28. ``limit_train`` is the patches of an epoch for skimage.
+    """
+
+    name = "super-resolution"
+    metrics = ("psnr", "psnr_bicubic")
+    headline = "psnr"
+    names = {"psnr": "PSNR", "psnr_bicubic": "bicubic PSNR"}
+    datasets = SR_DATASETS
+    #: LR patches of the photographs an epoch (each 17×17, so 17·s × 17·s HR, as ESPCN's): 768 batches of 64
+    PATCHES = 49152
+
+    def defaults(self, config) -> dict:
+        """Scale 2; with Adam or AdamW an lr of 1e-3 (their 3e-3 made ESPCN's one-cycle run unsteady here)."""
+        return {"scale": 2, **({"lr": 1e-3} if config.optimizer in ("adam", "adamw") else {})}
+
+    takes_scale = True
+
+    def check_config(self, config) -> None:
+        super().check_config(config)
+        check_int("TrainConfig", "scale", config.scale, 2, allow_none=True)
+        if config.dataset == "skimage" and config.data_dir is not None:
+            raise SettingError("TrainConfig", "{data_dir} is not for skimage: its photographs ship inside "
+                               f"scikit-image, got {config.data_dir!r}", "data_dir")
+
+    def build_datasets(self, config, train: bool = True, test: bool = True):
+        """The photographs of scikit-image (patches to train, whole images to test), or MNIST's digits
+        (the bundled copy, or those in ``config.data_dir``), each limited to the first ``limit_*`` items."""
+        info, scale = self.datasets[config.dataset], config.scale or self.defaults(config)["scale"]
+
+        def limited(ds, limit):
+            return Subset(ds, range(limit)) if limit is not None and limit < len(ds) else ds
+
+        if config.dataset == "skimage":
+            train_set = SR.skimage_sr(True, scale, length=config.limit_train or self.PATCHES,
+                                      augment=config.augment) if train else None
+            test_set = limited(SR.skimage_sr(False, scale), config.limit_test) if test else None
+        else:
+            def digits(is_train, limit):
+                return SR.mnist_sr(is_train, scale, root=config.data_dir, limit=limit)
+            train_set = digits(True, config.limit_train) if train else None
+            test_set = digits(False, config.limit_test) if test else None
+        return train_set, test_set, info
+
+    def model_sizes(self, info: DatasetInfo, config) -> dict:
+        return {"in_channels": info.in_channels, "scale": config.scale if config is not None else 2}
+
+    def check_output(self, name, info, config, input_shape, output_shape) -> None:
+        n, c, h, w = input_shape
+        s = config.scale if config is not None else 2
+        if tuple(output_shape) != (n, c, s * h, s * w):
+            raise SettingError("build_model", f"{{model}} {name} gives outputs of shape {tuple(output_shape)[1:]} per "
+                               f"image, but super-resolution ×{s} of {c}×{h}×{w} images needs {c}×{s * h}×{s * w}",
+                               "model")
+
+    def eval_batch_size(self, test_set, config) -> int:
+        same = getattr(getattr(test_set, "dataset", test_set), "same_size", True)
+        return config.eval_batch_size if same else 1
+
+    def loss(self, output, target, reduction: str = "mean"):
+        """The mean squared error over the pixels; with reduction='sum', the sum over the images of each one's."""
+        if reduction == "mean":
+            return F.mse_loss(output, target)
+        return F.mse_loss(output, target, reduction="sum") / float(np.prod(target.shape[1:]))
+
+    def meter(self, info: DatasetInfo | None = None, config=None) -> PSNRMeter:
+        return PSNRMeter(config.scale if config is not None and config.scale is not None else 2)
+
+    def format(self, metric: str, value: float) -> str:
+        return f"{value:.2f} dB"
+
+
+SUPER_RESOLUTION = SuperResolution()
 
 #: --task name -> Task
-TASKS: dict[str, Task] = {"classify": CLASSIFY, "segment": Segment()}
+TASKS: dict[str, Task] = {"classify": CLASSIFY, "segment": Segment(), "super-resolution": SUPER_RESOLUTION}
 TASK_NAMES = tuple(TASKS)
 
 

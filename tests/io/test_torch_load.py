@@ -262,6 +262,8 @@ ZOO = {   # name -> (cnnlab model, its torch twin, an input shape); ImageNet-siz
                  lambda torch: zoo_twins.torch_resnet(torch, [2, 2, 2, 2]), (2, 3, 64, 64)),
     "resnet34": (models.resnet34,
                  lambda torch: zoo_twins.torch_resnet(torch, [3, 4, 6, 3]), (1, 3, 64, 64)),
+    "srcnn": (lambda: models.srcnn(scale=3), lambda torch: zoo_twins.torch_srcnn(torch, 3), (2, 1, 12, 10)),
+    "espcn": (models.espcn, lambda torch: zoo_twins.torch_espcn(torch, 2), (2, 1, 12, 10)),
 }
 VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]

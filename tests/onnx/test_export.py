@@ -45,6 +45,8 @@ ZOO = {
     "resnet34": (lambda: models.resnet34(num_classes=10), (3, 32, 32)),
     "resnet_cifar": (lambda: models.resnet_cifar(20), (3, 32, 32)),
     "from_pattern": (lambda: models.from_pattern(PATTERN, widths=(8, 16), fc_widths=(32,)), (3, 32, 32)),
+    "srcnn": (lambda: models.srcnn(scale=3), (1, 10, 12)),                     # bicubic Upsample
+    "espcn": (lambda: models.espcn(scale=2), (1, 10, 12)),                     # PixelShuffle
 }
 
 

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from zoo_twins import (torch_alexnet, torch_alexnet_2012, torch_forward, torch_gapnet, torch_lenet, torch_resnet,
-                       torch_resnet_cifar, torch_vgg)
+from zoo_twins import (torch_alexnet, torch_alexnet_2012, torch_espcn, torch_forward, torch_gapnet, torch_lenet,
+                       torch_resnet, torch_resnet_cifar, torch_srcnn, torch_vgg)
 
 import cnnlab
 from cnnlab import keras, models, nn
@@ -26,6 +26,8 @@ ZOO = {  # name -> (ours, torch twin, input size): small inputs, the parameters 
     "resnet18": (lambda: models.resnet18(), lambda t: torch_resnet(t, [2, 2, 2, 2]), (1, 3, 32, 32)),
     "resnet34": (lambda: models.resnet34(), lambda t: torch_resnet(t, [3, 4, 6, 3]), (1, 3, 32, 32)),
     "resnet_cifar": (lambda: models.resnet_cifar(20), lambda t: torch_resnet_cifar(t, 20), (1, 3, 32, 32)),
+    "srcnn": (lambda: models.srcnn(scale=3), lambda t: torch_srcnn(t, 3), (1, 1, 16, 16)),
+    "espcn": (lambda: models.espcn(), lambda t: torch_espcn(t, 2), (1, 1, 16, 16)),
     **{f"vgg{d}{'_bn' * bn}": (lambda d=d, bn=bn: getattr(models, f"vgg{d}")(batch_norm=bn),
                                lambda t, d=d, bn=bn: torch_vgg(t, CONFIGS[d], bn), (1, 3, 32, 32))
        for d in (11, 13, 16, 19) for bn in (False, True)},

@@ -43,12 +43,12 @@ def test_classify_meter_rejects_what_does_not_fit():
 
 def test_config_knows_the_tasks_and_checks_their_settings():
     assert "classify" in C.TASK_NAMES and C.TrainConfig().task == "classify"
-    with pytest.raises(SettingError, match="TrainConfig: unknown task .detect.; choose from classify, segment"):
+    with pytest.raises(SettingError, match="TrainConfig: unknown task .detect.; choose from classify, segment, super-resolution"):
         C.TrainConfig(task="detect").validate()
     with pytest.raises(SettingError, match="TrainConfig: scale is for the super-resolution task, not classify, "
                                            "got 2"):
         C.TrainConfig(scale=2).validate()
-    with pytest.raises(SettingError, match="build_datasets: unknown task .detect.; choose from classify, segment"):
+    with pytest.raises(SettingError, match="build_datasets: unknown task .detect.; choose from classify, segment, super-resolution"):
         C.build_datasets(C.TrainConfig(task="detect"))
 
 

@@ -58,7 +58,7 @@ def test_format_confusion_matrix_is_a_readable_table():
 
 # ---------------------------------------------------------------- config and builders
 @pytest.mark.parametrize("change, message", [
-    (dict(model="lenet6"), "TrainConfig: unknown model 'lenet6'; choose from alexnet, fcn, gapnet, lenet5, pattern"),
+    (dict(model="lenet6"), "TrainConfig: unknown model 'lenet6'; choose from alexnet, espcn, fcn, gapnet, lenet5, pattern"),
     (dict(dataset="svhn"), "TrainConfig: unknown dataset 'svhn'; choose from mnist, fashion-mnist, cifar10"),
     (dict(optimizer="lbfgs"), "TrainConfig: unknown optimizer 'lbfgs'; choose from sgd, adam, adamw"),
     (dict(schedule="poly"), "TrainConfig: unknown schedule 'poly'; choose from none, step, cosine, onecycle"),
