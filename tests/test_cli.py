@@ -95,7 +95,7 @@ def test_train_help_explains_every_flag_with_its_default(capsys):
     for flag in flags:
         assert re.search(rf"{flag}\b", text), flag
     assert text.count("(default:") >= len(flags)
-    for default in ("(default: lenet5)", "(default: mnist)", "(default: 10)", "(default: 64)", "(default: adamw)",
+    for default in ("lenet5 for classify", "mnist for classify", "unet for segment", "(default: 10)", "(default: 64)", "(default: adamw)",
                     "(default: onecycle)", "(default: 0)", "(default: 2)"):
         assert default in text, default
 

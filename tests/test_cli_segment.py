@@ -109,3 +109,14 @@ def test_predict_refuses_a_segmentation_checkpoint(checkpoint, tmp_path, capsys)
     err = one_error_line(capsys, main(["predict", "--checkpoint", str(checkpoint), str(tmp_path / "x.png")]),
                          "predict")
     assert "was trained for the task segment; predict takes classification checkpoints" in err
+
+
+def test_train_takes_the_tasks_model_and_dataset_when_they_are_not_given(tmp_path):
+    from cnnlab.train import read_run_config
+
+    out = tmp_path / "run"
+    argv = [a for a in TINY if a not in ("--model", "unet", "--dataset", "mnist-seg")]
+    assert "--model" not in argv and "--dataset" not in argv
+    assert main(["train", *argv, "--limit-train", "8", "--limit-test", "4", "--out", str(out)]) == 0
+    config = read_run_config(out)
+    assert (config.task, config.model, config.dataset) == ("segment", "unet", "mnist-seg")

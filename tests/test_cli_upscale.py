@@ -76,8 +76,8 @@ def test_upscale_errors(checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--model", "lenet5"], "--model lenet5 can't take mnist's 1×14×14 images"),
-    (["--model", "gapnet"], r"--model gapnet gives outputs of shape (10,) per image, but super-resolution ×2 of "
+    (["--model", "lenet5", "--dataset", "mnist"], "--model lenet5 can't take mnist's 1×14×14 images"),
+    (["--model", "gapnet", "--dataset", "mnist"], r"--model gapnet gives outputs of shape (10,) per image, but super-resolution ×2 of "
                             r"1×14×14 images needs 1×28×28"),
     (["--model", "espcn", "--scale", "1"], "--scale must be an int >= 2, got 1"),
     (["--model", "espcn", "--dataset", "cifar10"], "unknown --dataset 'cifar10' for the --task super-resolution; "

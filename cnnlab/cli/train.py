@@ -27,15 +27,17 @@ def _train_flags(parser) -> None:
                         + f" (default: {d.task})")
     g.add_argument("--model", choices=MODEL_NAMES, metavar="NAME",
                    help=f"the network: {', '.join(MODEL_NAMES)}; 'pattern' builds the lecture's pattern with "
-                        f"cnnlab.models.from_pattern (default: {d.model})")
+                        f"cnnlab.models.from_pattern (default: the task's: "
+                        + ", ".join(f"{t.default_model} for {name}" for name, t in TASKS.items()) + ")")
     g.add_argument("--model-args", nargs="+", action="extend", metavar="KEY=VALUE",
                    help="keyword arguments of the model's constructor, each value read as JSON or else as text, "
                         "e.g. variant=classic, or for --model pattern: pattern='INPUT -> [CONV -> RELU -> POOL]*2 "
                         f"-> FC' widths=[32,64] fc_widths=[128] (pattern's default: '{DEFAULT_PATTERN}'); "
                         "the image size and number of classes come from the dataset (default: none)")
     g.add_argument("--dataset", choices=tuple(datasets), metavar="NAME",
-                   help=f"one of the task's datasets (see --task); MNIST is bundled, fashion-mnist and cifar10 need "
-                        f"--data-dir (default: {d.dataset})")
+                   help="one of the task's datasets (see --task); MNIST is bundled, fashion-mnist and cifar10 need "
+                        "--data-dir (default: the task's: "
+                        + ", ".join(f"{t.default_dataset} for {name}" for name, t in TASKS.items()) + ")")
     g.add_argument("--scale", type=int, metavar="S",
                    help="--task super-resolution: the upscaling factor (default: 2 for that task; the other tasks "
                         "take none)")
@@ -115,17 +117,19 @@ def _given(args) -> dict:
 
 def _train(args) -> int:
     from cnnlab import runtime
-    from cnnlab.train import CHECKPOINT, TrainConfig, read_run_config, train
+    from cnnlab.train import CHECKPOINT, TASKS, TrainConfig, read_run_config, train
 
     given = {**_given(args), "distributed": args.distributed}   # how this run is run, not taken from a resumed one
+    task = TASKS[given.get("task", TrainConfig.task)]              # --task's choices are the tasks
+    chosen = {"model": given.get("model", task.default_model),       # the task's, where not given
+              "dataset": given.get("dataset", task.default_dataset)}
     if args.resume:
-        base = TrainConfig(**{k: v for k, v in given.items() if k in ("model", "dataset")})
-        out = Path(args.out or f"runs/{base.model}-{base.dataset}")
+        out = Path(args.out or f"runs/{chosen['model']}-{chosen['dataset']}")
         if not (out / CHECKPOINT).is_file():
             raise FileNotFoundError(f"--resume: there is no checkpoint to resume from at {out / CHECKPOINT}")
         config = dataclasses.replace(read_run_config(out), **{**given, "out": str(out)})
     else:
-        config = TrainConfig(**given).resolved()
+        config = TrainConfig(**{**given, **chosen}).resolved()
         if args.out is None:
             stem, k = f"runs/{config.model}-{config.dataset}", 1
             while Path(stem if k == 1 else f"{stem}-{k}", CHECKPOINT).exists():

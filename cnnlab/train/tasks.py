@@ -99,6 +99,8 @@ class Task:
         fractions: the metrics that are fractions of 1, shown in % (in the logs and the curves).
         datasets: the ``--dataset`` names the task accepts -> what a model needs to know of each.
         takes_scale: whether the task takes the ``scale`` setting (super-resolution).
+        default_model, default_dataset: what ``cnnlab train --task NAME`` trains when --model and
+            --dataset are not given.
         losses: the values the ``loss`` setting may take (the first is the default); () for a task
             with one loss, which takes no ``loss`` setting.
     """
@@ -111,6 +113,8 @@ class Task:
     datasets: dict[str, DatasetInfo] = {}
     losses: tuple[str, ...] = ()
     takes_scale: bool = False
+    default_model: str = ""
+    default_dataset: str = ""
 
     def defaults(self, config) -> dict:
         """Settings of ``config`` that this task fills in when they are None (`TrainConfig.resolved`)."""
@@ -227,6 +231,7 @@ class Classify(Task):
     """One class per image: the model gives (N, classes) scores; cross-entropy; accuracy."""
 
     name = "classify"
+    default_model, default_dataset = "lenet5", "mnist"
     metrics = ("acc",)
     headline = "acc"
     names = {"acc": "accuracy"}
@@ -324,6 +329,7 @@ class Segment(Task):
     """
 
     name = "segment"
+    default_model, default_dataset = "unet", "mnist-seg"
     metrics = ("pixel_acc", "miou")
     headline = "miou"
     names = {"pixel_acc": "pixel accuracy", "miou": "mean IoU"}
@@ -456,6 +462,7 @@ class SuperResolution(Task):
     """
 
     name = "super-resolution"
+    default_model, default_dataset = "espcn", "skimage"
     metrics = ("psnr", "psnr_bicubic")
     headline = "psnr"
     names = {"psnr": "PSNR", "psnr_bicubic": "bicubic PSNR"}
