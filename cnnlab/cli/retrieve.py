@@ -1,7 +1,7 @@
 """`cnnlab retrieve`: image retrieval with a checkpoint's features (cnnlab.apps.retrieval)."""
 from __future__ import annotations
 
-from cnnlab.cli.common import Formatter, flag_names, invert_flag, model_input
+from cnnlab.cli.common import Formatter, checkpoint_flag, flag_names, invert_flag, model_input
 from cnnlab.messages import counted
 
 
@@ -61,8 +61,7 @@ def _add_retrieve_parser(sub):
                                "  cnnlab retrieve --checkpoint runs/lenet5-mnist --evaluate\n"
                                "  cnnlab retrieve --checkpoint runs/lenet5-mnist digit.png --k 10 --out neighbours.png\n")
     rt.add_argument("images", nargs="*", metavar="IMAGE", help="image files to search for (PNG, JPEG, ...)")
-    rt.add_argument("--checkpoint", required=True, metavar="PATH",
-                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    checkpoint_flag(rt)
     rt.add_argument("--evaluate", action="store_true",
                     help="score the search with the test images as queries (mAP, precision@k, recall@k)")
     rt.add_argument("--k", type=int, default=10, metavar="K", help="neighbours per query, and the cut-off of "

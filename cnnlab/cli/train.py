@@ -6,7 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from cnnlab.cli.common import Formatter, flag_names, invert_flag, model_input
+from cnnlab.cli.common import Formatter, checkpoint_flag, flag_names, invert_flag, model_input
 from cnnlab.messages import counted
 
 #: cnnlab eval of a super-resolution checkpoint lists each test image's PSNR when there are at most this many
@@ -15,9 +15,9 @@ PER_IMAGE = 20
 
 def _train_flags(parser) -> None:
     from cnnlab.train import DEFAULT_PATTERN, MODEL_NAMES, OPTIMIZERS, SCHEDULES, TASKS, TrainConfig
+    from cnnlab.train.tasks import all_datasets
 
     d = TrainConfig()
-    datasets = {name: task for task in TASKS.values() for name in task.datasets}   # first task of a shared name
     # Every default is None here, so that `--resume` can tell a flag that was given from one that was not;
     # the defaults themselves live in TrainConfig and are shown in the help.
     g = parser.add_argument_group("model and data")
@@ -34,7 +34,7 @@ def _train_flags(parser) -> None:
                         "e.g. variant=classic, or for --model pattern: pattern='INPUT -> [CONV -> RELU -> POOL]*2 "
                         f"-> FC' widths=[32,64] fc_widths=[128] (pattern's default: '{DEFAULT_PATTERN}'); "
                         "the image size and number of classes come from the dataset (default: none)")
-    g.add_argument("--dataset", choices=tuple(datasets), metavar="NAME",
+    g.add_argument("--dataset", choices=tuple(all_datasets()), metavar="NAME",
                    help="one of the task's datasets (see --task); MNIST is bundled, fashion-mnist and cifar10 need "
                         "--data-dir (default: the task's: "
                         + ", ".join(f"{t.default_dataset} for {name}" for name, t in TASKS.items()) + ")")
@@ -254,8 +254,7 @@ def add_parsers(sub) -> None:
                         description="Evaluate a checkpoint written by `cnnlab train` on its dataset's test set\n"
                                     "and print the loss and the metrics of its task (classify: the accuracy and\n"
                                     "the confusion matrix).")
-    ev.add_argument("--checkpoint", required=True, metavar="PATH",
-                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    checkpoint_flag(ev)
     ev.add_argument("--dataset", metavar="NAME",
                     help="test on another dataset of the task with the same image size and classes (default: the one "
                          "trained on)")
@@ -277,8 +276,7 @@ def add_parsers(sub) -> None:
                     "on dark: by default an image with a mostly light border is inverted first, with a note\n"
                     "saying so (--invert: always, --no-invert: never).")
     pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ... anything Pillow reads)")
-    pr.add_argument("--checkpoint", required=True, metavar="PATH",
-                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    checkpoint_flag(pr)
     pr.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to show per image (default: 3)")
     invert_flag(pr)
     pr.set_defaults(run=_predict)

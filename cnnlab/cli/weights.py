@@ -1,7 +1,7 @@
 """`cnnlab export` and `cnnlab import`: a checkpoint's weights to PyTorch and ONNX, and a weights file back."""
 from __future__ import annotations
 
-from cnnlab.cli.common import Formatter, flag_names
+from cnnlab.cli.common import Formatter, checkpoint_flag, flag_names
 from cnnlab.messages import counted
 
 EXPORT_FORMATS = ("torch", "safetensors", "onnx")
@@ -41,8 +41,7 @@ def _add_export_parser(sub):
                                "  cnnlab export --checkpoint runs/lenet5-mnist --format torch --out lenet5.pt\n"
                                "  cnnlab export --checkpoint runs/lenet5-mnist --format safetensors --out lenet5.safetensors\n"
                                "  cnnlab export --checkpoint runs/lenet5-mnist --format onnx --out lenet5.onnx\n")
-    ex.add_argument("--checkpoint", required=True, metavar="PATH",
-                    help="a checkpoint.safetensors written by cnnlab train, or its run folder")
+    checkpoint_flag(ex)
     ex.add_argument("--format", required=True, choices=EXPORT_FORMATS,
                     help="torch: a torch.save file (torch.load reads it, weights_only too); safetensors: "
                          "for safetensors.torch.load_file; onnx: the model, for onnxruntime and other runtimes")
