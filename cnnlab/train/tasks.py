@@ -199,18 +199,24 @@ class ClassifyMeter(Meter):
         self.counts = None if num_classes is None else np.zeros(num_classes * num_classes, dtype=np.float64)
 
     def update(self, output, target) -> None:
-        output, target = np.asarray(output), np.asarray(target).reshape(-1)
+        output, target = np.asarray(output), np.asarray(target)
         if self.counts is None:
             self.num_classes = output.shape[1]
             self.counts = np.zeros(self.num_classes * self.num_classes, dtype=np.float64)
         c = self.num_classes
-        if output.ndim != 2 or output.shape[1] != c or len(output) != len(target):
-            raise ValueError(f"ClassifyMeter: the output must be (N, {c}) scores for N targets, got "
-                             f"{output.shape} for {len(target)}")
+        self._check_shapes(output, target, c)
         if target.size and (target.min() < 0 or target.max() >= c):
-            raise ValueError(f"ClassifyMeter: targets must be class indices in [0, {c}), "
+            raise ValueError(f"{type(self).__name__}: targets must be class indices in [0, {c}), "
                              f"got values in [{target.min()}, {target.max()}]")
-        self.counts += np.bincount(target.astype(np.int64) * c + output.argmax(axis=1), minlength=c * c)
+        predicted = output.argmax(axis=1)                                   # the class dim is 1
+        pairs = target.reshape(predicted.shape).astype(np.int64) * c + predicted
+        self.counts += np.bincount(pairs.reshape(-1), minlength=c * c)
+
+    def _check_shapes(self, output, target, c) -> None:
+        """(N, C) scores for N targets."""
+        if output.ndim != 2 or output.shape[1] != c or len(output) != target.size:
+            raise ValueError(f"ClassifyMeter: the output must be (N, {c}) scores for N targets, got "
+                             f"{output.shape} for {target.size}")
 
     def totals(self) -> np.ndarray:
         return np.zeros(0) if self.counts is None else self.counts.copy()
@@ -293,20 +299,11 @@ class SegmentMeter(ClassifyMeter):
         num_classes: the number of classes; None: the class dim of the first output.
     """
 
-    def update(self, output, target) -> None:
-        output, target = np.asarray(output), np.asarray(target)
-        if self.counts is None:
-            self.num_classes = output.shape[1]
-            self.counts = np.zeros(self.num_classes * self.num_classes, dtype=np.float64)
-        c = self.num_classes
+    def _check_shapes(self, output, target, c) -> None:
+        """(N, C, H, W) scores for (N, H, W) targets."""
         if output.ndim != 4 or output.shape[1] != c or target.shape != output.shape[:1] + output.shape[2:]:
             raise ValueError(f"SegmentMeter: the output must be (N, {c}, H, W) scores for (N, H, W) targets, got "
                              f"{output.shape} for {target.shape}")
-        if target.size and (target.min() < 0 or target.max() >= c):
-            raise ValueError(f"SegmentMeter: targets must be class indices in [0, {c}), "
-                             f"got values in [{target.min()}, {target.max()}]")
-        predicted = output.argmax(axis=1)                                   # (N, H, W)
-        self.counts += np.bincount((target.astype(np.int64) * c + predicted).reshape(-1), minlength=c * c)
 
     def result(self, totals: np.ndarray | None = None) -> dict[str, float]:
         m = self.confusion_matrix(totals)
