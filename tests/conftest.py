@@ -45,7 +45,7 @@ def onnxruntime():
     return oracle.load("onnxruntime", _load_onnxruntime)
 
 
-@pytest.fixture(params=["auto", "reference", "bands", "im2row"])
+@pytest.fixture(params=["auto", "reference", "depthwise", "bands", "im2row"])
 def kernel(request):
     """Runs the test under each conv kernel, forced through the public switch `cnnlab.kernels.use`
     (a kernel that does not apply to a call runs the reference there)."""

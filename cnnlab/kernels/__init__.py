@@ -5,19 +5,23 @@ the same numbers (to float rounding) faster for the calls it applies to. One fun
 picks the kernel of a call, and the op keeps it for that call's backward, so a forward and its backward
 always come from one kernel.
 
-The selection table (auto), for a conv with C input channels (the input of the conv proper: for a
-transposed conv, its output channels), groups G, kernel taps K and stride s:
+The selection table (auto), for a conv with C input and O output channels (of the conv proper: for
+a transposed conv, its output and input channels), groups G, kernel taps K and stride s:
 
-    kernel    applies when                                  selected (auto) when it applies and
-    bands     G = 1, 2-d or 3-d, stride 1 on the last axis  C >= 16
-    im2row    G = 1                                         C >= 8, or C >= 4 and C·K >= 128
-    (None)    always: the reference in nn.functional        otherwise
+    kernel     applies when                                  selected (auto) when it applies and
+    depthwise  G = C = O, compiled loops run (`jit`)          always
+    bands      G = 1, 2-d or 3-d, stride 1 on the last axis  C >= 16
+    im2row     G = 1                                         C >= 8, or C >= 4 and C·K >= 128
+    (None)     always: the reference in nn.functional        otherwise
 
 The thresholds are measured (`cnnlab.tuning`). `use(name)` forces a kernel for the calls in
 its block where that kernel applies; a call it does not apply to runs the reference (it never raises):
 
     >>> with cnnlab.kernels.use("reference"):
     ...     y = cnnlab.nn.functional.conv2d(x, w)
+
+Other ops than conv have one fast form each, compiled loops (`jit.load`), which run where numba is
+installed, except inside ``use("reference")``.
 """
 from __future__ import annotations
 
@@ -25,10 +29,11 @@ import contextlib
 import contextvars
 
 from cnnlab.kernels.conv_bands import Bands
+from cnnlab.kernels.conv_depthwise import Depthwise
 from cnnlab.kernels.conv_im2row import Im2row
 
 #: The conv kernels in the order the selection tries them.
-CONV_KERNELS = {"bands": Bands, "im2row": Im2row}
+CONV_KERNELS = {"depthwise": Depthwise, "bands": Bands, "im2row": Im2row}
 
 _forced = contextvars.ContextVar("cnnlab_kernel", default="auto")
 
@@ -57,16 +62,18 @@ def use(name: str):
         _forced.reset(token)
 
 
-def select_conv(in_channels: int, groups: int, kernel, stride):
-    """The kernel for a conv of `in_channels` input channels (C_in of the correlation itself), `groups`,
-    kernel size `kernel` and `stride` (tuples of the spatial dims), or None for the reference path."""
+def select_conv(in_channels: int, out_channels: int, groups: int, kernel, stride):
+    """The kernel for a conv of `in_channels` input and `out_channels` output channels (of the correlation
+    itself), `groups`, kernel size `kernel` and `stride` (tuples of the spatial dims), or None for the
+    reference path."""
     name = _forced.get()
     if name == "reference":
         return None
+    args = (in_channels, out_channels, groups, kernel, stride)
     if name != "auto":
         k = CONV_KERNELS[name]
-        return k if k.applies(in_channels, groups, kernel, stride) else None
+        return k if k.applies(*args) else None
     for k in CONV_KERNELS.values():
-        if k.pays(in_channels, groups, kernel, stride):
+        if k.pays(*args):
             return k
     return None

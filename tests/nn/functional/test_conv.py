@@ -57,7 +57,7 @@ def kernel_runs(kernel, ws, kwargs):
         return True
     groups, s = kwargs.get("groups", 1), kwargs["stride"]
     s = tuple(s) if isinstance(s, tuple) else (s,) * (len(ws) - 2)
-    return cnnlab.kernels.CONV_KERNELS[kernel].applies(ws[1] * groups, groups, ws[2:], s)
+    return cnnlab.kernels.CONV_KERNELS[kernel].applies(ws[1] * groups, ws[0], groups, ws[2:], s)
 
 
 def run_pair(torch, ours, theirs, x, w, b, dtype, kwargs, seed):
@@ -285,7 +285,7 @@ def test_row_bands_match_torch(torch, kernel, D, transposed):
         C = ws[1]    # the input channels of the conv proper (of a transposed conv: its output channels)
         if kernel in ("auto", "bands"):
             s = kwargs["stride"] if isinstance(kwargs["stride"], tuple) else (kwargs["stride"],) * D
-            assert cnnlab.kernels.select_conv(C, 1, ws[2:], s) is cnnlab.kernels.Bands, kwargs
+            assert cnnlab.kernels.select_conv(C, ws[0], 1, ws[2:], s) is cnnlab.kernels.Bands, kwargs
         chunks = [{}, dict(COLUMN_BUFFER_BYTES=1), dict(MIN_PART_ELEMENTS=1)][i % 3]   # one sample a chunk or a lane
         with warnings.catch_warnings(), cnnlab.tuning.override(**chunks):
             warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
@@ -428,18 +428,23 @@ def test_backward_runs_the_kernel_of_its_forward(monkeypatch):
 def test_kernel_switch_names_and_errors():
     import cnnlab.kernels as kernels
 
-    assert kernels.available() == ("auto", "reference", "bands", "im2row")
+    assert kernels.available() == ("auto", "reference", "depthwise", "bands", "im2row")
     assert kernels.active() == "auto"
     with kernels.use("reference"):
         assert kernels.active() == "reference"
-        assert kernels.select_conv(64, 1, (3, 3), (1, 1)) is None
+        assert kernels.select_conv(64, 64, 1, (3, 3), (1, 1)) is None
         with kernels.use("im2row"):
-            assert kernels.select_conv(64, 1, (3, 3), (1, 1)) is kernels.Im2row
-            assert kernels.select_conv(64, 2, (3, 3), (1, 1)) is None     # grouped: im2row does not apply
+            assert kernels.select_conv(64, 64, 1, (3, 3), (1, 1)) is kernels.Im2row
+            assert kernels.select_conv(64, 64, 2, (3, 3), (1, 1)) is None     # grouped: im2row does not apply
         assert kernels.active() == "reference"
-    assert kernels.select_conv(64, 1, (3, 3), (1, 1)) is kernels.Bands
-    assert kernels.select_conv(64, 1, (3, 3), (1, 2)) is kernels.Im2row
-    assert kernels.select_conv(3, 1, (3, 3), (1, 1)) is None
+    assert kernels.select_conv(64, 64, 1, (3, 3), (1, 1)) is kernels.Bands
+    assert kernels.select_conv(64, 64, 1, (3, 3), (1, 2)) is kernels.Im2row
+    assert kernels.select_conv(3, 8, 1, (3, 3), (1, 1)) is None
+    depthwise = kernels.Depthwise if cnnlab.kernels.jit.enabled() else None      # compiled loops only
+    assert kernels.select_conv(32, 32, 32, (3, 3), (2, 1)) is depthwise
+    assert kernels.select_conv(32, 64, 32, (3, 3), (1, 1)) is None                 # a channel multiplier of 2
+    with kernels.use("reference"):
+        assert kernels.select_conv(32, 32, 32, (3, 3), (1, 1)) is None
     with pytest.raises(ValueError, match=r"kernels.use: name must be one of 'auto', 'reference', .*got 'fft'"):
         with kernels.use("fft"):
             pass
@@ -461,3 +466,53 @@ def test_conv_args_are_the_checks_the_op_runs():
         (2, (2, 2), (1, 0), (1, 2), (6, 8))
     with pytest.raises(ValueError, match=r"mine: output padding must be smaller than either stride or dilation"):
         conv_transpose_args("mine", 2, xt, wt, None, 1, 0, 1, 2, 1)
+
+
+def depthwise_config(rng, D, transposed):
+    """A random depthwise conv (groups = in = out channels) or transposed conv, per-axis different kernel,
+    stride, padding and dilation, for the depthwise kernel."""
+    C = int(rng.integers(1, 9))
+    k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 4, size=D))
+    s = tuple(int(v) for v in rng.integers(1, 4, size=D))
+    d = tuple(int(v) for v in rng.integers(1, 3, size=D))
+    p = tuple(int(rng.integers(0, (dd * (kk - 1)) // 2 + 2)) for kk, dd in zip(k, d))
+    if transposed:
+        op = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
+        n = tuple(int(v) for v in rng.integers(1, 7 if D < 3 else 4, size=D))
+        p = tuple(min(pp, ((nn - 1) * ss + dd * (kk - 1) + oo) // 2) for pp, nn, ss, dd, kk, oo in zip(p, n, s, d, k, op))
+        kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d, groups=C)
+    else:
+        n = tuple(max(dd * (kk - 1) + 1 - 2 * pp, 1) + int(rng.integers(0, 9 if D < 3 else 4))
+                  for kk, dd, pp in zip(k, d, p))
+        kwargs = dict(stride=s, padding=p, dilation=d, groups=C)
+    batch = None if rng.random() < 0.2 else int(rng.integers(1, 4))
+    return ((C,) if batch is None else (batch, C)) + n, (C, 1) + k, kwargs
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_depthwise_kernel_matches_torch(torch, kernel, D, transposed):
+    """Random depthwise configs (which the depthwise kernel applies to, and auto selects where compiled
+    loops run), under each kernel, against torch and the reference: float64 and float32, every gradient
+    wanted or not."""
+    rng = np.random.default_rng(500 + D + 10 * transposed)
+    name = f"conv_transpose{D}d" if transposed else f"conv{D}d"
+    ours, theirs = getattr(F, name), getattr(torch.nn.functional, name)
+    for i in range(30):
+        xs, ws, kwargs = depthwise_config(rng, D, transposed)
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        b = rng.standard_normal(ws[0]) if rng.random() < 0.7 else None
+        if kernel in ("auto", "depthwise"):
+            expected = cnnlab.kernels.Depthwise if cnnlab.kernels.jit.enabled() else None
+            assert cnnlab.kernels.select_conv(ws[0], ws[0], ws[0], ws[2:], kwargs["stride"]) is expected
+        run_pair(torch, ours, theirs, x, w, b, (np.float64, np.float32)[i % 2], kwargs, i)
+
+
+def test_depthwise_kernel_gradients_match_finite_differences():
+    """The depthwise kernel's gradients (forced) against float64 central differences, no oracle."""
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((3, 1, 3, 2)), rng.standard_normal(3)
+    with cnnlab.kernels.use("depthwise"):
+        gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3), x, w, b)
+        gradcheck(lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1, groups=3),
+                  x[:, :, 0], w[:, :, :, 0])

@@ -1,0 +1,11 @@
+"""Compiled loops: the fast kernels written as plain loops over array elements, for numba.
+
+Each module here imports numba and is imported only through `cnnlab.kernels.jit.load`, which answers
+None where numba is missing (the NumPy reference of every op then runs, complete on its own). The
+functions are `numba.njit`-compiled on their first call for each dtype and cached on disk
+(`cache=True`); `prange` loops run on numba's threads.
+
+Floating-point: the loops accumulate in the arrays' dtype, as PyTorch's CPU kernels do, and sums
+may be reordered (`fastmath` allows reassociation and contraction only: inf and nan keep their IEEE
+meaning), so results agree with the reference to float rounding, not bit for bit.
+"""
