@@ -31,6 +31,7 @@ import numbers
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor, is_grad_enabled
+from cnnlab.kernels import softmax_rows
 from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import abs as _abs, where
 from cnnlab.nn.functional.reduction import log_softmax
@@ -165,12 +166,17 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, x, target=None, weights=None, reduction="mean"):
         dim = 1 if x.ndim > 1 else 0
         picks = np.expand_dims(target, dim)                              # (N, 1, d₁, ...)
-        e = x - x.max(axis=dim, keepdims=True)
-        picked = np.take_along_axis(e, picks, axis=dim)
-        np.exp(e, out=e)
-        total = e.sum(axis=dim, keepdims=True)
-        losses = ((np.log(total) - picked) * np.expand_dims(weights, dim)).squeeze(dim)   # the target's shape
-        e /= total                                                       # p = softmax(x)
+        ctx.loops = softmax_rows.loops_for(x, dim) if x.ndim == 2 else None   # compiled loops for (N, C)
+        if ctx.loops:
+            losses, e = softmax_rows.cross_entropy(ctx.loops, x, target)
+            losses *= weights
+        else:
+            e = x - x.max(axis=dim, keepdims=True)
+            picked = np.take_along_axis(e, picks, axis=dim)
+            np.exp(e, out=e)
+            total = e.sum(axis=dim, keepdims=True)
+            losses = ((np.log(total) - picked) * np.expand_dims(weights, dim)).squeeze(dim)   # the target's shape
+            e /= total                                                   # p = softmax(x)
         ctx.p, ctx.picks, ctx.weights, ctx.dim, ctx.reduction = e, picks, weights, dim, reduction
         if reduction == "none":
             return losses
@@ -183,6 +189,8 @@ class SoftmaxCrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         scale = ctx.weights * (g / ctx.divisor if ctx.reduction == "mean" else g)   # dℓ/dℓᵢ·w[yᵢ]
+        if ctx.loops:
+            return softmax_rows.cross_entropy_grad(ctx.loops, ctx.p, ctx.picks[:, 0], scale)
         scale = np.expand_dims(scale.astype(ctx.p.dtype, copy=False), ctx.dim)
         gx = ctx.p * scale
         np.put_along_axis(gx, ctx.picks, np.take_along_axis(gx, ctx.picks, axis=ctx.dim) - scale, axis=ctx.dim)

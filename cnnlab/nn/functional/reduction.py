@@ -15,6 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from cnnlab.autograd import Function, Tensor
+from cnnlab.kernels import softmax_rows
 from cnnlab.nn.functional._util import check_float, normalize_dim, normalize_dims
 from cnnlab.nn.functional.elementwise import sqrt
 
@@ -94,16 +95,22 @@ class MaxDim(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
+        ctx.loops, ctx.dim = softmax_rows.loops_for(x, dim), dim     # compiled loops, or None: the reference
+        if ctx.loops:
+            ctx.out = softmax_rows.softmax(ctx.loops, x)
+            return ctx.out
         e = np.subtract(x, x.max(axis=dim, keepdims=True), out=np.empty_like(x))   # the one new array:
         # shifted, exponentiated and normalised in place (out= keeps a 0-d input an array)
         np.exp(e, out=e)
         e *= 1 / e.sum(axis=dim, keepdims=True)     # one division per row, then products
-        ctx.out, ctx.dim = e, dim
+        ctx.out = e
         return e
 
     @staticmethod
     def backward(ctx, g):
         y = ctx.out
+        if ctx.loops:
+            return softmax_rows.softmax_grad(ctx.loops, y, g)
         gx = np.subtract(g, (g * y).sum(axis=ctx.dim, keepdims=True), out=np.empty_like(y))
         gx *= y                                     # y·(g − Σ g·y)
         return gx
@@ -112,13 +119,19 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
+        ctx.loops, ctx.dim = softmax_rows.loops_for(x, dim), dim
+        if ctx.loops:
+            out, ctx.p = softmax_rows.log_softmax(ctx.loops, x)
+            return out
         out = np.subtract(x, x.max(axis=dim, keepdims=True), out=np.empty_like(x))
         out -= np.log(np.exp(out).sum(axis=dim, keepdims=True))
-        ctx.out, ctx.dim = out, dim
+        ctx.out = out
         return out
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.loops:
+            return softmax_rows.log_softmax_grad(ctx.loops, ctx.p, g)
         gx = np.exp(ctx.out, out=np.empty_like(ctx.out))
         gx *= g.sum(axis=ctx.dim, keepdims=True)
         np.subtract(g, gx, out=gx)                  # g − softmax·Σ g
