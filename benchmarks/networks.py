@@ -301,7 +301,8 @@ def main():
         for name in cases:
             for lib in ("cnnlab", "torch"):
                 run, _ = runs[(name, lib)]
-                start = common.clock()
+                time.sleep(0.3)   # OpenMP threads (torch's, and numba's under cnnlab) spin for a while after
+                start = common.clock()   # their last op, taking a core from whatever runs next
                 run()
                 best[(name, lib)] = min(best[(name, lib)], common.clock() - start)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)

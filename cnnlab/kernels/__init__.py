@@ -10,9 +10,11 @@ a transposed conv, its output and input channels), groups G, kernel taps K and s
 
     kernel     applies when                                  selected (auto) when it applies and
     depthwise  G = C = O, compiled loops run (`jit`)          always
-    bands      G = 1, 2-d or 3-d, stride 1 on the last axis  C >= 16
+    bands      G = 1, 2-d or 3-d, stride 1 on the last axis  C >= 16 and W >= 8
     im2row     G = 1                                         C >= 8, or C >= 4 and C·K >= 128
     (None)     always: the reference in nn.functional        otherwise
+
+(W: the output positions along the last axis.)
 
 The thresholds are measured (`cnnlab.tuning`). `use(name)` forces a kernel for the calls in
 its block where that kernel applies; a call it does not apply to runs the reference (it never raises):
@@ -62,14 +64,14 @@ def use(name: str):
         _forced.reset(token)
 
 
-def select_conv(in_channels: int, out_channels: int, groups: int, kernel, stride):
+def select_conv(in_channels: int, out_channels: int, groups: int, kernel, stride, width=None):
     """The kernel for a conv of `in_channels` input and `out_channels` output channels (of the correlation
-    itself), `groups`, kernel size `kernel` and `stride` (tuples of the spatial dims), or None for the
-    reference path."""
+    itself), `groups`, kernel size `kernel` and `stride` (tuples of the spatial dims) and `width` output
+    positions along the last axis (None: unknown, taken as many), or None for the reference path."""
     name = _forced.get()
     if name == "reference":
         return None
-    args = (in_channels, out_channels, groups, kernel, stride)
+    args = (in_channels, out_channels, groups, kernel, stride, width)
     if name != "auto":
         k = CONV_KERNELS[name]
         return k if k.applies(*args) else None

@@ -189,12 +189,13 @@ class Bands:
     name = "bands"
 
     @staticmethod
-    def applies(in_channels, out_channels, groups, kernel, stride) -> bool:
+    def applies(in_channels, out_channels, groups, kernel, stride, width=None) -> bool:
         return len(kernel) >= 2 and stride[-1] == 1 and groups == 1
 
     @staticmethod
-    def pays(in_channels, out_channels, groups, kernel, stride) -> bool:
-        return Bands.applies(in_channels, out_channels, groups, kernel, stride) and in_channels >= tuning.BANDS_MIN_CHANNELS
+    def pays(in_channels, out_channels, groups, kernel, stride, width=None) -> bool:
+        return (Bands.applies(in_channels, out_channels, groups, kernel, stride) and in_channels >= tuning.BANDS_MIN_CHANNELS
+                and (width is None or width >= tuning.BANDS_MIN_WIDTH))
 
     layout = staticmethod(channels_last)        # the input layout it reads: (N, C, *n) view of (N, *n, C) memory
     zeros = staticmethod(zeros_channels_last)

@@ -85,7 +85,7 @@ class Depthwise:
     name = "depthwise"
 
     @staticmethod
-    def applies(in_channels, out_channels, groups, kernel, stride) -> bool:
+    def applies(in_channels, out_channels, groups, kernel, stride, width=None) -> bool:
         return groups == in_channels == out_channels and 1 <= len(kernel) <= 3 and jit.enabled()
 
     pays = applies

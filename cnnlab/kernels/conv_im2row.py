@@ -122,11 +122,11 @@ class Im2row:
     name = "im2row"
 
     @staticmethod
-    def applies(in_channels, out_channels, groups, kernel, stride) -> bool:
+    def applies(in_channels, out_channels, groups, kernel, stride, width=None) -> bool:
         return groups == 1
 
     @staticmethod
-    def pays(in_channels, out_channels, groups, kernel, stride) -> bool:
+    def pays(in_channels, out_channels, groups, kernel, stride, width=None) -> bool:
         taps = math.prod(kernel)
         return groups == 1 and (in_channels >= tuning.IM2ROW_MIN_CHANNELS or (
             in_channels >= tuning.IM2ROW_FEW_CHANNELS and in_channels * taps >= tuning.IM2ROW_MIN_ROW))

@@ -30,6 +30,7 @@ from cnnlab import runtime
 _numba = None              # the numba module once it started, False where it cannot run
 _start_lock = threading.Lock()
 _threads = threading.local()   # numba's thread count is set per calling thread
+_modules = {}                  # name -> the loops' module, once imported
 
 
 def _start():
@@ -76,4 +77,7 @@ def load(name: str):
     if getattr(_threads, "n", None) != n:
         _numba.set_num_threads(n)
         _threads.n = n
-    return importlib.import_module(f"cnnlab.kernels.loops.{name}")
+    module = _modules.get(name)
+    if module is None:
+        module = _modules[name] = importlib.import_module(f"cnnlab.kernels.loops.{name}")
+    return module

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.kernels import optim_steps
 from cnnlab.optim.optimizer import Optimizer, check_number, lerp_
 
 
@@ -79,6 +80,12 @@ class Adam(Optimizer):
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 state["step"] += 1
                 step = state["step"]
+                v_max = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data)) if group["amsgrad"] else None
+                loops = optim_steps.loops_for(p.data, grad, exp_avg, exp_avg_sq, *([v_max] if group["amsgrad"] else []))
+                if loops:                                            # compiled loops (one pass), or None
+                    optim_steps.adam(loops, p.data, grad, exp_avg, exp_avg_sq, v_max, group, step)
+                    self._updated(p)
+                    continue
 
                 if weight_decay != 0:
                     if group["decoupled_weight_decay"]:
@@ -93,7 +100,7 @@ class Adam(Optimizer):
                 bias_correction2 = 1 - beta2 ** step
                 step_size = lr / bias_correction1
                 if group["amsgrad"]:
-                    v = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data))
+                    v = v_max
                     np.maximum(v, exp_avg_sq, out=v)
                 else:
                     v = exp_avg_sq

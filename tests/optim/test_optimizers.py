@@ -537,3 +537,27 @@ def test_custom_optimizer_written_as_in_torch():
     assert opt.state_dict()["state"] == {0: {"step": 1}}
     with pytest.raises(ValueError, match="SignSGD: lr must be non-negative, got -1"):
         SignSGD([p], lr=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] in ("Adam", "AdamW")], ids=ids)
+def test_adam_on_compiled_loops_matches_the_reference(config, dtype):
+    """Adam(W)'s step on its compiled loop (where numba runs: `cnnlab.kernels.optim_steps`) gives the
+    reference's numbers, step after step, params and state; a non-contiguous gradient takes the reference."""
+    name, options = config
+    runs = []
+    for switch in ("auto", "reference"):
+        params = [cnnlab.Tensor(a.astype(dtype), requires_grad=True) for a in initial_arrays()]
+        opt = getattr(optim, name)(params, **options)
+        with cnnlab.kernels.use(switch):
+            for k in range(4):
+                for p, g in zip(params, gradients([p.data for p in params], k)):
+                    p.grad = cnnlab.Tensor(g if k != 2 or g.ndim < 2 else np.asfortranarray(g))
+                opt.step()
+        runs.append((params, opt))
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=2e-6, atol=1e-7)
+    (ours, opt), (ref, ref_opt) = runs
+    for p, q in zip(ours, ref):
+        np.testing.assert_allclose(p.data, q.data, **tol)
+        for key, value in ref_opt.state[q].items():
+            np.testing.assert_allclose(opt.state[p][key], value, **tol, err_msg=key)

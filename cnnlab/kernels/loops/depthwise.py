@@ -16,7 +16,7 @@ the compiler can keep apart from the inputs.
 import numba
 import numpy as np
 
-_jit = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+_jit = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 
 
 @numba.njit(inline="always", **_jit)

@@ -15,7 +15,7 @@ The loops index their rows (`row[c]`): iterating over a row (`for v in row`) mea
 import numba
 import numpy as np
 
-_jit = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+_jit = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 
 
 @numba.njit(inline="always", **_jit)

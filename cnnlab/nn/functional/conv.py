@@ -164,10 +164,10 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(), pads=(), dilation=(), groups=1):
         k = w.shape[2:]
-        kernel = kernels.select_conv(x.shape[1], w.shape[0], groups, k, stride)   # None: the reference path
+        out = tuple(shapes.conv_output_size(n + a + b, kk, s, 0, d)
+                    for n, (a, b), kk, s, d in zip(x.shape[2:], pads, k, stride, dilation))
+        kernel = kernels.select_conv(x.shape[1], w.shape[0], groups, k, stride, out[-1])   # None: the reference
         x_pad = kernel.layout(x, pads) if kernel else pad_constant(x, pads, 0)   # (N, C, *n)
-        out = tuple(shapes.conv_output_size(n, kk, s, 0, d)
-                    for n, kk, s, d in zip(x_pad.shape[2:], k, stride, dilation))
         if kernel:
             y = kernel.conv(x_pad, w, stride, dilation, out, b)
         else:
@@ -207,7 +207,7 @@ class ConvTransposeNd(Function):
     def forward(ctx, x, w, b=None, stride=(), padding=(), out=(), dilation=(), groups=1):
         # the full transposed output starts at -padding; keep a buffer that also holds output_padding
         k = w.shape[2:]
-        kernel = kernels.select_conv(w.shape[1] * groups, w.shape[0], groups, k, stride)
+        kernel = kernels.select_conv(w.shape[1] * groups, w.shape[0], groups, k, stride, x.shape[-1])
         full = tuple((n - 1) * s + d * (kk - 1) + 1 for n, kk, s, d in zip(x.shape[2:], k, stride, dilation))
         buffer = tuple(max(f, p + o) for f, p, o in zip(full, padding, out))
         if kernel:   # only the positions (padding, out) of the last axis are wanted

@@ -283,9 +283,9 @@ def test_row_bands_match_torch(torch, kernel, D, transposed):
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         b = rng.standard_normal(ws[1] if transposed else ws[0]) if rng.random() < 0.7 else None
         C = ws[1]    # the input channels of the conv proper (of a transposed conv: its output channels)
-        if kernel in ("auto", "bands"):
+        if kernel in ("auto", "bands"):   # (auto picks im2row where the output is narrower than 8: see below)
             s = kwargs["stride"] if isinstance(kwargs["stride"], tuple) else (kwargs["stride"],) * D
-            assert cnnlab.kernels.select_conv(C, ws[0], 1, ws[2:], s) is cnnlab.kernels.Bands, kwargs
+            assert cnnlab.kernels.select_conv(C, ws[0], 1, ws[2:], s, 8) is cnnlab.kernels.Bands, kwargs
         chunks = [{}, dict(COLUMN_BUFFER_BYTES=1), dict(MIN_PART_ELEMENTS=1)][i % 3]   # one sample a chunk or a lane
         with warnings.catch_warnings(), cnnlab.tuning.override(**chunks):
             warnings.simplefilter("ignore")  # torch warns about even kernels with 'same'
@@ -410,9 +410,9 @@ def test_backward_runs_the_kernel_of_its_forward(monkeypatch):
             spy = (lambda *a, _real=real, _tag=(cls.name, method): calls.append(_tag) or _real(*a))
             monkeypatch.setattr(cls, method, staticmethod(spy))    # spies only: the switch picks the kernel
     rng = np.random.default_rng(0)
-    x = cnnlab.Tensor(rng.standard_normal((2, 64, 6, 6)), requires_grad=True)
+    x = cnnlab.Tensor(rng.standard_normal((2, 64, 8, 8)), requires_grad=True)      # 8 wide: bands under auto
     w = cnnlab.Tensor(rng.standard_normal((64, 64, 3, 3)) * 0.1, requires_grad=True)
-    xt = cnnlab.Tensor(rng.standard_normal((2, 64, 4, 4)), requires_grad=True)
+    xt = cnnlab.Tensor(rng.standard_normal((2, 64, 8, 8)), requires_grad=True)
     for forward, backward, ran in [("auto", "auto", "bands"), ("im2row", "bands", "im2row"),
                                    ("bands", "reference", "bands"), ("reference", "im2row", None)]:
         for op, inp in ((F.conv2d, x), (F.conv_transpose2d, xt)):
@@ -438,6 +438,8 @@ def test_kernel_switch_names_and_errors():
             assert kernels.select_conv(64, 64, 2, (3, 3), (1, 1)) is None     # grouped: im2row does not apply
         assert kernels.active() == "reference"
     assert kernels.select_conv(64, 64, 1, (3, 3), (1, 1)) is kernels.Bands
+    assert kernels.select_conv(64, 64, 1, (3, 3), (1, 1), 8) is kernels.Bands
+    assert kernels.select_conv(64, 64, 1, (3, 3), (1, 1), 7) is kernels.Im2row     # narrow: one GEMM is better
     assert kernels.select_conv(64, 64, 1, (3, 3), (1, 2)) is kernels.Im2row
     assert kernels.select_conv(3, 8, 1, (3, 3), (1, 1)) is None
     depthwise = kernels.Depthwise if cnnlab.kernels.jit.enabled() else None      # compiled loops only

@@ -1,0 +1,44 @@
+"""The per-element updates of Adam(W), as one loop over a parameter.
+
+NumPy's Adam step is about ten passes over each parameter, each a call of a few microseconds: for
+LeNet-5's ten small parameters they cost 0.33 ms a step, more than the arithmetic. One loop makes one
+pass. Written without `fastmath`, in the reference's order of operations and in the parameter's dtype
+(the scalars are cast to it first, as NumPy does with Python floats), so that each element rounds as
+the NumPy reference (`cnnlab.optim.Adam.step`) and PyTorch round it.
+"""
+import numba
+import numpy as np
+
+_jit = dict(cache=True, nogil=True, error_model="numpy")
+
+
+@numba.njit(**_jit)
+def adam(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, sqrt_bc2):
+    """One Adam step of the flat parameter p with gradient g, moments m and v (and v_max: empty unless
+    amsgrad), in place; step_size = lr / (1 − β1^t), sqrt_bc2 = √(1 − β2^t)."""
+    T = p.dtype.type
+    w1, b2, c2 = T(1 - beta1), T(beta2), T(1 - beta2)
+    keep, wd = T(1 - lr * weight_decay), T(weight_decay)
+    big = abs(1 - beta1) >= 0.5                 # torch.lerp's second form, exact at weight 1
+    w1c = T(1.0 - (1 - beta1))
+    amsgrad = v_max.shape[0] > 0
+    neg_step, s2, e = T(-step_size), T(sqrt_bc2), T(eps)
+    for i in range(p.shape[0]):
+        gi = g[i]
+        if weight_decay != 0:
+            if decoupled:
+                p[i] = p[i] * keep
+            else:
+                gi = gi + wd * p[i]
+        if big:
+            m[i] = gi - (gi - m[i]) * w1c
+        else:
+            m[i] = m[i] + w1 * (gi - m[i])
+        v[i] = v[i] * b2
+        v[i] = v[i] + c2 * gi * gi
+        vi = v[i]
+        if amsgrad:
+            if vi > v_max[i] or vi != vi:
+                v_max[i] = vi
+            vi = v_max[i]
+        p[i] = p[i] + (neg_step * m[i]) / (np.sqrt(vi) / s2 + e)

@@ -1,0 +1,31 @@
+"""Optimizer updates on compiled loops: Adam(W)'s step of one parameter in one pass.
+
+Applies to: a parameter whose data, gradient and state are contiguous arrays of one floating dtype,
+where compiled loops run (`cnnlab.kernels.jit`). `cnnlab.optim.Adam.step` asks `loops_for` and runs
+its NumPy reference where it answers None; both give the same numbers (`kernels.loops.optim`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab.kernels import jit
+
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+def loops_for(*arrays):
+    """The compiled optimizer loops if they apply to these arrays (param, grad, state), else None."""
+    dtype = arrays[0].dtype
+    if dtype not in _EMPTY or any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        return None
+    return jit.load("optim")
+
+
+def adam(loops, p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, group, step):
+    """One Adam(W) step of p in place, with the options of its param group, at step `step` (from 1)."""
+    beta1, beta2 = (float(b) for b in group["betas"])
+    v_max = _EMPTY[p.dtype] if not group["amsgrad"] else max_exp_avg_sq
+    lr = float(group["lr"])
+    loops.adam(p.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), v_max.reshape(-1),
+               lr, beta1, beta2, float(group["eps"]), float(group["weight_decay"]),
+               bool(group["decoupled_weight_decay"]), lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5)
