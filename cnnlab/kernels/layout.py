@@ -20,6 +20,11 @@ def batch_chunk(per_sample_bytes: int) -> int:
     """Samples per chunk of the batch, for buffers of `per_sample_bytes` a sample (`tuning.COLUMN_BUFFER_BYTES`)."""
     return max(1, tuning.COLUMN_BUFFER_BYTES // max(per_sample_bytes, 1))
 
+def as_three(sizes, fill: int = 1) -> tuple:
+    """Per-axis values of 1-3 spatial axes as three, `fill` on the leading axes: the compiled loops take
+    every conv as 3-d, a 1-d or 2-d one with leading axes of size 1 (kernel, stride and dilation 1)."""
+    return (fill,) * (3 - len(sizes)) + tuple(sizes)
+
 def to_first(a: np.ndarray) -> np.ndarray:
     """View (N, *n, C) as (N, C, *n) (np.moveaxis(a, -1, 1), without its argument checks: these run
     a dozen times a call, and moveaxis's checks measured a third of a small conv's fixed cost)."""
