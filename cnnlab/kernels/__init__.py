@@ -28,8 +28,8 @@ installed, except inside ``use("reference")``.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 
+from cnnlab.kernels import switch
 from cnnlab.kernels.conv_bands import Bands
 from cnnlab.kernels.conv_depthwise import Depthwise
 from cnnlab.kernels.conv_im2row import Im2row
@@ -37,7 +37,7 @@ from cnnlab.kernels.conv_im2row import Im2row
 #: The conv kernels in the order the selection tries them.
 CONV_KERNELS = {"depthwise": Depthwise, "bands": Bands, "im2row": Im2row}
 
-_forced = contextvars.ContextVar("cnnlab_kernel", default="auto")
+_forced = switch.forced
 
 
 def available() -> tuple:

@@ -26,6 +26,7 @@ import os
 import threading
 
 from cnnlab import runtime
+from cnnlab.kernels import switch
 
 _numba = None              # the numba module once it started, False where it cannot run
 _start_lock = threading.Lock()
@@ -60,11 +61,7 @@ def enabled() -> bool:
         with _start_lock:
             if _numba is None:
                 _numba = _start()
-    if not _numba:
-        return False
-    from cnnlab import kernels          # (the package imports this module: not at import time)
-
-    return kernels.active() != "reference"
+    return bool(_numba) and switch.active() != "reference"
 
 
 def load(name: str):

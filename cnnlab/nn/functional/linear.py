@@ -1,6 +1,10 @@
 """Matrix products: `matmul` (NumPy's @ rules, batched and broadcast) and `linear` (x·Wᵀ + b).
 
     C = A @ B        gA = g @ Bᵀ        gB = Aᵀ @ g     (then summed over broadcast batch dims)
+    y = x·Wᵀ + b     gx = g·W           gW = gᵀ·x       gb = Σ g over the rows
+
+`linear` is one op (as PyTorch's addmm), not a matmul, a transpose and an add: a training step of
+LeNet-5 runs three of them, and each op of the graph costs its Python bookkeeping forward and back.
 """
 from __future__ import annotations
 
@@ -44,6 +48,35 @@ class MatMul(Function):
             if ctx.needs_input_grad[1]:
                 gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
         return ga, gb
+
+
+class Linear(Function):
+    """x (*, in) · Wᵀ + b on the rows of x (its leading dims flattened), gradients as in the header."""
+    fresh_grads = True      # every gradient below is a new array
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        rows = x.reshape(-1, x.shape[-1])                          # (R, in)
+        ctx.rows, ctx.w, ctx.shape, ctx.flops = rows, w, x.shape, 2 * rows.shape[0] * w.shape[1] * w.shape[0]
+        with blas_for(ctx.flops):
+            y = np.matmul(rows, w.T)                               # (R, out)
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])                            # (R, out)
+        gx = gw = gb = None
+        with blas_for(ctx.flops):
+            if need[0]:
+                gx = np.matmul(g2, ctx.w).reshape(ctx.shape)
+            if need[1]:
+                gw = np.matmul(g2.T, ctx.rows)                     # (out, in)
+        if len(need) > 2 and need[2]:
+            gb = g2.sum(axis=0)
+        return (gx, gw, gb)[:len(need)]
 
 
 def _check_matmul(a, b):
@@ -91,5 +124,4 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"(shape {input.shape}), but weight expects in_features={weight.shape[1]}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    out = matmul(input, weight.T)  # (*, out_features)
-    return out if bias is None else out + bias
+    return Linear.apply(input, weight) if bias is None else Linear.apply(input, weight, bias)

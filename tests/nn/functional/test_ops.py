@@ -6,6 +6,7 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import gradcheck
 from oracle import against_torch
 
 import cnnlab
@@ -191,6 +192,13 @@ def test_linear(torch, dtype):
     x, w, b = rng.standard_normal((5, 4)), rng.standard_normal((3, 4)), rng.standard_normal(3)
     against_torch(torch, F.linear, torch.nn.functional.linear, [x, w, b], dtype)
     against_torch(torch, F.linear, torch.nn.functional.linear, [rng.standard_normal((2, 5, 4)), w], dtype)
+    against_torch(torch, F.linear, torch.nn.functional.linear, [rng.standard_normal(4), w, b], dtype)   # 1-d
+    against_torch(torch, F.linear, torch.nn.functional.linear, [rng.standard_normal((3, 2, 6, 4)), w, b], dtype,
+                  grads=[False, True, True])                         # the input's gradient not wanted
+    against_torch(torch, F.linear, torch.nn.functional.linear,
+                  [rng.standard_normal((4, 6)).T[1:], rng.standard_normal((4, 3)).T, b], dtype)  # not contiguous
+    gradcheck(F.linear, x, w, b)
+    gradcheck(F.linear, rng.standard_normal((2, 3, 4)), w)
 
 
 def test_composite_graph_with_fan_out(torch):
