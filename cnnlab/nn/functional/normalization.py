@@ -23,6 +23,7 @@ import numpy as np
 
 from cnnlab import arguments
 from cnnlab.autograd import Function, Tensor, no_grad
+from cnnlab.kernels import jit
 from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import check_tensor
 from cnnlab.nn.functional.elementwise import add, mul
@@ -37,8 +38,13 @@ class BatchNorm(Function):
     the backward then includes their dependence on x. With False they are constants
     (evaluation with running statistics). weight and bias may be None.
 
-    Both directions are memory-bound passes over (N, C, L) arrays; they run on parts of
-    the batch in parallel (`runtime.parallel_map`), which measured ~1.7× faster on 2 cores.
+    Both directions are memory-bound passes over (N, C, L) arrays. Where compiled loops run
+    (`kernels.jit`; float32 and float64) they are `kernels.loops.norm`: the forward one pass, the
+    backward one pass for both sums and, in the same channel's turn, one for gx. With the statistics
+    (`_batch_stats`) a training step measured 0.73× torch's time for forward and backward, where
+    this NumPy reference measured 1.8× (64 channels of 32×32, batch 64, float32; CPU time of one
+    thread, Intel Xeon with AVX-512). The reference runs its passes on parts of the batch in
+    parallel (`runtime.parallel_map`), which measured ~1.7× faster on 2 cores.
     """
 
     @staticmethod
@@ -47,6 +53,14 @@ class BatchNorm(Function):
         # the output is written into it, which saves one pass and one allocation
         N, C = x.shape[:2]
         inv_std = 1 / np.sqrt(var + eps)                                 # (C,)
+        ctx.x, ctx.weight, ctx.mean, ctx.inv_std, ctx.batch_stats = x, weight, mean, inv_std, batch_stats
+        loops = _compiled(x) if centered is None else None
+        if loops is not None:
+            x3, y = _channels(x), np.empty(x.shape, dtype=x.dtype)
+            shift = np.zeros(C, dtype=x.dtype) if bias is None else bias
+            loops.affine(x3, _vector(mean, x), _vector(_gamma(weight, x) * inv_std, x), _vector(shift, x),
+                         _channels(y))
+            return y
         x3 = x.reshape(N, C, -1)                                         # (N, C, L), L = ∏ spatial
         y = np.empty(x3.shape, dtype=x.dtype) if centered is None else centered
         scale = (inv_std if weight is None else weight * inv_std)[:, None]
@@ -59,7 +73,6 @@ class BatchNorm(Function):
                 y[p] += bias[:, None]
 
         parallel_map(part, batch_parts(N, x3[0].size))
-        ctx.x, ctx.weight, ctx.mean, ctx.inv_std, ctx.batch_stats = x, weight, mean, inv_std, batch_stats
         return y.reshape(x.shape)
 
     @staticmethod
@@ -67,6 +80,9 @@ class BatchNorm(Function):
         x, weight, inv_std = ctx.x, ctx.weight, ctx.inv_std
         N, C = x.shape[:2]
         need_x, need_w, need_b = ctx.needs_input_grad
+        loops = _compiled(x)
+        if loops is not None:
+            return _compiled_backward(loops, ctx, g, need_x, need_w, need_b)
         g3, x3 = g.reshape(N, C, -1), x.reshape(N, C, -1)                # (N, C, L)
         m = g3.shape[0] * g3.shape[2]
         parts = batch_parts(N, g3[0].size)
@@ -102,6 +118,45 @@ class BatchNorm(Function):
         return gx, (sum_g_xhat if need_w else None), (sum_g if need_b else None)
 
 
+# ---------------------------------------------------------------- the compiled loops' side
+def _compiled(x: np.ndarray):
+    """batch norm's compiled loops (`kernels.loops.norm`) for x, or None (the NumPy reference runs)."""
+    return jit.load("norm") if x.dtype in (np.float32, np.float64) else None
+
+
+def _channels(a: np.ndarray) -> np.ndarray:
+    """a (N, C, *) as a contiguous (N, C, L), L = ∏* (1 for (N, C)): a view where a is contiguous."""
+    return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
+
+
+def _vector(v, like: np.ndarray) -> np.ndarray:
+    """A per-channel (C,) array in like's dtype, contiguous (what the loops take)."""
+    return np.ascontiguousarray(v, dtype=like.dtype)
+
+
+def _gamma(weight, x: np.ndarray):
+    """γ, or 1 per channel where weight is None."""
+    return np.ones(x.shape[1], dtype=x.dtype) if weight is None else weight
+
+
+def _compiled_backward(loops, ctx, g, need_x, need_w, need_b):
+    """`BatchNorm.backward` by the loops: (gx, gγ, gβ) as the reference's."""
+    x, inv_std, gamma = ctx.x, _vector(ctx.inv_std, ctx.x), _vector(_gamma(ctx.weight, ctx.x), ctx.x)
+    C = x.shape[1]
+    x3, g3 = _channels(x), _channels(g.astype(x.dtype, copy=False))
+    fused = need_x and ctx.batch_stats            # gx needs the sums: both in one call
+    gx = np.empty(x.shape, dtype=x.dtype) if need_x else None
+    sum_g = sum_gd = None                         # Σ g and Σ g·(x − μ)
+    if fused or need_w or need_b:
+        sum_g, sum_gd = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
+        loops.backward(x3, g3, _vector(ctx.mean, x), inv_std, gamma, sum_g, sum_gd,
+                       _channels(gx) if fused else np.empty((0, 0, 0), dtype=x.dtype))
+    if need_x and not fused:                      # running statistics: gx = γ·σ⁻¹·g
+        zeros = np.zeros(C, dtype=x.dtype)
+        loops.affine(g3, zeros, gamma * inv_std, zeros, _channels(gx))
+    return gx, (sum_gd * inv_std if need_w else None), (sum_g if need_b else None)
+
+
 # ---------------------------------------------------------------- checks and statistics
 def _check_input(op, input, min_dims):
     check_tensor(op, input)
@@ -130,7 +185,13 @@ def _check_eps(op, eps, positive):
 
 def _batch_stats(x3: np.ndarray):
     """Mean, Σ(x − μ)² and x − μ of each channel of x3 (N, C, L), two-pass, in x3's dtype
-    (each pass on parts of the batch in parallel)."""
+    (each pass on parts of the batch in parallel); by the compiled loops where they run, which
+    answer None for x − μ (their forward does not need it)."""
+    loops = _compiled(x3)
+    if loops is not None:          # one call: a channel's two passes, the second from cache; no x − μ kept
+        mean, var_sum = np.empty(x3.shape[1], dtype=x3.dtype), np.empty(x3.shape[1], dtype=x3.dtype)
+        loops.stats(_channels(x3), mean, var_sum)
+        return mean, var_sum, None
     N, m = x3.shape[0], x3.shape[0] * x3.shape[2]
     parts = batch_parts(N, x3[0].size)
     mean = sum(parallel_map(lambda p: x3[p].sum(axis=2).sum(axis=0), parts)) / m   # (C,)

@@ -3,13 +3,16 @@ every gradient, running statistics and state dicts after training steps; float64
 naive-loop references; error messages."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
-from helpers import gradcheck
+from helpers import gradcheck, seeded
 from oracle import TOL, against_torch
 
 import cnnlab
 import cnnlab.nn.functional.normalization as N
+from cnnlab.kernels import jit
 from cnnlab.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from cnnlab.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm
 
@@ -111,6 +114,141 @@ def test_batch_norm_gradcheck():
     gradcheck(lambda x: N.batch_norm(x, None, None, training=True), _data(rng, (4, 3)))
     rm, rv = cnnlab.Tensor(rng.standard_normal(2)), cnnlab.Tensor(rng.uniform(0.5, 2, 2))
     gradcheck(lambda x, w, b: N.batch_norm(x, rm, rv, w, b, training=False), x, w, b)
+
+
+# ---------------------------------------------------------------- batch_norm: the compiled loops
+# Where numba runs, batch norm (and the statistics of group_norm and layer_norm) takes
+# `kernels.loops.norm`; these tests then check the loops, and without numba the same calls check the
+# reference. `_takes_loops` asserts which of the two ran.
+def _takes_loops(x: np.ndarray) -> bool:
+    """Whether batch norm runs its compiled loops on x here: exactly where compiled loops run."""
+    on = N._compiled(x) is not None
+    assert on == jit.enabled()
+    return on
+
+
+def _bn_config(key):
+    """A random batch_norm call: 1-d (N, C) and (N, C, L), 2-d or 3-d input, training or eval, affine or
+    not, with or without running statistics, momentum, eps and dtype."""
+    rng = seeded("batch_norm loops", key)
+    ndim = int(rng.integers(2, 6))
+    shape = [int(rng.integers(1, 6)), int(rng.integers(1, 7))] + [int(rng.integers(1, 8)) for _ in range(ndim - 2)]
+    if math.prod(shape) == shape[1]:
+        shape[0] = 2                                     # training needs more than one value per channel
+    C, training = shape[1], bool(rng.random() < 0.6)
+    affine, running = bool(rng.random() < 0.6), (not training) or bool(rng.random() < 0.7)
+    return dict(rng=rng, shape=tuple(shape), training=training, running=running, momentum=float(rng.uniform(0.05, 1)),
+                eps=float(10 ** rng.uniform(-5, -2)), dtype=np.float32 if rng.random() < 0.5 else np.float64,
+                x=_data(rng, shape, scale=rng.uniform(0.5, 3), shift=rng.uniform(-3, 3)),
+                w=rng.standard_normal(C) if affine else None, b=rng.standard_normal(C) if affine else None,
+                rm=rng.standard_normal(C), rv=rng.uniform(0.5, 2, C))
+
+
+@pytest.mark.parametrize("key", range(40))
+def test_batch_norm_compiled_matches_torch(torch, key):
+    k = _bn_config(key)
+    dtype, rng = k["dtype"], k["rng"]
+    _takes_loops(k["x"].astype(dtype))
+    stats = [k["rm"].astype(dtype), k["rv"].astype(dtype)] if k["running"] else [None, None]
+    ours = [None if a is None else cnnlab.Tensor(a.copy()) for a in stats]
+    theirs = [None if a is None else torch.tensor(a.copy()) for a in stats]
+    options = dict(training=k["training"], momentum=k["momentum"], eps=k["eps"])
+    grads = [bool(rng.random() < p) for p in (0.8, 0.7, 0.7)]     # some gradients only, sometimes
+    label = f"{k['shape']} {dtype.__name__} {options} affine={k['w'] is not None} grads={grads}"
+    against_torch(torch, lambda x, w, b: N.batch_norm(x, *ours, w, b, **options),
+                  lambda x, w, b: torch.nn.functional.batch_norm(x, *theirs, w, b, **options),
+                  [k["x"], k["w"], k["b"]], dtype, grads=grads, require_grads=True, label=label)
+    for mine, ref, name in zip(ours, theirs, ("running_mean", "running_var")):
+        if mine is not None:
+            _close(mine.data, ref.numpy(), dtype, f"{name} {label}")
+            assert mine.dtype == dtype
+
+
+def _forward_backward(k, x):
+    """y, the gradients of x, w and b, and the running statistics of one batch_norm call of config k."""
+    dtype = k["dtype"]
+    x = cnnlab.Tensor(x, requires_grad=True)
+    w, b = (None if a is None else cnnlab.Tensor(a.astype(dtype), requires_grad=True) for a in (k["w"], k["b"]))
+    rm, rv = (cnnlab.Tensor(a.astype(dtype)) if k["running"] else None for a in (k["rm"], k["rv"]))
+    y = N.batch_norm(x, rm, rv, w, b, training=k["training"], momentum=k["momentum"], eps=k["eps"])
+    y.backward(cnnlab.Tensor(seeded("upstream", k["shape"]).standard_normal(y.shape).astype(dtype)))
+    return [y, x.grad] + [t.grad for t in (w, b) if t is not None] + [t for t in (rm, rv) if t is not None]
+
+
+@pytest.mark.parametrize("key", range(24))
+def test_batch_norm_compiled_equals_reference(key):
+    """The loops and the NumPy reference agree to float rounding (forward, all gradients, running
+    statistics), also on an input that is not contiguous (a strided view)."""
+    k = _bn_config(key)
+    dtype = k["dtype"]
+    x = k["x"].astype(dtype)
+    if key % 2:                                          # the same values, as every other element of a wider array
+        wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), dtype)
+        wide[..., ::2] = x
+        x = wide[..., ::2]
+    _takes_loops(x)
+    got = _forward_backward(k, x)
+    with cnnlab.kernels.use("reference"):
+        assert not _takes_loops(x)
+        want = _forward_backward(k, x)
+    assert len(got) == len(want)
+    for i, (a, e) in enumerate(zip(got, want)):
+        assert a.dtype == e.dtype == dtype
+        np.testing.assert_allclose(a.data, e.data, **TOL[dtype], err_msg=f"result {i} of {k['shape']} {dtype}")
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 2, 5), (2, 3, 2, 3), (2, 2, 2, 2, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_compiled_gradcheck(shape, training):
+    """Finite differences in float64 of the loops' backward (both statistics, affine or not)."""
+    rng = np.random.default_rng(len(shape))
+    C = shape[1]
+    x, w, b = _data(rng, shape, 2.0, 1.0), rng.standard_normal(C), rng.standard_normal(C)
+    _takes_loops(x)
+    rm, rv = cnnlab.Tensor(rng.standard_normal(C)), cnnlab.Tensor(rng.uniform(0.5, 2, C))
+    stats = (None, None) if training else (rm, rv)
+    gradcheck(lambda x, w, b: N.batch_norm(x, *stats, w, b, training=training), x, w, b)
+    gradcheck(lambda x: N.batch_norm(x, *stats, training=training, eps=1e-3), x)
+
+
+def test_batch_norm_statistics_of_far_from_zero_float32():
+    """float32 values far from zero (|μ| = 1000 ≫ σ = 0.01). The loops' corrected two-pass statistics
+    are as good as float32 allows: μ to half an ulp of 1000 (3.05e-5), σ² to 1e-5 relative (measured
+    2.3e-5 and 2.6e-7; the output 2.3e-3 from the exact one, of which the rounding of μ makes up to
+    3e-3). The reference (NumPy's pairwise sums, uncorrected) measured 1e-4, 1e-4 and 1e-2."""
+    rng = np.random.default_rng(7)
+    x = (1000 + 0.01 * rng.standard_normal((64, 4, 16, 16))).astype(np.float32)
+    tol_mean, tol_var, tol_y = (3.05e-5, 1e-5, 5e-3) if _takes_loops(x) else (2e-4, 2e-4, 2e-2)
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=(0, 2, 3)), x64.var(axis=(0, 2, 3))
+    rm, rv = cnnlab.Tensor(np.zeros(4, np.float32)), cnnlab.Tensor(np.ones(4, np.float32))
+    y = N.batch_norm(cnnlab.Tensor(x), rm, rv, training=True, momentum=1.0, eps=1e-7)
+    m = x.size // 4
+    np.testing.assert_allclose(rm.data, mean, rtol=0, atol=tol_mean)
+    np.testing.assert_allclose(rv.data, var * m / (m - 1), rtol=tol_var)
+    np.testing.assert_allclose(y.data, (x64 - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-7),
+                               rtol=0, atol=tol_y)
+
+
+def test_group_and_layer_norm_compiled_equal_reference():
+    """group_norm and layer_norm take the loops' statistics and forward too: the same as the reference."""
+    rng = np.random.default_rng(11)
+    for dtype in DTYPES:
+        x, w = _data(rng, (3, 6, 5, 4), 2.0, 1.0).astype(dtype), rng.standard_normal(6).astype(dtype)
+        g = rng.standard_normal(x.shape).astype(dtype)
+
+        def run():
+            t, wt = cnnlab.Tensor(x, requires_grad=True), cnnlab.Tensor(w, requires_grad=True)
+            outs = [N.group_norm(t, 3, wt, None), N.layer_norm(t, (5, 4))]
+            for y in outs:
+                y.backward(cnnlab.Tensor(g))
+            return [o.data for o in outs] + [t.grad.data, wt.grad.data]
+
+        got = run()
+        with cnnlab.kernels.use("reference"):
+            want = run()
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, **LOOSE[dtype])
 
 
 # ---------------------------------------------------------------- BatchNorm layers
