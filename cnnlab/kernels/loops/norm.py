@@ -21,7 +21,7 @@ arrays' dtype (each row's sum a vector of partial sums: the compiler's, under `f
 """
 import numba
 
-_jit = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+_jit = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 
 
 @numba.njit(inline="always", **_jit)
