@@ -19,20 +19,20 @@ import numpy as np
 from cnnlab.kernels import jit
 
 
-def _three_d(a: np.ndarray) -> np.ndarray:
+def three_d(a: np.ndarray) -> np.ndarray:
     """(N, C, *n) with 1-3 spatial axes as a contiguous (N, C, n₀, n₁, n₂), leading axes of size 1."""
     a = np.ascontiguousarray(a)
     return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
 
 
-def _spread(values, fill: int) -> tuple:
+def spread(values, fill: int) -> tuple:
     """A per-axis tuple of 1-3 spatial axes as three, `fill` on the leading axes."""
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
 def _weights(w: np.ndarray) -> np.ndarray:
     """w (C, 1, *k) -> (C, k₀, k₁, k₂) contiguous."""
-    return np.ascontiguousarray(w).reshape((w.shape[0],) + _spread(w.shape[2:], 1))
+    return np.ascontiguousarray(w).reshape((w.shape[0],) + spread(w.shape[2:], 1))
 
 
 def _pad(x: np.ndarray, pads=None) -> np.ndarray:
@@ -41,7 +41,7 @@ def _pad(x: np.ndarray, pads=None) -> np.ndarray:
     if not pads or not any(a or b for a, b in pads):
         return np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + tuple(n + a + b for n, (a, b) in zip(x.shape[2:], pads)), dtype=x.dtype)
-    jit.load("depthwise").pad(_three_d(x), *_spread([a for a, _ in pads], 0), _three_d(out))
+    jit.load("depthwise").pad(three_d(x), *spread([a for a, _ in pads], 0), three_d(out))
     return out
 
 
@@ -54,8 +54,8 @@ def _conv(x_pad, w, stride, dilation, out, bias):
     dtype = np.result_type(x_pad, w)
     y = np.empty((N, C) + tuple(out), dtype=dtype)
     b = np.zeros(C, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
-    jit.load("depthwise").forward(_three_d(x_pad), _weights(w), b, *_spread(stride, 1), *_spread(dilation, 1),
-                                  _three_d(y))
+    jit.load("depthwise").forward(three_d(x_pad), _weights(w), b, *spread(stride, 1), *spread(dilation, 1),
+                                  three_d(y))
     return y
 
 
@@ -63,16 +63,16 @@ def _grads(x_pad, g, w, kernel, padded_shape, stride, dilation, need_input, need
     loops = jit.load("depthwise")
     N, C = g.shape[:2]
     dtype = g.dtype
-    s, d = _spread(stride, 1), _spread(dilation, 1)
-    g3 = _three_d(g)
+    s, d = spread(stride, 1), spread(dilation, 1)
+    g3 = three_d(g)
     gx = gw = gb = None
     if need_input:
         gx = np.zeros((N, C) + tuple(padded_shape), dtype=dtype)
-        loops.input_grad(g3, _weights(w), *s, *d, _three_d(gx))
+        loops.input_grad(g3, _weights(w), *s, *d, three_d(gx))
     if need_weight:
-        gw = np.empty((C,) + _spread(kernel, 1), dtype=dtype)
+        gw = np.empty((C,) + spread(kernel, 1), dtype=dtype)
         gb = np.empty(C if need_bias else 0, dtype=dtype)
-        loops.weight_grad(_three_d(x_pad), g3, *s, *d, gw, gb)
+        loops.weight_grad(three_d(x_pad), g3, *s, *d, gw, gb)
         gw = gw.reshape((C, 1) + tuple(kernel))
         gb = gb if need_bias else None
     elif need_bias:
