@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from cnnlab.autograd import Function
+from cnnlab.kernels import jit
 from cnnlab.runtime import batch_parts, parallel_map
 
 __all__ = ["along", "plane_positions", "TakeFlat", "PutFlat", "WindowSum", "tap_code_dtype", "max_and_first_tap"]
@@ -33,7 +34,9 @@ class TakeFlat(Function):
     """y[n, c, j] = x[n, c].flat[index[n, c, j]]; gx = g scatter-added back to those elements.
 
     `values`, when the caller already has them (the maxima of a pooling search), are returned
-    instead of gathering them again.
+    instead of gathering them again. Where compiled loops run (`kernels.jit`), the scatter is
+    `kernels.loops.pool.scatter_add`, a plane a unit of work, in the order of np.add.at (the same
+    sums); it does not check the indices, which are the callers' own argmaxes (in range).
     """
 
     @staticmethod
@@ -45,6 +48,13 @@ class TakeFlat(Function):
 
     @staticmethod
     def backward(ctx, g):
+        loops = jit.load("pool")
+        if loops is not None and g.dtype in (np.float32, np.float64) and g.size:
+            planes = ctx.shape[0] * ctx.shape[1]
+            gx = np.empty(ctx.shape, dtype=g.dtype)
+            loops.scatter_add(np.ascontiguousarray(g).reshape(planes, -1),
+                              np.ascontiguousarray(ctx.index, dtype=np.int64).reshape(planes, -1), gx.reshape(planes, -1))
+            return gx, None
         gx = np.zeros(math.prod(ctx.shape), dtype=g.dtype)
         np.add.at(gx, plane_positions(ctx.index, ctx.shape), g.reshape(-1))               # repeats add up
         return gx.reshape(ctx.shape), None

@@ -17,6 +17,18 @@ DTYPES = [np.float64, np.float32]
 N_CONFIGS = 50  # per dimension count and dtype
 
 
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def search(request, monkeypatch):
+    """Every test here runs on both searches: the compiled loops for every row length (where numba is
+    installed; else the NumPy search again) and the NumPy reference (`kernels.use("reference")`)."""
+    if request.param == "compiled":
+        monkeypatch.setattr(P, "COMPILED_MAX_ROW", 1)
+        yield request.param
+    else:
+        with cnnlab.kernels.use("reference"):
+            yield request.param
+
+
 def has_empty_window(n, k, s, p, d, ceil_mode):
     """True if some window holds no input element (possible with dilation; PyTorch's index is garbage there)."""
     for nn, kk, ss, pp, dd in zip(n, k, s, p, d):
