@@ -17,7 +17,10 @@ reference, which is complete without numba. They do not run:
 
 Nothing here acts at import: numba is imported, and its threading layer chosen, by the first `load`.
 Where NUMBA_THREADING_LAYER is not set, cnnlab asks numba for a thread-safe one. Numba's threads
-follow `runtime.set_num_threads`.
+follow `runtime.set_num_threads`. Where neither GOMP_SPINCOUNT nor OMP_WAIT_POLICY is set, the GNU
+OpenMP that numba loads spins `tuning.OMP_SPIN_COUNT` times before its idle threads sleep (the
+variable is set while it loads, then removed: other OpenMP copies, torch's, and child processes
+do not see it).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import importlib
 import os
 import threading
 
-from cnnlab import runtime
+from cnnlab import runtime, tuning
 from cnnlab.kernels import switch
 
 _numba = None              # the numba module once it started, False where it cannot run
@@ -44,11 +47,17 @@ def _start():
         return False
     if "NUMBA_THREADING_LAYER" not in os.environ:
         numba.config.THREADING_LAYER = "threadsafe"     # OpenMP or TBB, never 'workqueue'
+    spin = not any(name in os.environ for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"))
+    if spin:           # read once, by the GNU OpenMP that numba loads now (torch's own copy is not it)
+        os.environ["GOMP_SPINCOUNT"] = str(tuning.OMP_SPIN_COUNT)
     try:
         probe = importlib.import_module("cnnlab.kernels.loops.probe")
         probe.launch()                                 # a parallel loop: loads the threading layer
     except (ValueError, ImportError, RuntimeError):    # numba: "No threading layer could be loaded"
         return False
+    finally:
+        if spin:
+            del os.environ["GOMP_SPINCOUNT"]
     if numba.threading_layer() == "workqueue":          # the user's setting: not safe from threads
         return False
     return numba
