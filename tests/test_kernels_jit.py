@@ -50,3 +50,18 @@ def test_threads_follow_cnnlab():
         cnnlab.set_num_threads(before)
     jit.load("depthwise")
     assert numba.get_num_threads() == min(before, numba.config.NUMBA_NUM_THREADS)
+
+
+def test_the_spin_count_is_set_only_while_openmp_loads():
+    """cnnlab's GOMP_SPINCOUNT reaches the GNU OpenMP that numba loads, and is gone from the environment
+    after (child processes and later libraries do not see it); a value the user set is left alone."""
+    if not jit.enabled():
+        pytest.skip("numba is not installed")
+    code = ("import os, cnnlab; from cnnlab.kernels import jit; ok = jit.enabled(); "
+            "print(ok, os.environ.get('GOMP_SPINCOUNT'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "None"]
+    out = subprocess.run([sys.executable, "-c", code], env=dict(env, GOMP_SPINCOUNT="123"), capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ["True", "123"]
