@@ -91,9 +91,11 @@ def _dense_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, need_input
         gx = np.zeros((N,) + tuple(padded_shape) + (C,), dtype=dtype)               # channels-last
         taps = all_tap_slices(tuple(kernel), tuple(stride), tuple(dilation), tuple(out))
     B = batch_chunk(L * K * C * g.itemsize)
+    whole = need_weight and B >= N and N * L <= tuning.IM2ROW_WHOLE_WEIGHT_ROWS
+    lane_weight = need_weight and not whole
 
     def lane(chunks):
-        gw = np.zeros((K * C, O), dtype=dtype) if need_weight else None
+        gw = np.zeros((K * C, O), dtype=dtype) if lane_weight else None
         gb = np.zeros(O, dtype=dtype) if need_bias else None
         for p in chunks:
             b, e = p.start, p.stop
@@ -105,13 +107,17 @@ def _dense_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, need_input
                 res = res.reshape((K, e - b) + tuple(out) + (C,))
                 for i, sl in enumerate(taps):
                     gx[(slice(b, e),) + sl] += res[i]
-            if need_weight:
+            if lane_weight:
                 gw += _rows(x_pad[b:e], kernel, stride, dilation, out).T @ grb
         return gw, gb
 
-    parts = in_lanes(lane, N, L * K * C * (need_input + need_weight), B)
+    parts = in_lanes(lane, N, L * K * C * (need_input + lane_weight), B) if need_input or lane_weight or need_bias else []
     gx = to_first(gx) if need_input else None                                     # (N, C, *padded) view
-    gw = to_first(sum(p[0] for p in parts).T.reshape((O,) + tuple(kernel) + (C,))) if need_weight else None
+    if whole:        # one GEMM over the whole batch, on BLAS's threads
+        gw = _rows(x_pad, kernel, stride, dilation, out).T @ gr
+    elif need_weight:
+        gw = sum(p[0] for p in parts)
+    gw = to_first(gw.T.reshape((O,) + tuple(kernel) + (C,))) if need_weight else None
     gb = sum(p[1] for p in parts) if need_bias else None
     return gx, gw, gb
 

@@ -518,3 +518,16 @@ def test_depthwise_kernel_gradients_match_finite_differences():
         gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3), x, w, b)
         gradcheck(lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1, groups=3),
                   x[:, :, 0], w[:, :, :, 0])
+
+
+def test_im2row_weight_gradient_in_one_gemm_or_in_lanes_agree(torch):
+    """im2row's weight gradient over the whole batch in one GEMM (few output positions:
+    `tuning.IM2ROW_WHOLE_WEIGHT_ROWS`) and summed over lanes and chunks give torch's numbers."""
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((3, 16, 2, 3)), rng.standard_normal((8, 16, 3, 3)), rng.standard_normal(8)
+    kwargs = dict(padding=1)
+    with cnnlab.kernels.use("im2row"):
+        for rows, chunk in [(128, None), (1, None), (1, 1)]:         # one GEMM; lanes; one sample a chunk
+            with cnnlab.tuning.override(IM2ROW_WHOLE_WEIGHT_ROWS=rows, **({"COLUMN_BUFFER_BYTES": chunk} if chunk else {})):
+                for dtype in (np.float64, np.float32):
+                    run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, b, dtype, kwargs, rows)
