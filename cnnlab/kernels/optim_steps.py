@@ -1,8 +1,9 @@
-"""Optimizer updates on compiled loops: Adam(W)'s step of one parameter in one pass.
+"""Optimizer updates on compiled loops: the step of one parameter in one pass, Adam(W)'s and SGD's.
 
 Applies to: a parameter whose data, gradient and state are contiguous arrays of one floating dtype,
-where compiled loops run (`cnnlab.kernels.jit`). `cnnlab.optim.Adam.step` asks `loops_for` and runs
-its NumPy reference where it answers None; both give the same numbers (`kernels.loops.optim`).
+where compiled loops run (`cnnlab.kernels.jit`). `cnnlab.optim.Adam.step` and `SGD.step` ask
+`loops_for` and run their NumPy reference where it answers None; both give the same numbers
+(`kernels.loops.optim`).
 """
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ def adam(loops, p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, group, step):
     loops.adam(p.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), v_max.reshape(-1),
                lr, beta1, beta2, float(group["eps"]), float(group["weight_decay"]),
                bool(group["decoupled_weight_decay"]), lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5)
+
+
+def sgd(loops, p, grad, buf, group, first):
+    """One SGD step of p in place (buf: the momentum buffer, None without momentum; `first`: it is
+    this step's gradient, as the reference's first step makes it)."""
+    momentum = float(group["momentum"])
+    loops.sgd(p.reshape(-1), grad.reshape(-1), _EMPTY[p.dtype] if buf is None else buf.reshape(-1),
+              float(group["lr"]), momentum, float(group["dampening"]), float(group["weight_decay"]),
+              bool(group["nesterov"]), bool(first))

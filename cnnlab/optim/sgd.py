@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.kernels import optim_steps
 from cnnlab.optim.optimizer import Optimizer, check_number
 
 
@@ -64,6 +65,8 @@ class SGD(Optimizer):
                 if p.grad is None:
                     continue
                 grad = self._grad(p, group["maximize"])
+                if self._compiled_step(p, grad, group, momentum):
+                    continue
                 if weight_decay != 0:
                     grad = grad + weight_decay * p.data
                 if momentum != 0:
@@ -78,3 +81,19 @@ class SGD(Optimizer):
                 p.data -= lr * grad
                 self._updated(p)
         return loss
+
+    def _compiled_step(self, p, grad, group, momentum) -> bool:
+        """The step of p on compiled loops (one pass: `kernels.optim_steps`), if they apply; whether it ran."""
+        state = self.state[p] if momentum != 0 else None
+        buf = state.get("momentum_buffer") if state is not None else None
+        first = momentum != 0 and buf is None
+        if first:
+            buf = np.empty_like(p.data)
+        loops = optim_steps.loops_for(p.data, grad, *([buf] if buf is not None else []))
+        if not loops:
+            return False
+        if first:
+            state["momentum_buffer"] = buf
+        optim_steps.sgd(loops, p.data, grad, buf, group, first)
+        self._updated(p)
+        return True

@@ -540,10 +540,11 @@ def test_custom_optimizer_written_as_in_torch():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] in ("Adam", "AdamW")], ids=ids)
-def test_adam_on_compiled_loops_matches_the_reference(config, dtype):
-    """Adam(W)'s step on its compiled loop (where numba runs: `cnnlab.kernels.optim_steps`) gives the
-    reference's numbers, step after step, params and state; a non-contiguous gradient takes the reference."""
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] in ("Adam", "AdamW", "SGD")], ids=ids)
+def test_steps_on_compiled_loops_match_the_reference(config, dtype):
+    """Adam(W)'s and SGD's steps on their compiled loops (where numba runs: `cnnlab.kernels.optim_steps`)
+    give the reference's numbers, step after step, params and state; a non-contiguous gradient takes the
+    reference."""
     name, options = config
     runs = []
     for switch in ("auto", "reference"):
