@@ -6,9 +6,9 @@ Applies to: 1-3 dimensions, any stride, padding and dilation, where compiled loo
 The reference path gathers the windows into columns and runs a batched GEMM of (1 × K) by (K × L)
 per channel: K + 1 passes over memory of the input's size for a product of K taps a value.
 The loops (`kernels.loops.depthwise`) read each input row once a tap and keep the output row
-in cache, and split the (sample, channel) planes over numba's threads: measured 8.2× torch
-in the forward and 6.5× with both gradients for the reference on 64 channels of 32×32,
-batch 64 (Intel Xeon, 2 threads; the figures now are in the README).
+in cache, and split the (sample, channel) planes over numba's threads. On 64 channels of 32×32,
+batch 64, 3×3 (Intel Xeon with AVX-512, 2 threads, wall clock) the reference measured 8.2× torch's
+time in the forward and 6.5× with both gradients, these loops 1.9-2.1× and 1.6-1.8×.
 
 Memory is NCHW (contiguous), as the reference's.
 """
