@@ -1,10 +1,12 @@
-"""The per-element updates of Adam(W), as one loop over a parameter.
+"""The per-element updates of Adam(W) and SGD, each as one loop over a parameter.
 
 NumPy's Adam step is about ten passes over each parameter, each a call of a few microseconds: for
-LeNet-5's ten small parameters they cost 0.33 ms a step, more than the arithmetic. One loop makes one
-pass. Written without `fastmath`, in the reference's order of operations and in the parameter's dtype
-(the scalars are cast to it first, as NumPy does with Python floats), so that each element rounds as
-the NumPy reference (`cnnlab.optim.Adam.step`) and PyTorch round it.
+LeNet-5's ten small parameters they cost 0.33 ms a step (0.09 ms as loops), more than the arithmetic;
+SGD with momentum makes six passes and two temporaries of the parameter's size (ResNet-18's 11
+million values). One loop makes one pass. Written without `fastmath`, in the reference's order of
+operations and in the parameter's dtype (the scalars are cast to it first, as NumPy does with Python
+floats), so that each element rounds as the NumPy references (`cnnlab.optim.Adam.step`,
+`cnnlab.optim.SGD.step`) and PyTorch round it.
 """
 import numba
 import numpy as np
