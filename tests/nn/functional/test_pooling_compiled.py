@@ -146,3 +146,28 @@ def test_compiled_relu_gradcheck():
     x = seeded("relu gradcheck").standard_normal(E.RELU_COMPILED_SIZE + 3)
     x[np.abs(x) < 1e-3] = 0.5                                     # away from the kink
     gradcheck(F.relu, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_takes_channels_last_memory_and_any_gradient_order(torch, dtype):
+    """A conv kernel's output (an NCHW view of channels-last memory) takes the compiled ReLU too, with an
+    upstream gradient in either order; values and gradients as torch's and the reference's, and the output
+    keeps the input's memory order."""
+    from cnnlab.kernels.layout import is_channels_last, to_first
+
+    rng = np.random.default_rng(21)
+    x = to_first(rng.standard_normal((2, 9, 11, 64)).astype(dtype))         # (2, 64, 9, 11), channels-last
+    x[0, 3, 2, 5] = 0.0
+    for g in (rng.standard_normal(x.shape).astype(dtype), to_first(rng.standard_normal((2, 9, 11, 64)).astype(dtype))):
+        ours = cnnlab.Tensor(x, requires_grad=True)
+        y = F.relu(ours)
+        assert is_channels_last(y.data)                                      # the order kept, either path
+        y.backward(cnnlab.Tensor(g))
+        theirs = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+        torch.relu(theirs).backward(torch.tensor(np.ascontiguousarray(g)))
+        np.testing.assert_array_equal(y.data, torch.relu(theirs).detach().numpy())
+        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+        with cnnlab.kernels.use("reference"):
+            ref = cnnlab.Tensor(x, requires_grad=True)
+            F.relu(ref).backward(cnnlab.Tensor(g))
+        np.testing.assert_array_equal(ours.grad.data, ref.grad.data)
