@@ -84,8 +84,9 @@ def start(args=None) -> dict:
     (`cnnlab.tuning.OMP_SPIN_COUNT`), as it does in a program without torch (`cnnlab train`), and torch,
     imported after it, shares that OpenMP (one library of that name is loaded); imported first, torch's
     own copy would serve numba too, with OpenMP's default spin count, which slows cnnlab's lanes (see
-    tuning). Torch's figures then come with the shorter spin: one LeNet-5 epoch measured 4.6 s against
-    4.4 s with OpenMP's default, a ResNet-18 step 122 against 116 ms."""
+    tuning). Torch's figures then come with the shorter spin: one LeNet-5 epoch at batch 64 measured
+    4.6-5.4 s against 4.3-4.4 s with OpenMP's default, a ResNet-18 step 106-122 against 111-117 ms
+    (AlexNet's inference was faster shared: 96-108 against 80 images/s)."""
     global clock
     import cnnlab
 
