@@ -131,18 +131,20 @@ def _topological_order(root: "Tensor") -> list:
 def _store_grad(t: "Tensor", g: np.ndarray, owned: bool) -> None:
     """Add the finished gradient `g` of `t` to ``t.grad``.
 
-    The first gradient is stored as it is when it is `owned` and `t` is a leaf: the sum of
+    The first gradient is stored as it is when it is `owned`, C-contiguous, and `t` is a leaf: the sum of
     several arrivals, or the result of a ``fresh_grads`` Function, is an array nothing else
     holds (as PyTorch steals a gradient nobody else refers to). Any other gradient may be held
     elsewhere (add's backward hands its upstream gradient to both inputs; a non-leaf's
-    gradient goes on to its inputs), so it is copied, and later gradients make a new array.
+    gradient goes on to its inputs), so it is copied, and later gradients make a new array. A strided
+    gradient (a conv kernel's view of its channels-last buffer) is copied to C order, as torch's gradients
+    of contiguous tensors are: an optimizer's step over a strided array makes several slow passes.
     """
     if t._ctx is not None:
         owned = False
     if g.dtype != t.data.dtype:
         g, owned = g.astype(t.data.dtype), True
-    if t._grad is None:
-        t._grad = Tensor(g if owned else np.array(g, copy=True))
+    if t._grad is None:   # C-contiguous, as torch's: a kernel's strided view would slow every later pass (a step)
+        t._grad = Tensor(g if owned and g.flags.c_contiguous else np.array(g, copy=True, order="C"))
     else:
         t._grad.data = t._grad.data + g
 

@@ -281,8 +281,9 @@ def test_pow_at_zero_gives_inf_gradient_without_warning():
 
 
 def test_leaf_keeps_a_fresh_gradient_without_a_copy(monkeypatch):
-    """A Function with fresh_grads (conv) hands its new arrays to the leaves as they are; gradients that
-    other places may hold (add's, which is the upstream gradient itself) are still copied."""
+    """A Function with fresh_grads (conv) hands its new arrays to the leaves as they are where they are
+    C-contiguous, and a strided one (a view of a kernel's padded channels-last buffer) as a C-order copy;
+    gradients that other places may hold (add's, which is the upstream gradient itself) are still copied."""
     import cnnlab.nn.functional as F
     from cnnlab.nn.functional.conv import ConvNd
 
@@ -292,7 +293,10 @@ def test_leaf_keeps_a_fresh_gradient_without_a_copy(monkeypatch):
     monkeypatch.setattr(ConvNd, "backward", staticmethod(lambda ctx, g: returned.append(real(ctx, g)) or returned[-1]))
     x, w = cnnlab.randn(2, 16, 5, 5, requires_grad=True), cnnlab.randn(4, 16, 3, 3, requires_grad=True)
     F.conv2d(x, w, padding=1).sum().backward()
-    assert x.grad.data is returned[0][0] and w.grad.data is returned[0][1]
+    gx, gw = returned[0][:2]
+    assert w.grad.data is gw and gw.flags.c_contiguous
+    assert not gx.flags.c_contiguous and x.grad.data.flags.c_contiguous
+    np.testing.assert_array_equal(x.grad.data, gx)
 
     a, b = cnnlab.randn(3, requires_grad=True), cnnlab.randn(3, requires_grad=True)
     (a + b).backward(cnnlab.ones(3))

@@ -543,8 +543,8 @@ def test_custom_optimizer_written_as_in_torch():
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] in ("Adam", "AdamW", "SGD")], ids=ids)
 def test_steps_on_compiled_loops_match_the_reference(config, dtype):
     """Adam(W)'s and SGD's steps on their compiled loops (where numba runs: `cnnlab.kernels.optim_steps`)
-    give the reference's numbers, step after step, params and state; a non-contiguous gradient takes the
-    reference."""
+    give the reference's numbers, step after step, params and state, a non-contiguous gradient (copied
+    for the loops) included."""
     name, options = config
     runs = []
     for switch in ("auto", "reference"):

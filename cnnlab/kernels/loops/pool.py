@@ -21,6 +21,10 @@ the tap ranges (now in `_last_axis_taps`, once a call) were most of a row's time
 k2 s2 measured 10.3 ms a forward with them, 6.0 ms without (1 thread; torch 22 ms). One (sample, channel) plane is a unit of work for the threads, for the gradient too,
 so its scatter-add (repeated indices add up, in output order, as np.add.at) has no races.
 
+On channels-last memory (the conv kernels' outputs, through ReLU) `max_forward_last` and
+`scatter_add_last` keep that layout, a sample a unit of work, the channels innermost: the planes' loops
+would need a transposing copy each way (VGG-style net: (64, 64, 32, 32), about 10 ms each).
+
 ReLU runs over chunks of the flattened array (RELU_CHUNK elements a unit of work).
 """
 import numba
@@ -132,6 +136,63 @@ def scatter_add(g, index, gx):
         src, at = g[p], index[p]
         for j in range(O):
             plane[at[j]] += src[j]
+
+
+@numba.njit(parallel=True, **_jit)
+def max_forward_last(x, n0, n1, n2, k0, k1, k2, s0, s1, s2, p0, p1, p2, d0, d1, d2, o0, o1, o2, C, y, index):
+    """As `max_forward`, on channels-last memory: x (N, n₀·n₁·n₂·C) -> y (N, o₀·o₁·o₂·C) and index (int64,
+    y's shape), each position's C channels consecutive. The rule per (sample, channel) plane is
+    max_forward's; the innermost loop runs along the channels (contiguous, vectorised), and a sample is a
+    unit of work."""
+    N = x.shape[0]
+    uC = _u(C)
+    neg_inf = y.dtype.type(-np.inf)
+    for n in numba.prange(N):
+        src, out, at = x[n], y[n], index[n]
+        for i in range(o0):
+            for j in range(o1):
+                for l in range(o2):
+                    o = _u((i * o1 + j) * o2 + l) * uC
+                    start = (_first_inside(i, s0, p0, d0) * n1 + _first_inside(j, s1, p1, d1)) * n2 \
+                        + _first_inside(l, s2, p2, d2)
+                    for c in range(uC):
+                        out[o + c], at[o + c] = neg_inf, start
+                    for t0 in range(k0):
+                        r0 = i * s0 - p0 + t0 * d0
+                        if r0 < 0 or r0 >= n0:
+                            continue
+                        for t1 in range(k1):
+                            r1 = j * s1 - p1 + t1 * d1
+                            if r1 < 0 or r1 >= n1:
+                                continue
+                            for t2 in range(k2):
+                                r2 = l * s2 - p2 + t2 * d2
+                                if r2 < 0 or r2 >= n2:
+                                    continue
+                                pos = (r0 * n1 + r1) * n2 + r2
+                                first = _u(pos) * uC
+                                for c in range(uC):
+                                    v, b = src[first + c], out[o + c]
+                                    take = (v > b) | (v != v)
+                                    out[o + c] = v if take else b
+                                    at[o + c] = pos if take else at[o + c]
+
+
+@numba.njit(parallel=True, **_jit)
+def scatter_add_last(g, index, gx, C):
+    """As `scatter_add`, on channels-last memory: gx (N, M·C) = zeros, then gx[n, index[n, j]·C + c] +=
+    g[n, j] for the outputs j = o·C + c of each sample n (g, index: (N, O·C)), in output order per
+    (sample, channel), as np.add.at; a sample is a unit of work."""
+    N, OC = g.shape
+    uC = _u(C)
+    for n in numba.prange(N):
+        plane = gx[n]
+        plane[:] = 0
+        src, at = g[n], index[n]
+        for o in range(_u(OC) // uC):
+            for c in range(uC):
+                j = o * uC + c
+                plane[_u(at[j]) * uC + c] += src[j]
 
 
 @numba.njit(parallel=True, **_jit)

@@ -17,6 +17,7 @@ import numpy as np
 
 from cnnlab.autograd import Function
 from cnnlab.kernels import jit
+from cnnlab.kernels.layout import is_channels_last, to_first, to_last
 from cnnlab.runtime import batch_parts, parallel_map
 
 __all__ = ["along", "plane_positions", "TakeFlat", "PutFlat", "WindowSum", "tap_code_dtype", "max_and_first_tap"]
@@ -36,12 +37,14 @@ class TakeFlat(Function):
     `values`, when the caller already has them (the maxima of a pooling search), are returned
     instead of gathering them again. Where compiled loops run (`kernels.jit`), the scatter is
     `kernels.loops.pool.scatter_add`, a plane a unit of work, in the order of np.add.at (the same
-    sums); it does not check the indices, which are the callers' own argmaxes (in range).
+    sums), or for a channels-last input (a conv's output) `scatter_add_last`, whose gradient keeps that
+    layout; it does not check the indices, which are the callers' own argmaxes (in range).
     """
 
     @staticmethod
     def forward(ctx, x, index, values=None):
         ctx.shape, ctx.index = x.shape, index
+        ctx.channels_last = x.ndim > 2 and x.shape[1] > 1 and not x.flags.c_contiguous and is_channels_last(x)
         if values is not None:
             return values
         return x.reshape(-1)[plane_positions(index, x.shape)].reshape(index.shape)         # (N, C, *o)
@@ -50,7 +53,14 @@ class TakeFlat(Function):
     def backward(ctx, g):
         loops = jit.load("pool")
         if loops is not None and g.dtype in (np.float32, np.float64) and g.size:
-            planes = ctx.shape[0] * ctx.shape[1]
+            N, C = ctx.shape[:2]
+            if ctx.channels_last:       # the gradient in the input's layout (`scatter_add_last`)
+                gx = np.empty((N,) + tuple(ctx.shape[2:]) + (C,), dtype=g.dtype)
+                loops.scatter_add_last(np.ascontiguousarray(to_last(g)).reshape(N, -1),
+                                       np.ascontiguousarray(to_last(ctx.index), dtype=np.int64).reshape(N, -1),
+                                       gx.reshape(N, -1), C)
+                return to_first(gx), None
+            planes = N * C
             gx = np.empty(ctx.shape, dtype=g.dtype)
             loops.scatter_add(np.ascontiguousarray(g).reshape(planes, -1),
                               np.ascontiguousarray(ctx.index, dtype=np.int64).reshape(planes, -1), gx.reshape(planes, -1))

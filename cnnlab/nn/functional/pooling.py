@@ -43,7 +43,7 @@ import numpy as np
 from cnnlab import arguments, shapes
 from cnnlab.autograd import Tensor, is_grad_enabled
 from cnnlab.kernels import jit
-from cnnlab.kernels.layout import as_three
+from cnnlab.kernels.layout import as_three, is_channels_last, to_first, to_last
 from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import batched, check_input
 from cnnlab.nn.functional._window_ops import TakeFlat, WindowSum, max_and_first_tap, tap_code_dtype
@@ -70,10 +70,13 @@ def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index)
     Measured forward + backward against torch (1 thread, CPU time, Intel Xeon AVX-512): (64, 64, 32, 32)
     k2 s2 0.47× with it, 0.85× with the NumPy search; k3 s2 0.61× against 0.98×; (64, 6, 28, 28) k2
     (rows of 14) 0.46× against 0.50×; but rows of 5, (64, 16, 10, 10) k2, 0.99× against 0.60×: its
-    fixed cost a row (about 90 ns) is more than the NumPy search's on short rows.
+    fixed cost a row (about 90 ns) is more than the NumPy search's on short rows. Channels-last memory
+    (a conv's output, through ReLU) takes the loops at any row length: their innermost loop runs
+    along the channels (`kernels.loops.pool.max_forward_last`).
     """
     loops = jit.load("pool")
-    if want_index and loops is not None and x.dtype in (np.float32, np.float64) and out[-1] >= COMPILED_MAX_ROW:
+    if (want_index and loops is not None and x.dtype in (np.float32, np.float64)
+            and (out[-1] >= COMPILED_MAX_ROW or _channels_last_planes(x))):
         best, index = _compiled_max(loops, x, kernel, stride, padding, dilation, out)
         return best, index, _plane_geometry(tuple(x.shape[2:]), kernel, stride, padding, dilation, out)[3]
     best, first = _max_and_tap(x, kernel, stride, dilation, out, pads, want_index)
@@ -82,15 +85,27 @@ def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index)
     return (best,) + _plane_index(x.shape[2:], best, first, kernel, stride, padding, dilation, out)
 
 
+def _channels_last_planes(x) -> bool:
+    """Whether x (N, C, *n) is channels-last memory (and not also NCHW, as with one channel)."""
+    return x.shape[1] > 1 and not x.flags.c_contiguous and is_channels_last(x)
+
+
 def _compiled_max(loops, x, kernel, stride, padding, dilation, out):
     """The maxima and their flat plane indices from one pass of `kernels.loops.pool` (the same values
-    and indices as `_max_and_tap` + `_plane_index`)."""
-    P = x.shape[0] * x.shape[1]
+    and indices as `_max_and_tap` + `_plane_index`). A channels-last x (a conv's output, through ReLU)
+    gives channels-last maxima and indices (NCHW-shaped views), the layout the next conv reads."""
+    geometry = (*as_three(x.shape[2:], 1), *as_three(kernel, 1), *as_three(stride, 1), *as_three(padding, 0),
+                *as_three(dilation, 1), *as_three(out, 1))
+    N, C = x.shape[:2]
+    if _channels_last_planes(x):
+        y = np.empty((N,) + tuple(out) + (C,), dtype=x.dtype)
+        index = np.empty(y.shape, dtype=np.int64)
+        loops.max_forward_last(to_last(x).reshape(N, -1), *geometry, C, y.reshape(N, -1), index.reshape(N, -1))
+        return to_first(y), to_first(index)
+    P = N * C
     y = np.empty(x.shape[:2] + tuple(out), dtype=x.dtype)
     index = np.empty(y.shape, dtype=np.int64)
-    loops.max_forward(np.ascontiguousarray(x).reshape(P, -1), *as_three(x.shape[2:], 1), *as_three(kernel, 1),
-                      *as_three(stride, 1), *as_three(padding, 0), *as_three(dilation, 1), *as_three(out, 1),
-                      y.reshape(P, -1), index.reshape(P, -1))
+    loops.max_forward(np.ascontiguousarray(x).reshape(P, -1), *geometry, y.reshape(P, -1), index.reshape(P, -1))
     return y, index
 
 

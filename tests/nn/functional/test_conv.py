@@ -531,3 +531,18 @@ def test_im2row_weight_gradient_in_one_gemm_or_in_lanes_agree(torch):
             with cnnlab.tuning.override(IM2ROW_WHOLE_WEIGHT_ROWS=rows, **({"COLUMN_BUFFER_BYTES": chunk} if chunk else {})):
                 for dtype in (np.float64, np.float32):
                     run_pair(torch, F.conv2d, torch.nn.functional.conv2d, x, w, b, dtype, kwargs, rows)
+
+
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_gradients_are_contiguous_under_every_kernel(kernel, D):
+    """Every kernel hands back C-contiguous weight, bias and input gradients, as torch does: a strided
+    weight gradient would cost every later pass over it (an optimizer's step)."""
+    rng = np.random.default_rng(12 + D)
+    x = cnnlab.tensor(rng.standard_normal((2, 16) + (9,) * D).astype(np.float32), requires_grad=True)
+    for C_out, groups in ((24, 1), (16, 16)):
+        w = cnnlab.tensor(rng.standard_normal((C_out, 16 // groups) + (3,) * D).astype(np.float32), requires_grad=True)
+        b = cnnlab.tensor(rng.standard_normal(C_out).astype(np.float32), requires_grad=True)
+        x.grad = None
+        getattr(F, f"conv{D}d")(x, w, b, padding=1, groups=groups).sum().backward()
+        for t in (x, w, b):
+            assert t.grad.data.flags.c_contiguous, (kernel, D, groups, t.shape, t.grad.data.strides)

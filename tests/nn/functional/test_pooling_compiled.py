@@ -12,6 +12,7 @@ import cnnlab.nn.functional as F
 import cnnlab.nn.functional.elementwise as E
 import cnnlab.nn.functional.pooling as P
 from cnnlab.kernels import jit
+from cnnlab.kernels.layout import is_channels_last, to_first, to_last
 from helpers import gradcheck, seeded
 from oracle import against_torch
 
@@ -41,20 +42,35 @@ def special_values(rng, shape):
 
 
 def run(fn, x, upstream):
-    t = cnnlab.Tensor(x.copy(), requires_grad=True)
+    t = cnnlab.Tensor(np.copy(x, order="K"), requires_grad=True)        # (keeps a channels-last layout)
     out = fn(t)
     y = out[0] if isinstance(out, tuple) else out
     y.backward(cnnlab.Tensor(upstream))
     return out, t.grad.data
 
 
+def channels_last(x):
+    """x (N, C, *n) as an NCHW-shaped view of channels-last memory, the layout of the conv kernels' outputs."""
+    return to_first(np.ascontiguousarray(to_last(x)))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels-last"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("D", [1, 2, 3])
-def test_compiled_max_pool_is_the_reference_bit_for_bit(D, dtype):
-    rng = seeded("compiled max pool", D, np.dtype(dtype).name)
-    for _ in range(12):
+def test_compiled_max_pool_is_the_reference_bit_for_bit(D, dtype, layout):
+    """Values, indices and the gradient's scatter, on NCHW or channels-last input (`max_forward_last`,
+    also for rows shorter than COMPILED_MAX_ROW), with the reference's numbers bit for bit."""
+    rng = seeded("compiled max pool", D, np.dtype(dtype).name, layout)
+    for i in range(12):
         shape, kwargs = pool_config(rng, D)
+        if layout == "channels-last":
+            shape = (shape[0], int(rng.integers(2, 6))) + shape[2:]
+            if i % 2:                                   # short rows: the channels-last loops still run
+                k, d = kwargs["kernel_size"][-1], kwargs["dilation"][-1]
+                shape, kwargs["stride"] = shape[:-1] + (max(shape[-1] // 4, d * (k - 1) + 1),), 1
         x = special_values(rng, shape).astype(dtype)
+        if layout == "channels-last":
+            x = channels_last(x)
         fn = lambda t: getattr(F, f"max_pool{D}d")(t, **kwargs, return_indices=True)  # noqa: E731
         with cnnlab.no_grad():
             y = fn(cnnlab.Tensor(x))[0]
@@ -66,6 +82,11 @@ def test_compiled_max_pool_is_the_reference_bit_for_bit(D, dtype):
         np.testing.assert_array_equal(idx.data, idx0.data, err_msg=str(kwargs))
         assert idx.dtype == np.int64
         np.testing.assert_array_equal(gx, gx0, err_msg=str(kwargs))
+        if layout == "channels-last" and jit.enabled():  # the loops kept the layout, for the next conv
+            y, _ = fn(cnnlab.Tensor(x, requires_grad=True))
+            gx_in_layout = y._ctx.backward(y._ctx, upstream)[0]          # (a leaf's .grad is C-contiguous)
+            np.testing.assert_array_equal(gx_in_layout, gx0)
+            assert is_channels_last(y.data) and is_channels_last(gx_in_layout)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
