@@ -20,10 +20,15 @@ round. A case is a loop of back-to-back steps (steady state, after warm-up steps
 - inference: images per second of LeNet-5 at batch 1000 and AlexNet (torchvision's) at 224×224 batch 8,
   in eval mode without gradients.
 
-Peak memory (Linux): each case also runs twice in a fresh process per framework; the figure is the
-peak resident set size during the two runs over what was resident before them (model, data and imports
-are the baseline): the memory the steps needed at their peak, first-use buffers included. (The lenet5 epoch cases measure 20 steps of their batch size.) As
-`cnnlab train` does, cnnlab's process keeps freed memory for reuse (`cnnlab.runtime.keep_freed_memory`).
+Peak memory (Linux): each case also runs twice in a fresh process per framework; the figure ('peak MB')
+is the peak resident set size during the two runs over what was resident before them: the memory the
+steps needed at their peak, the buffers of their first use included. The baseline holds the model, the
+data, the imports, and the code that each framework loads on first use, which one step of the case on a
+batch of 2 loads first (`CODE_WARM_UP`): torch's oneDNN kernels, cnnlab's compiled loops (numba maps
+them from its cache on disk, or compiles them, once per process: about 100 MB). '+code' is the same
+figure without that step, the code counted too. (The lenet5 epoch cases measure 20 steps of their batch
+size, with SGD.) As `cnnlab train` does, cnnlab's process keeps freed memory for reuse
+(`cnnlab.runtime.keep_freed_memory`).
 """
 from __future__ import annotations
 
@@ -238,6 +243,19 @@ CASES = {
 }
 
 
+#: name -> a make(lib) of the case's steps on a batch of 2, run before the peak-memory baseline: it loads the
+#: code each framework loads on first use (torch: oneDNN's kernels; cnnlab: the compiled loops, from numba's
+#: cache on disk, or compiled), which is not memory the steps of the case need (see the module docstring).
+CODE_WARM_UP = {
+    "lenet5 MNIST epoch, batch 64": train_steps(lenet, (2, 1, 28, 28), 10, 1),
+    "lenet5 MNIST epoch, batch 256": train_steps(lenet, (2, 1, 28, 28), 10, 1),
+    "vgg-style CIFAR step, 32x32, batch 64": train_steps(vgg_cifar, (2, 3, 32, 32), 10, 1),
+    "resnet18 step, 64x64, batch 16": train_steps(resnet18_small, (2, 3, 64, 64), 10, 1),
+    "lenet5 inference, batch 1000": inference(lenet, (2, 1, 28, 28), 1),
+    "alexnet inference, 224x224, batch 8": inference(alexnet, (2, 3, 224, 224), 1),
+}
+
+
 def figure(unit, seconds, items):
     """The case's figure from the best run: time per epoch/step (lower is better) or images/s (higher)."""
     if unit == "s/epoch":
@@ -248,10 +266,11 @@ def figure(unit, seconds, items):
 
 
 # ---------------------------------------------------------------- peak memory, in a fresh process each
-def peak_memory_mb(name: str, lib: str) -> float:
-    """Growth of the peak RSS of a fresh process over its steps (see the module docstring), in MB."""
+def peak_memory_mb(name: str, lib: str, code: bool = True) -> float:
+    """Growth of the peak RSS of a fresh process over its steps (see the module docstring), in MB; with
+    `code` False, the code loaded on first use counts too."""
     code = (f"import sys; sys.path.insert(0, {sys.path[0]!r}); import networks as n; "
-            f"print(n.measure_peak({name!r}, {lib!r}))")
+            f"print(n.measure_peak({name!r}, {lib!r}, {code!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -261,13 +280,18 @@ def _status_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
-def measure_peak(name: str, lib: str) -> float:
-    """In this (fresh) process: the case's model and data, then the peak resident set of two runs over
-    what was resident before them (Linux: VmHWM, reset through /proc/self/clear_refs)."""
+def measure_peak(name: str, lib: str, code: bool = True) -> float:
+    """In this (fresh) process: the case's model and data, with `code` its steps on a batch of 2 first
+    (`CODE_WARM_UP`), then the peak resident set of two runs over what was resident before them
+    (Linux: VmHWM, reset through /proc/self/clear_refs)."""
     from cnnlab import runtime
 
     runtime.keep_freed_memory(True)
     make, _, _ = CASES[name]
+    if code:
+        warm_up, _ = CODE_WARM_UP[name](lib)
+        warm_up()
+        del warm_up
     if name.startswith("lenet5 MNIST epoch"):           # a whole epoch is long: its steps are alike
         run, _ = train_steps(lenet, (int(name.rsplit(" ", 1)[1]), 1, 28, 28), 10, 20)(lib)
     else:
@@ -307,14 +331,17 @@ def main():
                 best[(name, lib)] = min(best[(name, lib)], common.clock() - start)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     results = []
-    print(f"{'case':40s} {'cnnlab':>10s} {'torch':>10s} {'unit':>9s} {'ratio':>6s} {'peak MB':>8s} {'torch':>7s}")
+    print(f"{'case':40s} {'cnnlab':>10s} {'torch':>10s} {'unit':>9s} {'ratio':>6s} {'peak MB':>8s} {'torch':>7s}"
+          f" {'+code':>7s} {'torch':>7s}")
     for name, (_, unit, _) in cases.items():
         ours, theirs = (figure(unit, best[(name, lib)], runs[(name, lib)][1]) for lib in ("cnnlab", "torch"))
         ratio = theirs / ours if unit == "images/s" else ours / theirs     # always cnnlab time / torch time
-        memory = (None, None) if args.no_memory else (peak_memory_mb(name, "cnnlab"), peak_memory_mb(name, "torch"))
+        memory = (None,) * 4 if args.no_memory else tuple(peak_memory_mb(name, lib, code)
+                                                           for code in (True, False) for lib in ("cnnlab", "torch"))
         results.append({"case": name, "unit": unit, "cnnlab": ours, "torch": theirs, "ratio": ratio,
-                        "cnnlab_peak_mb": memory[0], "torch_peak_mb": memory[1]})
-        mem = "" if memory[0] is None else f" {memory[0]:8.1f} {memory[1]:7.1f}"
+                        "cnnlab_peak_mb": memory[0], "torch_peak_mb": memory[1],
+                        "cnnlab_peak_with_code_mb": memory[2], "torch_peak_with_code_mb": memory[3]})
+        mem = "" if memory[0] is None else f" {memory[0]:8.1f} {memory[1]:7.1f} {memory[2]:7.1f} {memory[3]:7.1f}"
         print(f"{name:40s} {ours:10.2f} {theirs:10.2f} {unit:>9s} {ratio:6.2f}{mem}", flush=True)
     print("ratio: cnnlab's time over torch's (for images/s: torch's rate over cnnlab's)")
     if args.json:
