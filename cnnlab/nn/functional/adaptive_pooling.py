@@ -103,10 +103,12 @@ def _adaptive_avg_nd(op, D, input, output_size):
     check_input(op, D, input)
     size = arguments.adaptive_output_size(output_size, D, input.shape[-D:], op=op)
     spatial = input.shape[-D:]
+    lead = input.ndim - D
+    if all(o == 1 for o in size):           # global average pooling: a mean over the trailing axes
+        return mean(input, dim=tuple(range(lead, input.ndim)), keepdim=True)
     if all(n % o == 0 for n, o in zip(spatial, size)):
         # equal bins on every axis: one reshape (…, o₁, n₁/o₁, …) and one mean over the bin axes,
         # a single pass (reducing axis by axis reads the input D times, along strided axes)
-        lead = input.ndim - D
         split = tuple(v for n, o in zip(spatial, size) for v in (o, n // o))
         bins = tuple(lead + 2 * a + 1 for a in range(D))
         return mean(reshape(input, input.shape[:lead] + split), dim=bins)

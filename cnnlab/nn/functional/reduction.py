@@ -32,6 +32,22 @@ def _grad_to_input_shape(g, shape, dims, keepdim):
     return np.broadcast_to(g, shape)
 
 
+def _trailing_mean(x, dims, keepdim):
+    """The mean of a C-contiguous float array over its trailing axes `dims` as (rows, n) @ ones(n) / n,
+    where they hold at least MEAN_GEMV_MIN elements; None otherwise (NumPy's mean then runs)."""
+    if dims is None or x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous or x.size == 0:
+        return None
+    lead = x.ndim - len(dims)
+    if tuple(dims) != tuple(range(lead, x.ndim)):
+        return None
+    n = x.size // builtins.max(1, int(np.prod(x.shape[:lead])))
+    if n < MEAN_GEMV_MIN:
+        return None
+    out = x.reshape(-1, n) @ np.ones(n, dtype=x.dtype)
+    out /= x.dtype.type(n)
+    return out.reshape(x.shape[:lead] + ((1,) * len(dims) if keepdim else ()))
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims=None, keepdim=False):
@@ -43,11 +59,19 @@ class Sum(Function):
         return _grad_to_input_shape(g, ctx.shape, ctx.dims, ctx.keepdim)
 
 
+#: Mean over trailing axes of at least this many elements (a global average pool) is a matrix-vector
+#: product with ones: BLAS's vectorised, threaded GEMV. (64, 64, 32, 32) float32 over (2, 3) measured
+#: 0.30 ms against NumPy's 1.1-1.3 ms (AMD EPYC, 2 cores; torch 0.16 ms).
+MEAN_GEMV_MIN = 64
+
+
 class Mean(Function):
     @staticmethod
     def forward(ctx, x, dims=None, keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        out = np.asarray(x.mean(axis=dims, keepdims=keepdim))
+        out = _trailing_mean(x, dims, keepdim)
+        if out is None:
+            out = np.asarray(x.mean(axis=dims, keepdims=keepdim))
         ctx.count = x.size // builtins.max(out.size, 1) if x.size else 0
         return out
 

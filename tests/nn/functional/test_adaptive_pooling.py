@@ -179,3 +179,26 @@ def test_adaptive_errors():
         A.global_avg_pool(cnnlab.zeros(2, 3))
     with pytest.raises(TypeError, match=r"global_max_pool: expected a floating point tensor, got dtype int64"):
         A.global_max_pool(cnnlab.Tensor(np.zeros((1, 1, 2), np.int64)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("D", [1, 2, 3])
+def test_global_average_pooling_matches_torch(torch, D, dtype):
+    """Output size 1: a mean over the trailing axes, a matrix-vector product with ones where they hold at
+    least MEAN_GEMV_MIN values (`reduction._trailing_mean`), NumPy's mean below that or on channels-last
+    memory; inf and NaN propagate as in torch."""
+    from cnnlab.nn.functional.reduction import MEAN_GEMV_MIN
+
+    rng = np.random.default_rng(230 + D)
+    ours, theirs = getattr(A, f"adaptive_avg_pool{D}d"), getattr(torch.nn.functional, f"adaptive_avg_pool{D}d")
+    side = {1: (MEAN_GEMV_MIN + 7,), 2: (9, 11), 3: (4, 5, 6)}[D]
+    for i, shape in enumerate([(2, 3) + side, (3,) + side, (2, 2) + (3,) * D]):     # unbatched; below the GEMV
+        x = rng.standard_normal(shape)
+        run_pair(torch, ours, theirs, x, dtype, (1,), i)
+    x = rng.standard_normal((2, 4) + side)
+    x[0, 1].flat[3], x[1, 2].flat[5], x[1, 3].flat[0] = np.inf, np.nan, -np.inf
+    y = ours(cnnlab.tensor(x.astype(dtype)), 1).data
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(theirs(torch.tensor(x.astype(dtype)), 1).numpy()))
+    assert y[0, 1].item() == np.inf and y[1, 3].item() == -np.inf and np.isnan(y[1, 2].item())
+    last = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)        # channels-last memory
+    np.testing.assert_allclose(ours(cnnlab.tensor(last), 1).data, ours(cnnlab.tensor(x), 1).data, rtol=1e-12)
