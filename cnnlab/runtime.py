@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
 import os
 import sys
@@ -217,28 +218,51 @@ def lanes_available() -> bool:
     return _num_threads > 1 and bool(_blas_controllers()) and not getattr(_in_worker, "active", False)
 
 
+class _Chunks:
+    """Consecutive slices of `chunk` items of range(n), handed out one at a time to whichever lane asks
+    next (iterating is thread-safe: itertools.count's next() is atomic), so that a lane on a busier
+    core takes fewer of them."""
+
+    def __init__(self, n: int, chunk: int):
+        self.n, self.chunk, self._next = n, max(1, chunk), itertools.count()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> slice:
+        start = next(self._next) * self.chunk
+        if start >= self.n:
+            raise StopIteration
+        return slice(start, min(start + self.chunk, self.n))
+
+
 def _chunks(part: slice, chunk: int) -> list:
     """The consecutive slices of at most `chunk` items that make up `part`, in order."""
     step = max(1, chunk)
     return [slice(a, min(a + step, part.stop)) for a in range(part.start, part.stop, step)]
 
 
-def in_lanes(fn, n: int, item_elements: int, chunk: int) -> list:
+def in_lanes(fn, n: int, item_elements: int, chunk: int, ordered: bool = False) -> list:
     """Run fn(chunks) in one lane per part of batch_parts(n, item_elements), on worker threads with BLAS
     single-threaded meanwhile (`single_threaded_blas`), and return each lane's result, in the parts'
-    order; `chunks` is the list of consecutive slices of at most `chunk` items that make up the lane's
-    part. One lane, with BLAS untouched, when there is one part or lanes are not available. fn may call
-    BLAS; like `parallel_map`'s, it must write only to the memory of its own chunks.
+    order; `chunks` iterates over slices of at most `chunk` items of range(n). One lane, with BLAS
+    untouched, when there is one part or lanes are not available. fn may call BLAS; like
+    `parallel_map`'s, it must write only to the memory of its own chunks.
 
-    Each lane's part and chunks depend on n, item_elements, chunk and the thread count only, so that sums
-    over the chunks (a weight gradient) add up in the same order in every run: chunks handed out to
-    whichever lane asked first made the order, and the float rounding, change from run to run (the same
-    seed then trained to different numbers where a lane had several chunks)."""
+    By default the lanes share one iterator, each taking the next chunk when it is done with its last
+    (a lane on a busier core takes fewer; chunks are cut smaller when there would be fewer than lanes).
+    With `ordered`, for a lane that sums over its chunks (a weight gradient), each lane takes the
+    consecutive chunks of its own part, which depend on n, item_elements, chunk and the thread count
+    only: the sums add up in the same order, and round the same way, in every run (shared chunks made
+    the same seed train to different numbers where a lane had several chunks)."""
     parts = batch_parts(n, item_elements) if lanes_available() else [slice(0, n)]
     if len(parts) <= 1:
-        return [fn(_chunks(slice(0, n), chunk))]
+        return [fn(_chunks(slice(0, n), chunk) if ordered else _Chunks(n, chunk))]
     with single_threaded_blas():
-        return parallel_map(lambda part: fn(_chunks(part, chunk)), parts)
+        if ordered:
+            return parallel_map(lambda part: fn(_chunks(part, chunk)), parts)
+        chunks = _Chunks(n, min(chunk, -(-n // len(parts))))          # at least one chunk a lane
+        return parallel_map(lambda _: fn(chunks), range(len(parts)))
 
 
 # ---------------------------------------------------------------- scratch buffers

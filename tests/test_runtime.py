@@ -161,10 +161,8 @@ def test_without_threadpoolctl_everything_runs_in_one_lane():
 
 
 @requires("threadpoolctl", "fast")
-def test_lanes_take_fixed_parts_in_order(threads, tuned):
-    """Each lane takes one part of the batch (batch_parts), cut into consecutive chunks, whatever the lanes'
-    speed: the same chunks in the same order in every run (sums over them round the same way), the
-    results in the parts' order."""
+def test_lanes_share_the_chunks(threads, tuned):
+    """Every chunk goes to exactly one lane, and the lanes take them as they finish (a slow lane takes fewer)."""
     import threading
     import time
 
@@ -179,10 +177,18 @@ def test_lanes_take_fixed_parts_in_order(threads, tuned):
             time.sleep(0.02 if slow else 0.001)
         return taken
 
+    lanes = runtime.in_lanes(lane, 20, 1, 2)
+    assert len(lanes) == 2 and sorted(sum(lanes, [])) == [(b, b + 2) for b in range(0, 20, 2)]
+    assert len(lanes[0]) > len(lanes[1])          # the calling thread's lane was the fast one here
+    # one chunk of the whole batch is cut in two, so that both lanes have work
+    lanes = runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 3, 1, 3)
+    assert sorted(sum(lanes, [])) == [(0, 2), (2, 3)]
+    # ordered: each lane its own part, in consecutive chunks, whatever the lanes' speed
     for _ in range(2):
-        assert runtime.in_lanes(lane, 20, 1, 4) == [[(0, 4), (4, 8), (8, 10)], [(10, 14), (14, 18), (18, 20)]]
-    # a chunk larger than a part: each lane still has work, a part of the batch each
-    assert runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 3, 1, 3) == [[(0, 1)], [(1, 3)]]
+        assert runtime.in_lanes(lane, 20, 1, 4, ordered=True) == [[(0, 4), (4, 8), (8, 10)],
+                                                                  [(10, 14), (14, 18), (18, 20)]]
+    assert runtime.in_lanes(lambda chunks: [(p.start, p.stop) for p in chunks], 3, 1, 3, ordered=True) == [
+        [(0, 1)], [(1, 3)]]
 
 
 def _blas_threads() -> list:

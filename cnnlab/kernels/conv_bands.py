@@ -171,7 +171,7 @@ def _band_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, last, need_
                 gw += _lower(x_pad[b:e], k, stride, dilation, out, last).reshape(-1, K1 * C).T @ Gr
         return gw, gb
 
-    parts = in_lanes(lane, N, per_sample, B)
+    parts = in_lanes(lane, N, per_sample, B, ordered=need_weight or need_bias)
     gx = gw = gb = None
     if need_input:
         gx = to_first(gbuf[..., :padded_shape[-1], :])

@@ -113,7 +113,9 @@ def _dense_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, need_input
                 gw += grb.T @ _rows(x_pad[b:e], kernel, stride, dilation, out)
         return gw, gb
 
-    parts = in_lanes(lane, N, L * K * C * (need_input + lane_weight), B) if need_input or lane_weight or need_bias else []
+    work = L * K * C * (need_input + lane_weight)
+    ordered = lane_weight or need_bias                    # sums over chunks: the same order in every run
+    parts = in_lanes(lane, N, work, B, ordered=ordered) if need_input or lane_weight or need_bias else []
     gx = to_first(gx) if need_input else None                                     # (N, C, *padded) view
     if whole:        # one GEMM over the whole batch, on BLAS's threads
         gw = gr.T @ _rows(x_pad, kernel, stride, dilation, out)

@@ -121,7 +121,7 @@ def _conv_weight(x_pad, g, kernel, stride, dilation, groups):
             gw += np.matmul(gb, cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (G, O_g, C_g·K)
         return gw
 
-    gw = sum(in_lanes(lane, N, C * K * L, B))
+    gw = sum(in_lanes(lane, N, C * K * L, B, ordered=True))
     return gw.reshape((O, Cg) + tuple(kernel))                         # (O, C_g, *k)
 
 

@@ -546,3 +546,23 @@ def test_gradients_are_contiguous_under_every_kernel(kernel, D):
         getattr(F, f"conv{D}d")(x, w, b, padding=1, groups=groups).sum().backward()
         for t in (x, w, b):
             assert t.grad.data.flags.c_contiguous, (kernel, D, groups, t.shape, t.grad.data.strides)
+
+
+def test_weight_gradients_are_the_same_in_every_run(kernel):
+    """With several chunks a lane (one sample a chunk, two lanes), every kernel's weight and bias gradients
+    come out bit for bit the same run after run: the lanes that sum over chunks take fixed parts of the
+    batch (`runtime.in_lanes(ordered=True)`), so the sums add up in one order."""
+    rng = np.random.default_rng(14)
+    x = cnnlab.tensor(rng.standard_normal((8, 16, 9, 10)).astype(np.float32))
+    w = cnnlab.tensor(rng.standard_normal((12, 16, 3, 3)).astype(np.float32), requires_grad=True)
+    b = cnnlab.tensor(rng.standard_normal(12).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((8, 12, 9, 10)).astype(np.float32)
+    runs = []
+    with cnnlab.tuning.override(COLUMN_BUFFER_BYTES=1, MIN_PART_ELEMENTS=1):
+        for _ in range(6):
+            w.grad = b.grad = None
+            F.conv2d(x, w, b, padding=1).backward(g)
+            runs.append((w.grad.data.copy(), b.grad.data.copy()))
+    for gw, gb in runs[1:]:
+        np.testing.assert_array_equal(gw, runs[0][0])
+        np.testing.assert_array_equal(gb, runs[0][1])
