@@ -25,7 +25,7 @@ is the peak resident set size during the two runs over what was resident before 
 steps needed at their peak, the buffers of their first use included. The baseline holds the model, the
 data, the imports, and the code that each framework loads on first use, which one step of the case on a
 batch of 2 loads first (`CODE_WARM_UP`): torch's oneDNN kernels, cnnlab's compiled loops (numba maps
-them from its cache on disk, or compiles them, once per process: about 100 MB). '+code' is the same
+them from its cache on disk, or compiles them, once per process: 108-190 MB measured). '+code' is the same
 figure without that step, the code counted too. (The lenet5 epoch cases measure 20 steps of their batch
 size, with SGD.) As `cnnlab train` does, cnnlab's process keeps freed memory for reuse
 (`cnnlab.runtime.keep_freed_memory`).

@@ -23,7 +23,8 @@ so its scatter-add (repeated indices add up, in output order, as np.add.at) has 
 
 On channels-last memory (the conv kernels' outputs, through ReLU) `max_forward_last` and
 `scatter_add_last` keep that layout, a sample a unit of work, the channels innermost: the planes' loops
-would need a transposing copy each way (VGG-style net: (64, 64, 32, 32), about 10 ms each).
+would need a transposing copy each way: (64, 64, 32, 32) float32, the VGG-style net's, measured 5.6 ms
+to NCHW on an AMD EPYC (2 cores), where the whole VGG-style step lost 55 ms to them and ReLU's copy.
 
 ReLU runs over chunks of the flattened array (RELU_CHUNK elements a unit of work).
 """
