@@ -42,6 +42,11 @@ def is_channels_last(x: np.ndarray) -> bool:
     """Whether x (N, C, *n) is an NCHW-shaped view of contiguous channels-last memory (N, *n, C)."""
     return x.ndim > 2 and to_last(x).flags.c_contiguous
 
+def is_only_channels_last(x: np.ndarray) -> bool:
+    """Whether x (N, C, *n) is channels-last memory and not also NCHW memory (as one channel, or one
+    position, would make it): the arrays whose layout an op that keeps layouts must keep."""
+    return x.ndim > 2 and x.shape[1] > 1 and not x.flags.c_contiguous and is_channels_last(x)
+
 def channels_last(x: np.ndarray, pads=None) -> np.ndarray:
     """x (N, C, *n), zero-padded by (before, after) pairs, as an NCHW-shaped view of channels-last memory."""
     N, C, *n = x.shape

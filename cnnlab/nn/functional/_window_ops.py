@@ -17,7 +17,7 @@ import numpy as np
 
 from cnnlab.autograd import Function
 from cnnlab.kernels import jit
-from cnnlab.kernels.layout import is_channels_last, to_first, to_last
+from cnnlab.kernels.layout import is_only_channels_last, to_first, to_last
 from cnnlab.runtime import batch_parts, parallel_map
 
 __all__ = ["along", "plane_positions", "TakeFlat", "PutFlat", "WindowSum", "tap_code_dtype", "max_and_first_tap"]
@@ -44,7 +44,7 @@ class TakeFlat(Function):
     @staticmethod
     def forward(ctx, x, index, values=None):
         ctx.shape, ctx.index = x.shape, index
-        ctx.channels_last = x.ndim > 2 and x.shape[1] > 1 and not x.flags.c_contiguous and is_channels_last(x)
+        ctx.channels_last = is_only_channels_last(x)
         if values is not None:
             return values
         return x.reshape(-1)[plane_positions(index, x.shape)].reshape(index.shape)         # (N, C, *o)

@@ -43,7 +43,7 @@ import numpy as np
 from cnnlab import arguments, shapes
 from cnnlab.autograd import Tensor, is_grad_enabled
 from cnnlab.kernels import jit
-from cnnlab.kernels.layout import as_three, is_channels_last, to_first, to_last
+from cnnlab.kernels.layout import as_three, is_only_channels_last, to_first, to_last
 from cnnlab.runtime import batch_parts, parallel_map
 from cnnlab.nn.functional._util import batched, check_input
 from cnnlab.nn.functional._window_ops import TakeFlat, WindowSum, max_and_first_tap, tap_code_dtype
@@ -76,18 +76,13 @@ def _max_and_argmax(x, kernel, stride, padding, dilation, out, pads, want_index)
     """
     loops = jit.load("pool")
     if (want_index and loops is not None and x.dtype in (np.float32, np.float64)
-            and (out[-1] >= COMPILED_MAX_ROW or _channels_last_planes(x))):
+            and (out[-1] >= COMPILED_MAX_ROW or is_only_channels_last(x))):
         best, index = _compiled_max(loops, x, kernel, stride, padding, dilation, out)
         return best, index, _plane_geometry(tuple(x.shape[2:]), kernel, stride, padding, dilation, out)[3]
     best, first = _max_and_tap(x, kernel, stride, dilation, out, pads, want_index)
     if not want_index:
         return best, None, None
     return (best,) + _plane_index(x.shape[2:], best, first, kernel, stride, padding, dilation, out)
-
-
-def _channels_last_planes(x) -> bool:
-    """Whether x (N, C, *n) is channels-last memory (and not also NCHW, as with one channel)."""
-    return x.shape[1] > 1 and not x.flags.c_contiguous and is_channels_last(x)
 
 
 def _compiled_max(loops, x, kernel, stride, padding, dilation, out):
@@ -97,7 +92,7 @@ def _compiled_max(loops, x, kernel, stride, padding, dilation, out):
     geometry = (*as_three(x.shape[2:], 1), *as_three(kernel, 1), *as_three(stride, 1), *as_three(padding, 0),
                 *as_three(dilation, 1), *as_three(out, 1))
     N, C = x.shape[:2]
-    if _channels_last_planes(x):
+    if is_only_channels_last(x):
         y = np.empty((N,) + tuple(out) + (C,), dtype=x.dtype)
         index = np.empty(y.shape, dtype=np.int64)
         loops.max_forward_last(to_last(x).reshape(N, -1), *geometry, C, y.reshape(N, -1), index.reshape(N, -1))
