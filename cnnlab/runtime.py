@@ -257,7 +257,7 @@ def in_lanes(fn, n: int, item_elements: int, chunk: int, ordered: bool = False) 
     the same seed train to different numbers where a lane had several chunks)."""
     parts = batch_parts(n, item_elements) if lanes_available() else [slice(0, n)]
     if len(parts) <= 1:
-        return [fn(_chunks(slice(0, n), chunk) if ordered else _Chunks(n, chunk))]
+        return [fn(_chunks(slice(0, n), chunk))]
     with single_threaded_blas():
         if ordered:
             return parallel_map(lambda part: fn(_chunks(part, chunk)), parts)

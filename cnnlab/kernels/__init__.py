@@ -45,9 +45,7 @@ def available() -> tuple:
     return ("auto", "reference") + tuple(CONV_KERNELS)
 
 
-def active() -> str:
-    """The name that `use` set for this thread ('auto' outside any `use` block)."""
-    return _forced.get()
+active = switch.active        # the name that `use` set for this thread ('auto' outside any `use` block)
 
 
 @contextlib.contextmanager

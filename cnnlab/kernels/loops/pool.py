@@ -152,10 +152,10 @@ def max_forward_last(x, n0, n1, n2, k0, k1, k2, s0, s1, s2, p0, p1, p2, d0, d1, 
         src, out, at = x[n], y[n], index[n]
         for i in range(o0):
             for j in range(o1):
+                row_start = (_first_inside(i, s0, p0, d0) * n1 + _first_inside(j, s1, p1, d1)) * n2
                 for l in range(o2):
                     o = _u((i * o1 + j) * o2 + l) * uC
-                    start = (_first_inside(i, s0, p0, d0) * n1 + _first_inside(j, s1, p1, d1)) * n2 \
-                        + _first_inside(l, s2, p2, d2)
+                    start = row_start + _first_inside(l, s2, p2, d2)
                     for c in range(uC):
                         out[o + c], at[o + c] = neg_inf, start
                     for t0 in range(k0):
@@ -172,6 +172,7 @@ def max_forward_last(x, n0, n1, n2, k0, k1, k2, s0, s1, s2, p0, p1, p2, d0, d1, 
                                     continue
                                 pos = (r0 * n1 + r1) * n2 + r2
                                 first = _u(pos) * uC
+                                # `_take_max`'s rule, written out: calling it (index pos + c·0) measured 2.5-3× slower
                                 for c in range(uC):
                                     v, b = src[first + c], out[o + c]
                                     take = (v > b) | (v != v)

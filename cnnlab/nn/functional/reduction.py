@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -40,7 +41,7 @@ def _trailing_mean(x, dims, keepdim):
     lead = x.ndim - len(dims)
     if tuple(dims) != tuple(range(lead, x.ndim)):
         return None
-    n = x.size // builtins.max(1, int(np.prod(x.shape[:lead])))
+    n = math.prod(x.shape[lead:])
     if n < MEAN_GEMV_MIN:
         return None
     out = x.reshape(-1, n) @ np.ones(n, dtype=x.dtype)
