@@ -5,7 +5,7 @@ classifier), where compiled loops run (`cnnlab.kernels.jit`). The op (`nn.functi
 `loops_for(x, dim)` and runs its reference where it answers None.
 
 The reference makes five or six passes over memory a direction, each a NumPy call on one thread;
-here the passes around NumPy's exponential are fused and split over numba's threads
+here two passes a row, the exponential compiled into the first, split over numba's threads
 (`kernels.loops.softmax`). Each function takes the loops module that `loops_for` gave.
 """
 from __future__ import annotations
@@ -26,19 +26,11 @@ def _rows(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
-def _shift(loops, x, out):
-    """out (R, C) = x − its row maxima (NumPy's max, which propagates NaN)."""
-    rows = _rows(x)
-    loops.shift(rows, rows.max(axis=1), out)
-
-
 def softmax(loops, x):
     """softmax(x) along the last axis."""
+    rows = _rows(x)
     y = np.empty(x.shape, dtype=x.dtype)
-    rows = _rows(y)
-    _shift(loops, x, rows)
-    np.exp(rows, out=rows)
-    loops.normalize(rows)
+    loops.softmax(rows, rows.max(axis=1), _rows(y))
     return y
 
 
@@ -51,11 +43,9 @@ def softmax_grad(loops, y, g):
 
 def log_softmax(loops, x):
     """(log_softmax(x), softmax(x)) along the last axis; the backward needs the second."""
-    out = np.empty(x.shape, dtype=x.dtype)
-    rows = _rows(out)
-    _shift(loops, x, rows)
-    p = np.exp(out)
-    loops.log_normalize(rows, _rows(p))
+    rows = _rows(x)
+    out, p = np.empty(x.shape, dtype=x.dtype), np.empty(x.shape, dtype=x.dtype)
+    loops.log_softmax(rows, rows.max(axis=1), _rows(out), _rows(p))
     return out, p
 
 
@@ -69,11 +59,9 @@ def log_softmax_grad(loops, p, g):
 def cross_entropy(loops, x, target):
     """(losses, softmax(x)) for scores x (N, C) and class indices target (N,) (all in [0, C)):
     losses[i] = log Σ_c exp x[i, c] − x[i, target[i]], computed from x − max."""
-    p = np.empty(x.shape, dtype=x.dtype)
-    _shift(loops, x, p)
-    losses = p[np.arange(len(p)), target]
-    np.exp(p, out=p)
-    loops.cross_entropy(p, losses)
+    x = np.ascontiguousarray(x)
+    p, losses = np.empty(x.shape, dtype=x.dtype), np.empty(len(x), dtype=x.dtype)
+    loops.cross_entropy(x, x.max(axis=1), np.ascontiguousarray(target, dtype=np.int64), p, losses)
     return losses, p
 
 

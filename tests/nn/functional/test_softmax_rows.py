@@ -97,3 +97,28 @@ def test_gradients_match_finite_differences():
     gradcheck(lambda t: F.softmax(t, 1), x)
     gradcheck(lambda t: F.log_softmax(t, -1), x)
     gradcheck(lambda t: F.cross_entropy(t, cnnlab.tensor(target), reduction="sum"), x)
+
+
+def test_the_compiled_float32_exponential_is_within_an_ulp_of_exp():
+    loops = cnnlab.kernels.jit.load("softmax")
+    if loops is None:
+        pytest.skip("compiled loops do not run here (numba, the 'fast' extra)")
+    import numba
+    exp32 = loops._exp_float32
+
+    @numba.njit
+    def exps(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp32(x[i])
+
+    x = np.concatenate([np.linspace(-87.3, 0, 1_000_001, dtype=np.float32),
+                        -np.logspace(-30, 1.9, 100_001, dtype=np.float32)])
+    out = np.empty_like(x)
+    exps(x, out)
+    exact = np.exp(x.astype(np.float64))
+    error = np.abs(out - exact) / np.spacing(exact.astype(np.float32))   # in ulps of the rounded exact value
+    assert error.max() <= 1, f"{error.max():.2f} ulp at x = {x[error.argmax()]}"
+    special = np.array([0, -0.0, -1e-45, -87.5, -200, -np.inf, np.nan], np.float32)
+    out = np.empty_like(special)
+    exps(special, out)
+    np.testing.assert_array_equal(out, np.array([1, 1, 1, 0, 0, 0, np.nan], np.float32))
