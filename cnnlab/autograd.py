@@ -5,11 +5,20 @@ Every differentiable operation is a `Function`: `forward` computes the result
 from plain arrays and saves on `ctx` what `backward` will need, and `backward`
 turns the gradient of the result into one gradient per input. Calling
 `Function.apply` on tensors records the function as the result's `_ctx`, so
-the results form a graph pointing back to their inputs. `Tensor.backward()`
-walks that graph from the output to the leaves in reverse topological order,
-summing the gradients that arrive at each tensor (fan-out adds up, as in
-``micrograd``), and stores the sums on the leaves' `.grad` (`_store_grad`), calling
-the leaf's hooks (`Tensor.register_post_accumulate_grad_hook`) once it is stored.
+the records form a graph pointing back to the records that made their inputs,
+and to the leaves. `Tensor.backward()` walks that graph from the output to the
+leaves in reverse topological order, summing the gradients that arrive at each
+record (fan-out adds up, as in ``micrograd``), and stores the sums on the
+leaves' `.grad` (`_store_grad`), calling the leaf's hooks
+(`Tensor.register_post_accumulate_grad_hook`) once it is stored.
+
+As in PyTorch, the graph holds an intermediate tensor's array only where a
+backward saved it: a record points to the records of its inputs, not to the
+input tensors (it keeps weak references, for the version check and
+`retain_grad`). So a conv's output that only ReLU read is freed once ReLU has
+run, though ReLU's record leads back to the conv's. Tools that walk a traced
+forward's tensors (ONNX export, receptive fields) record under `keep_inputs()`,
+where each record also keeps its input tensors as ``ctx.inputs``.
 
 This module imports nothing else of cnnlab. The ops (add, matmul, conv, ...)
 live in `cnnlab.nn.functional`, and so do the Tensor's operators and
@@ -21,10 +30,12 @@ imported (``import cnnlab`` imports it). Each in-place change of a tensor adds
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 import numpy as np
 
 _grad_enabled = True
+_keep_inputs = False
 
 
 # ---------------------------------------------------------------- grad mode
@@ -58,6 +69,19 @@ class enable_grad(_GradMode):
     enabled = True
 
 
+@contextlib.contextmanager
+def keep_inputs():
+    """Inside the block, each recorded op also keeps its input tensors (and so their arrays) as
+    ``ctx.inputs``, for tools that walk the tensors of a traced forward (ONNX export, receptive
+    fields). Outside it a graph holds only its records and what their backwards saved."""
+    global _keep_inputs
+    before, _keep_inputs = _keep_inputs, True
+    try:
+        yield
+    finally:
+        _keep_inputs = before
+
+
 def is_grad_enabled() -> bool:
     """Whether operations are being recorded for backward."""
     return _grad_enabled
@@ -81,9 +105,13 @@ class Function:
     A subclass whose backward returns only new arrays (or views of new buffers), a different one
     for each input and kept nowhere else, may set ``fresh_grads = True``: a leaf then stores its
     gradient without a copy (see `_store_grad`).
+
+    A subclass whose backward reads its output (saved on ctx in forward) sets ``saves_output = True``:
+    backward then refuses an output changed in place after forward, as it refuses changed inputs.
     """
 
     fresh_grads = False
+    saves_output = False
 
     @classmethod
     def apply(cls, *inputs, **options) -> "Tensor":
@@ -94,8 +122,15 @@ class Function:
         requires_grad = _grad_enabled and any(ctx.needs_input_grad)
         result = Tensor(out, requires_grad=requires_grad)
         if requires_grad:
-            ctx.inputs = inputs
-            ctx.versions = tuple(x._version if isinstance(x, Tensor) else 0 for x in inputs)
+            # per input: where its gradient goes (the record that made it, a leaf, or None), its shape, and
+            # a weak reference with its version now (an input changed in place before backward is refused)
+            ctx._next = tuple(None if not needs else x if x._ctx is None else x._ctx
+                              for x, needs in zip(inputs, ctx.needs_input_grad))
+            ctx._shapes = tuple(x.shape if needs else None for x, needs in zip(inputs, ctx.needs_input_grad))
+            ctx._versions = tuple((weakref.ref(x), x._version) for x in inputs if isinstance(x, Tensor))
+            ctx._output = weakref.ref(result)
+            if _keep_inputs:
+                ctx.inputs = inputs
             result._ctx = ctx
         return result
 
@@ -109,22 +144,23 @@ class Function:
 
 
 # ---------------------------------------------------------------- backward
-def _topological_order(root: "Tensor") -> list:
-    """Tensors that require grad and lead to `root`, inputs before the results made from them."""
+def _topological_order(root) -> list:
+    """The records and leaves that lead to `root` (a record, or a leaf Tensor), inputs before the results
+    made from them."""
     order, seen, stack = [], set(), [(root, False)]
     while stack:  # iterative post-order DFS: deep nets would overflow the recursion limit
-        t, children_done = stack.pop()
+        v, children_done = stack.pop()
         if children_done:
-            order.append(t)
+            order.append(v)
             continue
-        if id(t) in seen:
+        if id(v) in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._ctx is not None:
-            for x in getattr(t._ctx, "inputs", ()):
-                if isinstance(x, Tensor) and x.requires_grad and id(x) not in seen:
-                    stack.append((x, False))
+        seen.add(id(v))
+        stack.append((v, True))
+        if not isinstance(v, Tensor):
+            for u in getattr(v, "_next", ()):
+                if u is not None and id(u) not in seen:
+                    stack.append((u, False))
     return order
 
 
@@ -164,41 +200,50 @@ def backward(root: "Tensor", gradient=None, retain_graph: bool = False) -> None:
         if grad.shape != root.shape:
             raise ValueError(f"backward: gradient has shape {grad.shape}, but the tensor has shape {root.shape}")
 
-    grads = {id(root): grad}  # id(tensor) -> gradient arrived so far (the tensors stay alive in `order`)
-    owned = {}                # id(tensor) -> whether nothing else holds that array (see _store_grad)
-    for t in reversed(_topological_order(root)):
-        g = grads.pop(id(t), None)
+    start = root if root._ctx is None else root._ctx
+    grads = {id(start): grad}  # id(record or leaf) -> gradient arrived so far (they stay alive in `order`)
+    owned = {}                 # id(record or leaf) -> whether nothing else holds that array (see _store_grad)
+    for v in reversed(_topological_order(start)):
+        g = grads.pop(id(v), None)
         if g is None:
             continue
-        ctx = t._ctx
-        if ctx is None or t._retains_grad:  # a leaf, or a tensor that asked to keep its grad
-            _store_grad(t, g, owned.get(id(t), False))
-            for hook in t._hooks or ():  # its gradient of this backward is complete: tell who asked
-                hook(t)
-        if ctx is None:
+        if isinstance(v, Tensor):   # a leaf
+            _store_grad(v, g, owned.get(id(v), False))
+            for hook in v._hooks or ():  # its gradient of this backward is complete: tell who asked
+                hook(v)
             continue
-        if not hasattr(ctx, "inputs"):
+        ctx = v
+        if not hasattr(ctx, "_next"):
             raise RuntimeError("backward: trying to backward through the graph a second time (its saved "
                                "values were freed by the first backward); pass retain_graph=True to the first call")
+        t = ctx._output()
+        if t is not None and t._retains_grad:   # a tensor that asked to keep its grad
+            _store_grad(t, g, False)
+            for hook in t._hooks or ():
+                hook(t)
         name = type(ctx).__name__
-        for x, v in zip(ctx.inputs, ctx.versions):
-            if isinstance(x, Tensor) and x._version != v:
+        if ctx.saves_output and t is not None and t._version != 0:
+            raise RuntimeError(f"backward: the output of {name} was modified by an in-place operation after "
+                               "it was computed; its backward reads that output")
+        for ref, version in ctx._versions:
+            x = ref()
+            if x is not None and x._version != version:
                 raise RuntimeError(f"backward: an input of {name} was modified by an in-place operation "
                                    "after it was used; its saved value is no longer valid")
         in_grads = ctx.backward(ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        if len(in_grads) != len(ctx.inputs):
-            raise RuntimeError(f"{name}.backward returned {len(in_grads)} gradients for {len(ctx.inputs)} inputs")
-        for x, gx in zip(ctx.inputs, in_grads):
-            if gx is None or not (isinstance(x, Tensor) and x.requires_grad):
+        if len(in_grads) != len(ctx._next):
+            raise RuntimeError(f"{name}.backward returned {len(in_grads)} gradients for {len(ctx._next)} inputs")
+        for u, shape, gx in zip(ctx._next, ctx._shapes, in_grads):
+            if gx is None or u is None:
                 continue
-            if gx.shape != x.shape:
+            if gx.shape != shape:
                 raise RuntimeError(f"{name}.backward returned a gradient of shape {gx.shape} "
-                                   f"for an input of shape {x.shape}")
-            prev = grads.get(id(x))
-            grads[id(x)] = gx if prev is None else prev + gx
-            owned[id(x)] = prev is not None or ctx.fresh_grads  # a sum, or a Function's fresh array
+                                   f"for an input of shape {shape}")
+            prev = grads.get(id(u))
+            grads[id(u)] = gx if prev is None else prev + gx
+            owned[id(u)] = prev is not None or ctx.fresh_grads  # a sum, or a Function's fresh array
         if not retain_graph:
             ctx.__dict__.clear()  # free the saved arrays; a second backward now fails clearly
 

@@ -192,6 +192,60 @@ def test_retain_grad_on_non_leaf():
     np.testing.assert_allclose(x.grad.data, [18.0, 36.0])
 
 
+def test_the_graph_frees_an_intermediate_that_no_backward_saved():
+    """As in PyTorch: a record leads to the records of its inputs, not to the input tensors, so an
+    intermediate array that no backward saved (exp saves its output, add saves nothing) is freed once
+    nothing else holds it, and backward still gives the gradient."""
+    import gc
+    import weakref
+
+    x = cnnlab.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    a = x + 1
+    freed = weakref.ref(a.data)
+    y = a.exp()
+    del a
+    gc.collect()
+    assert freed() is None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.exp(x.data + 1))
+    kept = x * 2                           # mul saves its inputs' arrays: x's stays alive through it
+    z = kept * kept
+    del kept
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.exp(x.data + 1) + 8 * x.data)
+
+
+def test_keep_inputs_keeps_the_input_tensors_of_each_record():
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True)
+    with cnnlab.autograd.keep_inputs():
+        y = x * 3
+        z = y + x
+    assert z.grad_fn.inputs[0] is y and z.grad_fn.inputs[1] is x and y.grad_fn.inputs[0] is x
+    assert not hasattr((x * 3).grad_fn, "inputs")          # outside the block: the records only
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [4.0, 4.0])
+
+
+def test_an_input_changed_in_place_is_refused_also_when_another_op_made_it():
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True)
+    with cnnlab.no_grad():
+        c = x * 1                          # no graph: a constant of the next op
+    y = (x * c).sum()
+    c.add_(1)
+    with pytest.raises(RuntimeError, match="an input of Mul was modified by an in-place operation"):
+        y.backward()
+
+
+@pytest.mark.parametrize("op", ["relu", "exp", "sigmoid"])
+def test_an_output_that_backward_reads_is_refused_when_changed_in_place(op):
+    x = cnnlab.tensor(np.linspace(-1, 1, 5000), requires_grad=True)    # relu: the compiled loops' size too
+    y = getattr(F, op)(x)
+    with cnnlab.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match=f"the output of {type(y.grad_fn).__name__} was modified"):
+        y.backward(cnnlab.ones(5000))      # (an op that took y as input would refuse first)
+
+
 def test_post_accumulate_grad_hooks_see_each_leafs_whole_gradient_once():
     w = cnnlab.tensor([1.0, 2.0], requires_grad=True)
     seen = []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnlab import arguments
-from cnnlab.autograd import Tensor, enable_grad
+from cnnlab.autograd import Tensor, enable_grad, keep_inputs
 from cnnlab.io.files import atomic_write_bytes
 from cnnlab.messages import MissingExtraError
 from cnnlab.nn import Module
@@ -185,7 +185,7 @@ def _trace(model: Module, array: np.ndarray):
         handles.append(module.register_forward_hook(record))
     x = Tensor(array.copy(), requires_grad=True)
     try:
-        with enable_grad():
+        with enable_grad(), keep_inputs():   # the ops keep their inputs: the graph is walked below
             y = model(x)
     finally:
         for h in handles:

@@ -2,8 +2,9 @@
 
 Between layers, a model's forward runs ops of `cnnlab.nn.functional`: ResNet's residual add,
 ``x.flatten(1)``, ``F.relu``, ``F.pad``, ``x[:, :, ::2]``, ... `export` finds them in the autograd
-graph: each is a `cnnlab.autograd.Function` whose record (the output's ``grad_fn``) holds its inputs
-and what its backward needs, from which the ONNX node is written. An op writer is
+graph: each is a `cnnlab.autograd.Function` whose record (the output's ``grad_fn``, traced under
+`cnnlab.autograd.keep_inputs`) holds its inputs and what its backward needs, from which the ONNX
+node is written. An op writer is
 ``write(g, ctx, ins, out)``: `g` the `GraphBuilder`, `ctx` the op's record, `ins` the names of its
 inputs (a number or an array stands for itself and becomes a constant), `out` the op's output tensor;
 it returns the name of its result.
@@ -198,7 +199,7 @@ def _index_pad(g, ctx, ins, out):
 
 def _conv(g, ctx, ins, out):
     """F.conv1d/2d/3d called in a forward: its record keeps stride, pads, dilation and groups."""
-    _, w, _, stride, pads, dilation, groups = ctx.save
+    _, w, stride, pads, dilation, groups = ctx.save
     return g.node("Conv", [v for v in ins if v is not None], name="Conv", kernel_shape=list(w.shape[2:]),
                   strides=list(stride), pads=onnx_pads(pads), dilations=list(dilation), group=groups)
 

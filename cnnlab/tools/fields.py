@@ -113,8 +113,8 @@ def field_out(module, fields, in_shape, out_shape, notes, name):
 
 
 class Tracer:
-    """The Fields of every tensor of one forward pass: layers by `field_out` (set by the hooks), other ops
-    through the autograd graph — a strided slice crops, a shape-keeping op is pointwise, and where paths meet
+    """The Fields of every tensor of one forward pass (recorded under `cnnlab.autograd.keep_inputs`): layers
+    by `field_out` (set by the hooks), other ops through the autograd graph — a strided slice crops, a shape-keeping op is pointwise, and where paths meet
     their fields merge (`shapes.merge_fields`)."""
 
     def __init__(self, x: Tensor):
@@ -131,6 +131,9 @@ class Tracer:
         ctx = t.grad_fn
         if ctx is None:
             return CONSTANT
+        if not hasattr(ctx, "inputs"):
+            raise RuntimeError("Tracer: the graph keeps no input tensors; run the forward under "
+                               "cnnlab.autograd.keep_inputs()")
         pairs = [(p, self.fields(p)) for p in ctx.inputs if isinstance(p, Tensor)]
         pairs = [(p, f) for p, f in pairs if f is not CONSTANT]
         op = type(ctx).__name__

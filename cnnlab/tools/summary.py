@@ -44,7 +44,7 @@ from fractions import Fraction
 import numpy as np
 
 from cnnlab import arguments, backend, nn, shapes
-from cnnlab.autograd import Tensor, enable_grad
+from cnnlab.autograd import Tensor, enable_grad, keep_inputs
 from cnnlab.keras import layers as K
 from cnnlab.keras.models import Sequential as KerasSequential
 from cnnlab.tools.fields import (CONSTANT, CONV_TRANSPOSES, CONVS, KERAS_CONVS, KERAS_TRANSPOSES, WEIGHTED, Tracer,
@@ -120,7 +120,7 @@ def _trace(model, input_size, dtype, notes):
     handles = [m.register_forward_hook(hook) for m in model.modules() if id(m) in names]
     model.eval()
     try:
-        with enable_grad():
+        with enable_grad(), keep_inputs():   # the ops keep their inputs: the graph is walked below
             y = model(x)
     except ValueError as e:
         raise ValueError(f"summary: input_size {input_size} does not fit the model: {e}") from None

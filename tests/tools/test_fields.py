@@ -49,31 +49,33 @@ def test_field_out_of_each_kind_of_layer():
 
 
 def test_the_tracer_crops_merges_and_stops():
-    x = cnnlab.zeros(1, 1, 8, 8).requires_grad_()
-    tracer = Tracer(x)
-    assert tracer.fields(x) == ONE and tracer.fields(cnnlab.ones(2)) is CONSTANT
-    assert tracer.fields(x[:, :, 1::2, ::2]) == (Field(1, 2, -1), Field(1, 2, 0))
-    assert tracer.fields(x * 2 + x) == ONE
-    conv = cnnlab.nn.functional.conv2d(x, cnnlab.ones(1, 1, 3, 3), padding=1)
-    tracer.set(conv, (Field(3, 1, 1),) * 2)
-    assert tracer.fields(conv + x) == (Field(3, 1, 1),) * 2 and tracer.notes == []
-    tracer.layer = "'next'"
-    assert tracer.fields(x[:, :, 2:6, :4]) == (Field(1, 1, -2), Field(1, 1, 0))
-    assert tracer.fields(x[:, 0]) is None and tracer.notes == []   # the spatial axes are not all there
-    assert tracer.fields(x[:, :, [0, 2]]) is None
-    assert tracer.notes == ["an index before 'next' is not a slice: the receptive field is not followed"]
-    assert tracer.fields(cnnlab.nn.functional.max_pool2d(x, 2)) is None
-    assert tracer.notes[1].endswith("before 'next' changes the spatial size: the receptive field is not followed "
-                                    "through it")
+    with cnnlab.autograd.keep_inputs():   # the Tracer walks the recorded ops' input tensors
+        x = cnnlab.zeros(1, 1, 8, 8).requires_grad_()
+        tracer = Tracer(x)
+        assert tracer.fields(x) == ONE and tracer.fields(cnnlab.ones(2)) is CONSTANT
+        assert tracer.fields(x[:, :, 1::2, ::2]) == (Field(1, 2, -1), Field(1, 2, 0))
+        assert tracer.fields(x * 2 + x) == ONE
+        conv = cnnlab.nn.functional.conv2d(x, cnnlab.ones(1, 1, 3, 3), padding=1)
+        tracer.set(conv, (Field(3, 1, 1),) * 2)
+        assert tracer.fields(conv + x) == (Field(3, 1, 1),) * 2 and tracer.notes == []
+        tracer.layer = "'next'"
+        assert tracer.fields(x[:, :, 2:6, :4]) == (Field(1, 1, -2), Field(1, 1, 0))
+        assert tracer.fields(x[:, 0]) is None and tracer.notes == []   # the spatial axes are not all there
+        assert tracer.fields(x[:, :, [0, 2]]) is None
+        assert tracer.notes == ["an index before 'next' is not a slice: the receptive field is not followed"]
+        assert tracer.fields(cnnlab.nn.functional.max_pool2d(x, 2)) is None
+        assert tracer.notes[1].endswith("before 'next' changes the spatial size: the receptive field is not followed "
+                                        "through it")
 
 
 def test_the_tracer_notes_paths_of_different_strides():
-    x = cnnlab.zeros(1, 1, 4, 4).requires_grad_()
-    tracer = Tracer(x)
-    a, b = x * 1, x * 3
-    tracer.set(a, (Field(1, 2, 0),) * 2)
-    assert tracer.fields(a + b) is None
-    assert "paths of different effective strides meet in" in tracer.notes[0]
+    with cnnlab.autograd.keep_inputs():   # the Tracer walks the recorded ops' input tensors
+        x = cnnlab.zeros(1, 1, 4, 4).requires_grad_()
+        tracer = Tracer(x)
+        a, b = x * 1, x * 3
+        tracer.set(a, (Field(1, 2, 0),) * 2)
+        assert tracer.fields(a + b) is None
+        assert "paths of different effective strides meet in" in tracer.notes[0]
 
 
 @pytest.mark.parametrize("layer", [nn.DeformConv2d(1, 1, 3), keras.layers.Conv2DTranspose(1, 3)])

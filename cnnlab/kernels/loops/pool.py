@@ -211,7 +211,8 @@ def relu_forward(x, y, chunk):
 
 @numba.njit(parallel=True, **_jit)
 def relu_backward(x, g, gx, chunk):
-    """gx = g where x > 0, else exactly 0 (also where g is inf or NaN), over flat arrays."""
+    """gx = g where x > 0, else exactly 0 (also where g is inf or NaN), over flat arrays (x the input, or
+    the output relu(x), which is > 0 at the same places)."""
     zero = g.dtype.type(0)
     for c in numba.prange((x.shape[0] + chunk - 1) // chunk):
         a = x[c * chunk:(c + 1) * chunk]

@@ -173,13 +173,14 @@ class ConvNd(Function):
         else:
             y = _conv(x_pad, w, stride, dilation, groups, out, b)
         ctx.kernel = kernel                 # the backward runs the same kernel
-        ctx.save = (x_pad, w, x.shape, stride, pads, dilation, groups)
-        return y
+        ctx.save = (x, w, stride, pads, dilation, groups)   # x, not x_pad: the graph holds x anyway, and
+        return y                            # padding it again costs less than holding a padded copy
 
     @staticmethod
     def backward(ctx, g):
-        x_pad, w, x_shape, stride, pads, dilation, groups = ctx.save
-        kernel, k = ctx.kernel, w.shape[2:]
+        x, w, stride, pads, dilation, groups = ctx.save
+        kernel, k, x_shape = ctx.kernel, w.shape[2:], x.shape
+        x_pad = kernel.layout(x, pads) if kernel else pad_constant(x, pads, 0)
         need = (tuple(ctx.needs_input_grad) + (False,))[:3]
         gx = gw = gb = None
         if kernel:                          # all gradients in one pass

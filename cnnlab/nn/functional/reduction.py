@@ -118,6 +118,8 @@ class MaxDim(Function):
 
 
 class Softmax(Function):
+    saves_output = True                 # its backward reads ctx.out
+
     @staticmethod
     def forward(ctx, x, dim=-1):
         ctx.loops, ctx.dim = softmax_rows.loops_for(x, dim), dim     # compiled loops, or None: the reference
@@ -142,6 +144,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    saves_output = True                 # the reference's backward reads ctx.out
+
     @staticmethod
     def forward(ctx, x, dim=-1):
         ctx.loops, ctx.dim = softmax_rows.loops_for(x, dim), dim
