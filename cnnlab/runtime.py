@@ -13,8 +13,9 @@ thread count and glibc's malloc settings as they were, and registers no hook.
   found, also when a lane raises. Meanwhile other threads' BLAS calls run
   single-threaded too. Without threadpoolctl (the `fast` extra) BLAS is never
   touched and everything runs in one lane.
-- Small matrix products (`blas_for`): below `tuning.BLAS_THREADS_MIN_FLOPS` they run on a
-  single-threaded BLAS too, where threads cannot pay for waking up.
+- Matrix products (`blas_for`, `matmul`): below `tuning.BLAS_THREADS_MIN_FLOPS` they run on a
+  single-threaded BLAS too, where threads cannot pay for waking up; larger 2-d ones are split into
+  lanes (`matmul`), so that BLAS's own threads, which busy-wait after each call, never run.
 - Scratch buffers (`scratch`): per-thread arrays reused across chunks and calls.
 - Freed memory (`keep_freed_memory`): opt-in. A program that owns its process
   may turn it on; `cnnlab train` does, for its own process.
@@ -156,6 +157,14 @@ def parallel_map(fn, items) -> list:
 # (OpenBLAS threads only its GEMMs) and avoids its thread wake-ups for small GEMMs: measured 1.1-1.9×
 # faster for conv + gradients on 2 cores. Setting BLAS's thread count needs threadpoolctl (the `fast`
 # extra); without it lanes are not used.
+#
+# BLAS's own threads: after each call that OpenBLAS runs on several threads, its idle threads busy-wait
+# for the next one for 2^28 cycles (OPENBLAS_THREAD_TIMEOUT, about 0.1 s), taking cores from the lanes
+# and numba's threads meanwhile. A training step has a threaded call every few milliseconds, so they
+# never stop: a ResNet-18 step (2 cores, AMD EPYC) measured 464-536 ms with the work of a single lane on
+# BLAS's threads, 316-389 ms with every conv's BLAS single-threaded (the same in one process with
+# OPENBLAS_THREAD_TIMEOUT=4, where they barely wait). So a conv's BLAS runs single-threaded even where
+# its work makes one lane, and work that gains from two threads is split into lanes instead.
 _blas_libs = None
 _blas_modules = -1         # len(sys.modules) when _blas_libs was found
 
@@ -213,6 +222,32 @@ def blas_for(flops: int):
     return contextlib.nullcontext()
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b of 2-d arrays (M, K) and (K, N). Below `tuning.BLAS_THREADS_MIN_FLOPS` on a single-threaded
+    BLAS (`blas_for`); above, where lanes run, one block of the result's rows per lane (of its columns
+    when it has fewer rows than columns), each on a single-threaded BLAS: BLAS's own threads would
+    busy-wait after it (see "BLAS's own threads" above). Every element is one dot product over K, so the
+    split changes no sum."""
+    M, N = a.shape[0], b.shape[1]
+    flops = 2 * M * a.shape[1] * N
+    if flops < tuning.BLAS_THREADS_MIN_FLOPS or not lanes_available() or max(M, N) < 2:
+        with blas_for(flops):
+            return np.matmul(a, b)
+    out = np.empty((M, N), dtype=np.result_type(a, b))
+    by_rows = M >= N
+
+    def lane(chunks):
+        for p in chunks:
+            if by_rows:
+                np.matmul(a[p], b, out=out[p])
+            else:
+                np.matmul(a, b[:, p], out=out[:, p])
+
+    n = M if by_rows else N
+    in_lanes(lane, n, tuning.MIN_PART_ELEMENTS, n, ordered=True)   # (a part per lane: the flops pay for it)
+    return out
+
+
 def lanes_available() -> bool:
     """Whether `in_lanes` can split work (several threads, and BLAS's thread count can be set)."""
     return _num_threads > 1 and bool(_blas_controllers()) and not getattr(_in_worker, "active", False)
@@ -245,9 +280,9 @@ def _chunks(part: slice, chunk: int) -> list:
 def in_lanes(fn, n: int, item_elements: int, chunk: int, ordered: bool = False) -> list:
     """Run fn(chunks) in one lane per part of batch_parts(n, item_elements), on worker threads with BLAS
     single-threaded meanwhile (`single_threaded_blas`), and return each lane's result, in the parts'
-    order; `chunks` iterates over slices of at most `chunk` items of range(n). One lane, with BLAS
-    untouched, when there is one part or lanes are not available. fn may call BLAS; like
-    `parallel_map`'s, it must write only to the memory of its own chunks.
+    order; `chunks` iterates over slices of at most `chunk` items of range(n). One lane when there is
+    one part, BLAS single-threaded there too; BLAS untouched where lanes are not available. fn may call
+    BLAS; like `parallel_map`'s, it must write only to the memory of its own chunks.
 
     By default the lanes share one iterator, each taking the next chunk when it is done with its last
     (a lane on a busier core takes fewer; chunks are cut smaller when there would be fewer than lanes).
@@ -256,9 +291,11 @@ def in_lanes(fn, n: int, item_elements: int, chunk: int, ordered: bool = False) 
     only: the sums add up in the same order, and round the same way, in every run (shared chunks made
     the same seed train to different numbers where a lane had several chunks)."""
     parts = batch_parts(n, item_elements) if lanes_available() else [slice(0, n)]
-    if len(parts) <= 1:
+    if len(parts) <= 1 and not lanes_available():
         return [fn(_chunks(slice(0, n), chunk))]
-    with single_threaded_blas():
+    with single_threaded_blas():       # also for one lane: see "BLAS's own threads" above
+        if len(parts) <= 1:
+            return [fn(_chunks(slice(0, n), chunk))]
         if ordered:
             return parallel_map(lambda part: fn(_chunks(part, chunk)), parts)
         chunks = _Chunks(n, min(chunk, -(-n // len(parts))))          # at least one chunk a lane

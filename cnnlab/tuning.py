@@ -97,11 +97,12 @@ IM2ROW_MIN_CHANNELS = 8
 IM2ROW_FEW_CHANNELS = 4
 IM2ROW_MIN_ROW = 128
 
-#: im2row computes the weight gradient in one GEMM over the whole batch, on BLAS's threads, instead of
-#: one per lane and chunk, when the batch has at most this many output positions in all (N·L): each
-#: lane's GEMM would then sum over a few rows only, while writing a whole gradient of its own. ResNet-18's
-#: 512 channels at 2×2, batch 16 (64 rows), conv + both gradients on 2 cores: 20-24 ms in lanes, 11-12 ms
-#: in one GEMM; at 4×4 (256 rows, 256 channels) lanes were faster, 7.5 against 9 ms.
+#: im2row computes the weight gradient in one GEMM over the whole batch (its output channels split over
+#: the lanes), instead of one per lane and chunk, when the batch has at most this many output positions
+#: in all (N·L): each lane's GEMM would then sum over a few rows only, while writing a whole gradient of
+#: its own. ResNet-18's 512 channels at 2×2, batch 16 (64 rows), conv + both gradients on 2 cores:
+#: 20-24 ms in lanes, 11-12 ms in one GEMM (then on BLAS's threads); at 4×4 (256 rows, 256 channels)
+#: lanes were faster, 7.5 against 9 ms.
 IM2ROW_WHOLE_WEIGHT_ROWS = 128
 
 #: Row bands pay for dense 2-d/3-d convs with stride 1 along the last axis and at least this many input

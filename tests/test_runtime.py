@@ -241,6 +241,45 @@ def test_small_matrix_products_run_on_single_threaded_blas(threads, tuned, monke
     assert seen == [before] * 3
 
 
+@requires("threadpoolctl", "fast")
+def test_large_linear_products_are_split_into_lanes_never_on_blas_threads(threads, tuned, monkeypatch, request):
+    """Above BLAS_THREADS_MIN_FLOPS, `runtime.matmul` (linear's products) splits the result's rows, or its
+    columns where it has fewer rows, over two lanes, each on a single-threaded BLAS; the numbers are
+    those of one product."""
+    from threadpoolctl import threadpool_limits
+
+    cnnlab.set_num_threads(2)
+    limits = threadpool_limits(limits=2, user_api="blas")
+    request.addfinalizer(limits.restore_original_limits)
+    before = _blas_threads()
+    seen = []
+    matmul = np.matmul
+
+    def recording(a, b, *args, **kwargs):
+        seen.append((a.shape[0], b.shape[1], _blas_threads()))
+        return matmul(a, b, *args, **kwargs)
+
+    tuned(BLAS_THREADS_MIN_FLOPS=2)
+    rng = np.random.default_rng(0)
+    for rows, out in [(6, 4), (2, 7)]:                   # more rows than columns, and fewer
+        x = rng.standard_normal((rows, 5))
+        w, b = rng.standard_normal((out, 5)), rng.standard_normal(out)
+        xt, wt, bt = (cnnlab.tensor(v, requires_grad=True) for v in (x, w, b))
+        monkeypatch.setattr(np, "matmul", recording)
+        y = F.linear(xt, wt, bt)
+        y.backward(cnnlab.ones(rows, out))
+        monkeypatch.setattr(np, "matmul", matmul)
+        np.testing.assert_allclose(y.data, x @ w.T + b, rtol=1e-12)
+        np.testing.assert_allclose(xt.grad.data, np.ones((rows, out)) @ w, rtol=1e-12)
+        np.testing.assert_allclose(wt.grad.data, np.ones((rows, out)).T @ x, rtol=1e-12)
+        single = [1] * len(before)
+        assert all(threads_then == single for _, _, threads_then in seen)
+        halves = [(m, n) for m, n, _ in seen[:2]]        # the forward, in two blocks
+        assert halves == ([(rows // 2, out)] * 2 if rows >= out else [(rows, out // 2), (rows, out - out // 2)])
+        assert len(seen) == 6 and _blas_threads() == before
+        seen.clear()
+
+
 CONV_CASES = [  # (conv, input shape, weight shape, kwargs): dense channels-last, few-channel, grouped, 1-d, 3-d
     ("conv2d", (5, 9, 7, 8), (4, 9, 3, 2), dict(stride=(2, 1), padding=1)),
     ("conv2d", (5, 2, 7, 8), (3, 2, 3, 3), dict(padding=(0, 2), dilation=(2, 1))),

@@ -117,8 +117,15 @@ def _dense_grads(x_pad, g, w, kernel, padded_shape, stride, dilation, need_input
     ordered = lane_weight or need_bias                    # sums over chunks: the same order in every run
     parts = in_lanes(lane, N, work, B, ordered=ordered) if need_input or lane_weight or need_bias else []
     gx = to_first(gx) if need_input else None                                     # (N, C, *padded) view
-    if whole:        # one GEMM over the whole batch, on BLAS's threads
-        gw = gr.T @ _rows(x_pad, kernel, stride, dilation, out)
+    if whole:        # one GEMM over the whole batch, its output channels split over the lanes
+        rows = _rows(x_pad, kernel, stride, dilation, out)                         # (N·L, K·C)
+        gw = np.empty((O, K * C), dtype=dtype)
+
+        def channels(chunks):
+            for p in chunks:
+                np.matmul(gr[:, p].T, rows, out=gw[p])
+
+        in_lanes(channels, O, N * L * K * C, O, ordered=True)
     elif need_weight:
         gw = sum(p[0] for p in parts)
     gw = np.ascontiguousarray(to_first(gw.reshape((O,) + tuple(kernel) + (C,)))) if need_weight else None

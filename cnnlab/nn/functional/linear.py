@@ -14,6 +14,7 @@ import numpy as np
 
 from cnnlab.autograd import Function, Tensor
 from cnnlab.nn.functional._util import check_tensor, unbroadcast
+from cnnlab import runtime
 from cnnlab.runtime import blas_for
 
 
@@ -57,9 +58,8 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         rows = x.reshape(-1, x.shape[-1])                          # (R, in)
-        ctx.rows, ctx.w, ctx.shape, ctx.flops = rows, w, x.shape, 2 * rows.shape[0] * w.shape[1] * w.shape[0]
-        with blas_for(ctx.flops):
-            y = np.matmul(rows, w.T)                               # (R, out)
+        ctx.rows, ctx.w, ctx.shape = rows, w, x.shape
+        y = runtime.matmul(rows, w.T)                              # (R, out)
         if b is not None:
             y += b
         return y.reshape(x.shape[:-1] + (w.shape[0],))
@@ -69,11 +69,10 @@ class Linear(Function):
         need = ctx.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])                            # (R, out)
         gx = gw = gb = None
-        with blas_for(ctx.flops):
-            if need[0]:
-                gx = np.matmul(g2, ctx.w).reshape(ctx.shape)
-            if need[1]:
-                gw = np.matmul(g2.T, ctx.rows)                     # (out, in)
+        if need[0]:
+            gx = runtime.matmul(g2, ctx.w).reshape(ctx.shape)
+        if need[1]:
+            gw = runtime.matmul(g2.T, ctx.rows)                    # (out, in)
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return (gx, gw, gb)[:len(need)]
