@@ -162,9 +162,10 @@ def parallel_map(fn, items) -> list:
 # for the next one for 2^28 cycles (OPENBLAS_THREAD_TIMEOUT, about 0.1 s), taking cores from the lanes
 # and numba's threads meanwhile. A training step has a threaded call every few milliseconds, so they
 # never stop: a ResNet-18 step (2 cores, AMD EPYC) measured 464-536 ms with the work of a single lane on
-# BLAS's threads, 316-389 ms with every conv's BLAS single-threaded (the same in one process with
-# OPENBLAS_THREAD_TIMEOUT=4, where they barely wait). So a conv's BLAS runs single-threaded even where
-# its work makes one lane, and work that gains from two threads is split into lanes instead.
+# BLAS's threads, 316-389 ms with every conv's BLAS single-threaded, 319-365 ms with BLAS's threads and
+# OPENBLAS_THREAD_TIMEOUT=4, where they barely wait, and 291-317 ms as written here. So a conv's BLAS
+# runs single-threaded even where its work makes one lane, and work that gains from two threads is
+# split into lanes instead (im2row's whole-batch weight GEMM, `matmul`).
 _blas_libs = None
 _blas_modules = -1         # len(sys.modules) when _blas_libs was found
 

@@ -14,8 +14,8 @@ Backward, in one pass over the batch: gI tap by tap, gK = rows^T @ g, gb = the c
 
 Threads: the batch is split into one lane per thread (`runtime.in_lanes`), each lane running its chunks
 with a single-threaded BLAS, so that the copies run on every core too (OpenBLAS threads only its GEMMs,
-and barely speeds up GEMMs of this size: measured 98 vs 104 GFLOP/s for 1 and 2 threads on
-(1024×576)·(576×64)). Per-chunk buffers are per-thread scratch arrays reused across calls.
+and on an Intel Xeon barely sped up GEMMs of this size: 98 vs 104 GFLOP/s for 1 and 2 threads on
+(1024×576)·(576×64); its idle threads also busy-wait after each threaded call: see `cnnlab.runtime`). Per-chunk buffers are per-thread scratch arrays reused across calls.
 
 Notation: N batch, C input channels, O output channels, k kernel sizes (K = Πk taps), out output sizes
 (L = Πout positions), B samples in a chunk.
