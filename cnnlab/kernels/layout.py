@@ -13,8 +13,19 @@ import math
 import numpy as np
 
 from cnnlab import tuning
+from cnnlab.kernels import jit
 from cnnlab.kernels.strided import tap_slices
 from cnnlab.runtime import batch_parts, parallel_map
+
+def swap_last_axes(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous (B, n, m) copy of a (B, m, n), each block transposed: a conv's weight (O, C, K) as
+    (O, K, C) and its gradient back (`kernels.loops.reorder` where compiled loops run, else NumPy)."""
+    loops = jit.load("reorder") if a.dtype.kind == "f" and a.size else None
+    if loops is None:
+        return np.ascontiguousarray(a.transpose(0, 2, 1))
+    out = np.empty((a.shape[0], a.shape[2], a.shape[1]), dtype=a.dtype)
+    loops.swap_last(a, out)
+    return out
 
 def batch_chunk(per_sample_bytes: int) -> int:
     """Samples per chunk of the batch, for buffers of `per_sample_bytes` a sample (`tuning.COLUMN_BUFFER_BYTES`)."""
